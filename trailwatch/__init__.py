@@ -1,0 +1,1 @@
+"""trailwatch core: the detection catalog and everything derived from it, free of Pulumi."""

@@ -1,0 +1,26 @@
+"""Error types callers can catch; every message is one line: what, where, what is allowed."""
+
+
+class TrailwatchError(Exception):
+    """Base of every error trailwatch raises on bad input."""
+
+
+class CatalogError(TrailwatchError):
+    """A detection in the catalog (or a custom one from stack config) is invalid."""
+
+
+class ConfigError(TrailwatchError):
+    """A stack configuration value is invalid."""
+
+
+class PatternError(TrailwatchError):
+    """A CloudWatch Logs filter pattern is malformed.
+
+    ``position`` is the 0-based character offset where parsing failed.
+    """
+
+    def __init__(self, message: str, position: int, pattern: str = ""):
+        self.message = message
+        self.position = position
+        self.pattern = pattern
+        super().__init__(f"{message} at position {position}")
