@@ -1,0 +1,5 @@
+"""The trailwatch Pulumi program (``pulumi up``): see components/program.py."""
+
+from components.program import main
+
+main()

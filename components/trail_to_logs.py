@@ -1,0 +1,131 @@
+"""TrailToLogs: a hardened multi-region CloudTrail delivering to an encrypted CloudWatch log group.
+
+With ``existing_log_group_name`` it creates nothing and passes that log group on (bring-your-own trail).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from trailwatch import aws_policies as docs
+
+from .aws_context import AwsContext
+
+
+@dataclass
+class TrailToLogsArgs:
+    trail_name: str
+    log_retention_days: int = 90
+    multi_region: bool = True
+    organization_trail: bool = False
+    bucket_expiration_days: int = 365
+    bucket_transition_days: int = 90
+    existing_log_group_name: str = ""
+    event_selectors: Optional[Sequence[aws.cloudtrail.TrailEventSelectorArgs]] = None
+
+
+class TrailToLogs(pulumi.ComponentResource):
+    trail_arn: pulumi.Output[Optional[str]]
+    bucket_name: pulumi.Output[Optional[str]]
+    log_group_name: pulumi.Output[str]
+    log_group_arn: pulumi.Output[str]
+    kms_key_arn: pulumi.Output[Optional[str]]
+
+    def __init__(self, name: str, args: TrailToLogsArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("trailwatch:index:TrailToLogs", name, None, opts)
+        ctx = AwsContext.lookup(self)
+        if args.existing_log_group_name:
+            self.trail_arn = pulumi.Output.from_input(None)
+            self.bucket_name = pulumi.Output.from_input(None)
+            self.kms_key_arn = pulumi.Output.from_input(None)
+            self.log_group_name = pulumi.Output.from_input(args.existing_log_group_name)
+            self.log_group_arn = pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id).apply(
+                lambda v: docs.log_group_arn(v[0], v[1], v[2], args.existing_log_group_name))
+        else:
+            self._create(name, args, ctx)
+        self.register_outputs({
+            "trailArn": self.trail_arn, "bucketName": self.bucket_name, "logGroupName": self.log_group_name,
+            "logGroupArn": self.log_group_arn, "kmsKeyArn": self.kms_key_arn,
+        })
+
+    def _create(self, name: str, args: TrailToLogsArgs, ctx: AwsContext) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        log_group_name = f"/aws/cloudtrail/{args.trail_name}"
+        trail_arn = pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id).apply(
+            lambda v: docs.trail_arn(v[0], v[1], v[2], args.trail_name))
+
+        key = aws.kms.Key(
+            f"{name}-key", description=f"Encrypts CloudTrail logs of {args.trail_name}", enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id, trail_arn).apply(
+                lambda v: json.dumps(docs.trail_key_policy(v[0], v[1], v[2], v[3], log_group_name))),
+            opts=child)
+        aws.kms.Alias(f"{name}-key-alias", name=f"alias/{args.trail_name}", target_key_id=key.key_id, opts=child)
+
+        bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=False, opts=child)
+        public_block = aws.s3.BucketPublicAccessBlock(
+            f"{name}-bucket-public-access", bucket=bucket.id, block_public_acls=True, block_public_policy=True,
+            ignore_public_acls=True, restrict_public_buckets=True, opts=child)
+        aws.s3.BucketOwnershipControls(
+            f"{name}-bucket-ownership", bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child)
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-bucket-sse", bucket=bucket.id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
+                                                                 "kms_master_key_id": key.arn},
+                    "bucket_key_enabled": True}],
+            opts=child)
+        aws.s3.BucketVersioning(f"{name}-bucket-versioning", bucket=bucket.id,
+                                versioning_configuration={"status": "Enabled"}, opts=child)
+        self._lifecycle(name, args, bucket, child)
+
+        org_id = (aws.organizations.get_organization_output(opts=pulumi.InvokeOptions(parent=self)).id
+                  if args.organization_trail else pulumi.Output.from_input(None))
+        bucket_policy = aws.s3.BucketPolicy(
+            f"{name}-bucket-policy", bucket=bucket.id,
+            policy=pulumi.Output.all(bucket.arn, trail_arn, ctx.account_id, org_id).apply(
+                lambda v: json.dumps(docs.cloudtrail_bucket_policy(v[0], v[1], v[2], v[3]))),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_block]))
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs", name=log_group_name, retention_in_days=args.log_retention_days, kms_key_id=key.arn,
+            opts=child)
+        role = aws.iam.Role(
+            f"{name}-delivery-role", description=f"CloudTrail {args.trail_name} delivers to {log_group_name}",
+            assume_role_policy=pulumi.Output.all(trail_arn, ctx.account_id).apply(
+                lambda v: json.dumps(docs.cloudtrail_assume_role_policy(v[0], v[1]))),
+            opts=child)
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-delivery-policy", role=role.id,
+            policy=pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id).apply(
+                lambda v: json.dumps(docs.log_delivery_policy(v[0], v[1], v[2], log_group_name))),
+            opts=child)
+
+        trail = aws.cloudtrail.Trail(
+            f"{name}-trail", name=args.trail_name, s3_bucket_name=bucket.id,
+            is_multi_region_trail=args.multi_region, include_global_service_events=True,
+            enable_log_file_validation=True, is_organization_trail=args.organization_trail, kms_key_id=key.arn,
+            cloud_watch_logs_group_arn=log_group.arn.apply(lambda arn: f"{arn}:*"),
+            cloud_watch_logs_role_arn=role.arn, event_selectors=args.event_selectors,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[bucket_policy, role_policy]))
+
+        self.trail_arn = trail.arn
+        self.bucket_name = bucket.id
+        self.kms_key_arn = key.arn
+        self.log_group_name = log_group.name
+        self.log_group_arn = log_group.arn
+
+    @staticmethod
+    def _lifecycle(name: str, args: TrailToLogsArgs, bucket: aws.s3.Bucket, child: pulumi.ResourceOptions) -> None:
+        rule: dict = {"id": "trail-logs", "status": "Enabled", "filter": {"prefix": "AWSLogs/"}}
+        if args.bucket_transition_days:
+            rule["transitions"] = [{"days": args.bucket_transition_days, "storage_class": "GLACIER"}]
+        if args.bucket_expiration_days:
+            rule["expiration"] = {"days": args.bucket_expiration_days}
+            rule["noncurrent_version_expiration"] = {"noncurrent_days": 30}
+        if "transitions" in rule or "expiration" in rule:
+            aws.s3.BucketLifecycleConfiguration(f"{name}-bucket-lifecycle", bucket=bucket.id, rules=[rule], opts=child)

@@ -1,0 +1,166 @@
+"""One stack's view of the catalog: which detections are on, with what thresholds, patterns and namespace.
+
+Also reads ``Pulumi.<stack>.yaml`` the way the Pulumi CLI hands config to a program, so the offline tools
+(plan, render, replay) see exactly what ``pulumi up`` would.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .catalog import (
+    MAX_FILTERS_PER_LOG_GROUP, MAX_PATTERN_LENGTH, MAX_REGEX_PATTERNS_PER_LOG_GROUP, SEVERITIES, Detection,
+    check_namespace, check_pattern, check_unique, load_catalog, parse_detection,
+)
+from .errors import CatalogError, ConfigError
+from .settings import StackSettings, parse_settings, qualified
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SECRET_PLACEHOLDER = "https://secret.invalid/plan-placeholder"
+_OVERRIDABLE = ("threshold", "severity")
+
+
+@dataclass(frozen=True)
+class Stack:
+    name: str
+    settings: StackSettings
+    detections: tuple[Detection, ...]
+    config: Mapping[str, str]
+    secret_keys: tuple[str, ...]
+
+
+def suspicious_ip_pattern(ips: tuple[str, ...]) -> str:
+    """The filter pattern for the suspicious-IP detection; fails clearly past AWS's 1024-character limit."""
+    if not ips:
+        raise ConfigError(
+            "config 'trailwatch:suspiciousIps': must list at least one address while suspicious_source_ips is enabled"
+        )
+    clauses = [f'($.sourceIPAddress = "{ip}")' for ip in ips]
+    pattern = "{ " + " || ".join(clauses) + " }"
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        length, fits = len("{  }") - len(" || "), 0
+        for clause in clauses:
+            length += len(clause) + len(" || ")
+            if length > MAX_PATTERN_LENGTH:
+                break
+            fits += 1
+        raise ConfigError(
+            f"config 'trailwatch:suspiciousIps': the generated pattern is {len(pattern)} characters, AWS allows "
+            f"{MAX_PATTERN_LENGTH}; {len(ips)} entries given, the first {fits} fit (use wildcard prefixes such as "
+            f"203.0.113.*)"
+        )
+    return pattern
+
+
+def _apply_overrides(det: Detection, overrides: Mapping[str, Any]) -> Detection:
+    where = f"config 'trailwatch:detectionOverrides.{det.id}'"
+    if not isinstance(overrides, Mapping):
+        raise ConfigError(f"{where}: must be a mapping with keys {', '.join(_OVERRIDABLE)}")
+    unknown = sorted(set(overrides) - set(_OVERRIDABLE))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key '{unknown[0]}' (allowed: {', '.join(_OVERRIDABLE)})")
+    threshold = overrides.get("threshold", det.threshold)
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+        raise ConfigError(f"{where}.threshold: must be a whole number >= 1 (got {threshold!r})")
+    severity = overrides.get("severity", det.severity)
+    if severity not in SEVERITIES:
+        raise ConfigError(f"{where}.severity: must be one of {', '.join(SEVERITIES)} (got {severity!r})")
+    return replace(det, threshold=threshold, severity=severity)
+
+
+def resolve_detections(catalog: list[Detection], settings: StackSettings) -> tuple[Detection, ...]:
+    """The enabled detections for a stack, with overrides, generated patterns and namespaces applied."""
+    where = "stack config"
+    check_namespace(settings.metric_namespace, "config 'trailwatch:metricNamespace'", "value")
+    custom = [parse_detection(raw, f"config 'trailwatch:customDetections'[{i}]")
+              for i, raw in enumerate(settings.custom_detections)]
+    everything = catalog + custom
+    check_unique(everything, settings.metric_namespace, where="config 'trailwatch:customDetections'")
+    by_id = {d.id: d for d in everything}
+    for key, ids in (("enableDetections", settings.enable_detections), ("disableDetections", settings.disable_detections),
+                     ("detectionOverrides", tuple(settings.detection_overrides))):
+        for ident in ids:
+            if ident not in by_id:
+                raise ConfigError(f"config 'trailwatch:{key}': unknown detection '{ident}' "
+                                  f"(known: {', '.join(sorted(by_id))})")
+    both = set(settings.enable_detections) & set(settings.disable_detections)
+    if both:
+        raise ConfigError(f"config 'trailwatch:disableDetections': '{sorted(both)[0]}' is also in enableDetections")
+    resolved = []
+    for det in everything:
+        on = (det.enabled or det.id in settings.enable_detections) and det.id not in settings.disable_detections
+        if not on:
+            continue
+        det = _apply_overrides(det, settings.detection_overrides.get(det.id, {}))
+        if det.pattern_from == "suspicious_ips":
+            pattern = suspicious_ip_pattern(settings.suspicious_ips)
+            check_pattern(pattern, f"detection '{det.id}'")
+            det = replace(det, pattern=pattern)
+        resolved.append(replace(det, namespace=det.namespace or settings.metric_namespace))
+    if settings.cis_compliance:
+        missing = [d.id for d in everything if d.is_cis and d.id not in {r.id for r in resolved}]
+        if missing:
+            raise ConfigError(f"config 'trailwatch:disableDetections': cisCompliance is true but CIS detection "
+                              f"'{missing[0]}' is disabled")
+    if len(resolved) > MAX_FILTERS_PER_LOG_GROUP:
+        raise CatalogError(f"{where}: {len(resolved)} detections enabled; AWS allows at most "
+                           f"{MAX_FILTERS_PER_LOG_GROUP} metric filters per log group")
+    regex = [d.id for d in resolved if "%" in (d.pattern or "")]
+    if len(regex) > MAX_REGEX_PATTERNS_PER_LOG_GROUP:
+        raise CatalogError(f"{where}: {len(regex)} detections use %regex% patterns ({', '.join(regex)}); AWS allows "
+                           f"at most {MAX_REGEX_PATTERNS_PER_LOG_GROUP} per log group")
+    return tuple(resolved)
+
+
+def config_strings(config: Mapping[str, Any]) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Turn a stack file's ``config:`` map into the strings the CLI would pass, and the secret keys.
+
+    Secure values cannot be decrypted offline; they become a placeholder and stay marked secret.
+    """
+    out: dict[str, str] = {}
+    secrets = []
+    for key, value in config.items():
+        key = qualified(str(key))
+        if isinstance(value, Mapping) and set(value) == {"secure"}:
+            out[key], _ = SECRET_PLACEHOLDER, secrets.append(key)
+        elif isinstance(value, str):
+            out[key] = value
+        elif isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        else:
+            out[key] = json.dumps(value)
+    return out, tuple(secrets)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path.name}: cannot read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path.name}: not valid YAML ({str(exc).splitlines()[0]})") from None
+
+
+def load_stack(name: str, root: Path = PROJECT_ROOT, catalog_path: Path | None = None) -> Stack:
+    """Read ``Pulumi.<name>.yaml`` under ``root``, validate it and resolve its detections."""
+    path = root / f"Pulumi.{name}.yaml"
+    if not path.exists():
+        stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+        raise ConfigError(f"stack '{name}': no file {path.name} (stacks here: {', '.join(stacks) or 'none'})")
+    data = _read_yaml(path) or {}
+    if not isinstance(data, Mapping) or not isinstance(data.get("config", {}), Mapping):
+        raise ConfigError(f"{path.name}: must be a mapping with a 'config' mapping")
+    config, secret_keys = config_strings(data.get("config") or {})
+    return stack_from_config(name, config, secret_keys, catalog_path)
+
+
+def stack_from_config(name: str, config: Mapping[str, str], secret_keys: tuple[str, ...] = (),
+                      catalog_path: Path | None = None) -> Stack:
+    settings = parse_settings(config)
+    catalog = load_catalog(catalog_path) if catalog_path else load_catalog()
+    return Stack(name, settings, resolve_detections(catalog, settings), dict(config), tuple(secret_keys))
