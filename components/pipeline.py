@@ -6,7 +6,7 @@ from typing import Any
 
 import pulumi
 
-from trailwatch.stack import Stack
+from trailwatch.stack import Stack, log_group_name, trail_name
 
 from .metric_filter_set import MetricFilterSet, MetricFilterSetArgs
 from .trail_to_logs import TrailToLogs, TrailToLogsArgs
@@ -18,13 +18,14 @@ def build_pipeline(stack: Stack) -> dict[str, Any]:
     """Create every component for ``stack`` and return the stack outputs (not yet exported)."""
     s = stack.settings
     logs = TrailToLogs(COMPONENT_NAME, TrailToLogsArgs(
-        trail_name=f"{COMPONENT_NAME}-{stack.name}",
+        trail_name=trail_name(stack.name),
+        log_group_name=log_group_name(stack),
+        create_trail=not s.existing_log_group_name,
         log_retention_days=s.log_retention_days,
         multi_region=s.multi_region_trail,
         organization_trail=s.organization_trail,
         bucket_expiration_days=s.bucket_expiration_days,
         bucket_transition_days=s.bucket_transition_days,
-        existing_log_group_name=s.existing_log_group_name,
     ))
     filters = MetricFilterSet(COMPONENT_NAME, MetricFilterSetArgs(
         log_group_name=logs.log_group_name,

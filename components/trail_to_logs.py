@@ -1,6 +1,6 @@
 """TrailToLogs: a hardened multi-region CloudTrail delivering to an encrypted CloudWatch log group.
 
-With ``existing_log_group_name`` it creates nothing and passes that log group on (bring-your-own trail).
+With ``create_trail=False`` it creates nothing and passes the named log group on (bring-your-own trail).
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from .aws_context import AwsContext
 @dataclass
 class TrailToLogsArgs:
     trail_name: str
+    log_group_name: str
+    create_trail: bool = True
     log_retention_days: int = 90
     multi_region: bool = True
     organization_trail: bool = False
     bucket_expiration_days: int = 365
     bucket_transition_days: int = 90
-    existing_log_group_name: str = ""
     event_selectors: Optional[Sequence[aws.cloudtrail.TrailEventSelectorArgs]] = None
 
 
@@ -39,13 +40,13 @@ class TrailToLogs(pulumi.ComponentResource):
     def __init__(self, name: str, args: TrailToLogsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("trailwatch:index:TrailToLogs", name, None, opts)
         ctx = AwsContext.lookup(self)
-        if args.existing_log_group_name:
+        if not args.create_trail:
             self.trail_arn = pulumi.Output.from_input(None)
             self.bucket_name = pulumi.Output.from_input(None)
             self.kms_key_arn = pulumi.Output.from_input(None)
-            self.log_group_name = pulumi.Output.from_input(args.existing_log_group_name)
+            self.log_group_name = pulumi.Output.from_input(args.log_group_name)
             self.log_group_arn = pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id).apply(
-                lambda v: docs.log_group_arn(v[0], v[1], v[2], args.existing_log_group_name))
+                lambda v: docs.log_group_arn(v[0], v[1], v[2], args.log_group_name))
         else:
             self._create(name, args, ctx)
         self.register_outputs({
@@ -55,7 +56,7 @@ class TrailToLogs(pulumi.ComponentResource):
 
     def _create(self, name: str, args: TrailToLogsArgs, ctx: AwsContext) -> None:
         child = pulumi.ResourceOptions(parent=self)
-        log_group_name = f"/aws/cloudtrail/{args.trail_name}"
+        log_group_name = args.log_group_name
         trail_arn = pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id).apply(
             lambda v: docs.trail_arn(v[0], v[1], v[2], args.trail_name))
 

@@ -85,6 +85,14 @@ def _https_urls(key: str, value: Any) -> None:
             raise ConfigError(f"config '{key}'[{i}]: must be an https:// URL")
 
 
+def is_pinned_image(image: str) -> bool:
+    """True for ``repo:tag`` (tag not ``latest``) or ``repo@sha256:...``."""
+    if "@sha256:" in image:
+        return True
+    name, _, tag = image.rpartition(":")
+    return bool(name) and "/" not in tag and tag not in ("", "latest")
+
+
 def is_ip_or_wildcard(text: str) -> bool:
     """An IPv4/IPv6 address, or a CloudWatch wildcard prefix like ``203.0.113.*`` / ``2001:db8:*``."""
     try:
@@ -144,6 +152,61 @@ class StackSettings:
                                   check=_emails)
     alarm_https_endpoints: tuple = setting("alarmHttpsEndpoints", "array", [],
                                            "HTTPS subscriptions to the alarm topic.", check=_https_urls)
+
+    # Prometheus half: where the exporter, adapter and rules run, and the timings of the alert path.
+    runtime: str = setting(
+        "runtime", "string", "none",
+        "Where the exporter and Teams adapter run: kubernetes, docker, or none (render rules/configs as outputs "
+        "for a Prometheus you already run).", check=_one_of("kubernetes", "docker", "none"))
+    teams_mode: str = setting(
+        "teamsMode", "string", "adapter",
+        "adapter: Alertmanager -> prometheus-msteams -> Teams Workflows; native: Alertmanager >= 0.28 "
+        "msteamsv2_configs straight to the Workflows URL.", check=_one_of("adapter", "native"))
+    teams_webhook_url: str = setting(
+        "teamsWebhookUrl", "string", "",
+        "Teams Workflows webhook URL. Secret: set with `pulumi config set --secret`.", secret=True)
+    kubernetes_namespace: str = setting("kubernetesNamespace", "string", "monitoring",
+                                        "Namespace for the exporter, adapter, rules and dashboard.")
+    prometheus_selector_labels: dict = setting(
+        "prometheusSelectorLabels", "object", {"release": "kube-prometheus-stack"},
+        "Labels the Prometheus Operator selects PrometheusRules and ServiceMonitors by.")
+    grafana_dashboard_labels: dict = setting(
+        "grafanaDashboardLabels", "object", {"grafana_dashboard": "1"},
+        "Labels the Grafana sidecar picks dashboard ConfigMaps up by.")
+    eks_oidc_provider_arn: str = setting(
+        "eksOidcProviderArn", "string", "",
+        "IAM OIDC provider ARN of the EKS cluster (IRSA for the exporter); required with runtime kubernetes.")
+    exporter_image: str = setting("exporterImage", "string", "prom/cloudwatch-exporter:v0.18.0",
+                                  "cloudwatch_exporter image, pinned to a version tag or digest.")
+    adapter_image: str = setting("adapterImage", "string", "quay.io/prometheusmsteams/prometheus-msteams:v1.5.4",
+                                 "prometheus-msteams image, pinned to a version tag or digest.")
+    exporter_access_key: bool = setting(
+        "exporterAccessKey", "boolean", False,
+        "Docker runtime only: create an IAM user and access key for the exporter (default: instance role).")
+    alert_window_minutes: int = setting(
+        "alertWindowMinutes", "integer", 30,
+        "Window of max_over_time in detection alerts; must exceed the exporter delay plus a scrape.",
+        check=_at_least(1))
+    heartbeat_missing_minutes: int = setting(
+        "heartbeatMissingMinutes", "integer", 45,
+        "Alert when no CloudTrail heartbeat datapoint arrived for this long.", check=_at_least(1))
+    exporter_period_seconds: int = setting("exporterPeriodSeconds", "integer", 60,
+                                           "CloudWatch period the exporter requests.", check=_at_least(60))
+    exporter_delay_seconds: int = setting("exporterDelaySeconds", "integer", 600,
+                                          "How far behind now the exporter reads CloudWatch (datapoints settle).",
+                                          check=_at_least(0))
+    exporter_range_seconds: int = setting("exporterRangeSeconds", "integer", 600,
+                                          "Range of CloudWatch data the exporter reads per scrape.",
+                                          check=_at_least(60))
+    scrape_interval_seconds: int = setting("scrapeIntervalSeconds", "integer", 60,
+                                           "How often Prometheus scrapes the exporter.", check=_at_least(1))
+    group_wait_seconds: int = setting("groupWaitSeconds", "integer", 10,
+                                      "Alertmanager group_wait for trailwatch alerts (short: security alerts).",
+                                      check=_at_least(0))
+    group_interval_seconds: int = setting("groupIntervalSeconds", "integer", 300,
+                                          "Alertmanager group_interval for trailwatch alerts.", check=_at_least(1))
+    repeat_interval_minutes: int = setting("repeatIntervalMinutes", "integer", 240,
+                                           "Alertmanager repeat_interval for trailwatch alerts.", check=_at_least(1))
 
 
 def declared() -> list:
@@ -207,6 +270,29 @@ def _cross_check(s: StackSettings) -> None:
         )
     if (s.alarm_emails or s.alarm_https_endpoints) and not s.security_hub_alarms:
         raise ConfigError("config 'trailwatch:alarmEmails': subscriptions need securityHubAlarms: true")
+    if s.runtime != "none" and s.teams_mode == "adapter" and not s.teams_webhook_url:
+        raise ConfigError("config 'trailwatch:teamsWebhookUrl': is required to deploy the Teams adapter; set it "
+                          "with `pulumi config set --secret trailwatch:teamsWebhookUrl <url>`")
+    if s.runtime == "kubernetes" and s.teams_mode == "native" and not s.teams_webhook_url:
+        raise ConfigError("config 'trailwatch:teamsWebhookUrl': is required for native mode on Kubernetes "
+                          "(stored in a Secret for msteamsv2Configs)")
+    if s.teams_webhook_url and (urlsplit(s.teams_webhook_url).scheme != "https"
+                                or not urlsplit(s.teams_webhook_url).hostname):
+        raise ConfigError("config 'trailwatch:teamsWebhookUrl': must be an https:// URL (value not shown: secret)")
+    if s.runtime == "kubernetes" and not s.eks_oidc_provider_arn:
+        raise ConfigError("config 'trailwatch:eksOidcProviderArn': is required with runtime kubernetes (IRSA for "
+                          "the exporter), e.g. arn:aws:iam::123456789012:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<ID>")
+    if s.eks_oidc_provider_arn and ":oidc-provider/" not in s.eks_oidc_provider_arn:
+        raise ConfigError("config 'trailwatch:eksOidcProviderArn': must be an IAM OIDC provider ARN "
+                          "(arn:<partition>:iam::<account>:oidc-provider/<issuer host/path>)")
+    window_needed = (s.exporter_delay_seconds + s.scrape_interval_seconds) / 60
+    if s.alert_window_minutes <= window_needed:
+        raise ConfigError(f"config 'trailwatch:alertWindowMinutes': must exceed exporterDelaySeconds + "
+                          f"scrapeIntervalSeconds ({window_needed:g} min) or alerts can never see a datapoint")
+    for key, image in (("exporterImage", s.exporter_image), ("adapterImage", s.adapter_image)):
+        if not is_pinned_image(image):
+            raise ConfigError(f"config 'trailwatch:{key}': {image!r} must be pinned to a version tag or digest "
+                              f"(not 'latest', not untagged)")
     if s.existing_log_group_name and s.organization_trail:
         raise ConfigError("config 'trailwatch:organizationTrail': cannot be set with existingLogGroupName "
                           "(no trail is created)")

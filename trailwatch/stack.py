@@ -34,6 +34,15 @@ class Stack:
     secret_keys: tuple[str, ...]
 
 
+def trail_name(stack_name: str) -> str:
+    return f"trailwatch-{stack_name}"
+
+
+def log_group_name(stack: Stack) -> str:
+    """The log group the filters read: the user's own, or the one TrailToLogs creates."""
+    return stack.settings.existing_log_group_name or f"/aws/cloudtrail/{trail_name(stack.name)}"
+
+
 def suspicious_ip_pattern(ips: tuple[str, ...]) -> str:
     """The filter pattern for the suspicious-IP detection; fails clearly past AWS's 1024-character limit."""
     if not ips:
