@@ -12,7 +12,7 @@ from trailwatch.errors import PatternError
 from .delimited import compile_delimited, parse_delimited, split_fields
 from .json_pattern import compile_json, iter_conditions, parse_json_pattern
 from .lexer import MAX_PATTERN_LENGTH, Scanner
-from .prefilter import required_values
+from .prefilter import exact_constraint, required_values
 from .regex import compile_regex
 from .selectors import make_getter, parse_selector_text
 from .terms import compile_terms, parse_terms
@@ -69,21 +69,24 @@ class Pattern:
       field_names: names of the space-delimited fields, in order (empty for other kinds).
       required: prefilter for JSON patterns, ``{selector: frozenset of allowed strings | None}``
         (``None``: must be a string or number).  An event violating any entry cannot match.
+      exact: ``(selector, allowed)`` when the pattern is *exactly* its single ``required`` entry
+        (e.g. an OR of ``$.eventName = X`` tests), else None.
       matcher: the compiled closure for an already-parsed event ``dict`` (fastest path; for text
         kinds it serializes the dict first).
     """
 
-    __slots__ = ("text", "kind", "fields", "field_names", "required", "matcher", "_line", "_assign")
+    __slots__ = ("text", "kind", "fields", "field_names", "required", "exact", "matcher", "_line", "_assign")
 
     def __init__(self, text: str, kind: str, *, obj_matcher: Callable[[dict], bool] | None = None,
                  line_matcher: Callable[[str], bool] | None = None, fields: frozenset[str] = frozenset(),
                  field_names: tuple[str, ...] = (), required: dict | None = None,
-                 assign: Callable[[list[str]], Any] | None = None):
+                 assign: Callable[[list[str]], Any] | None = None, exact: tuple | None = None):
         self.text = text
         self.kind = kind
         self.fields = fields
         self.field_names = field_names
         self.required = required or {}
+        self.exact = exact
         self._assign = assign
         if obj_matcher is not None:
             self.matcher = obj_matcher
@@ -241,7 +244,7 @@ def build_pattern(text: str) -> Pattern:
         node = parse_json_pattern(text, start)
         return Pattern(text, "json", obj_matcher=compile_json(node),
                        fields=frozenset(c.selector.text for c in iter_conditions(node)),
-                       required=required_values(node))
+                       required=required_values(node), exact=exact_constraint(node))
     if ch == "[":
         fields = parse_delimited(text, start)
         assign, names = compile_delimited(fields)

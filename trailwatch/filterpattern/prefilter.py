@@ -46,6 +46,28 @@ def required_values(node: Node) -> Required:
     return out
 
 
+def exact_constraint(node: Node) -> tuple[str, "frozenset[str] | None"] | None:
+    """(selector, allowed) when the pattern means exactly "the value at selector is one of
+    ``allowed``" (``None``: any string or number), as ``$.x = A || $.x = B`` or ``$.x = "*"`` do;
+    a :class:`PatternSet` then needs no further evaluation for events its index routes there."""
+    if isinstance(node, Condition):
+        lit = node.literal
+        if node.op != "=" or lit is None or lit.regex is not None:
+            return None
+        if lit.plain_string is not None:
+            return node.selector.text, frozenset((lit.plain_string,))
+        if all(seg == "" for seg in lit.segments):
+            return node.selector.text, None
+        return None
+    if isinstance(node, Or):
+        parts = [exact_constraint(item) for item in node.items]
+        if any(p is None for p in parts) or len({p[0] for p in parts}) != 1:
+            return None
+        values = [p[1] for p in parts]
+        return parts[0][0], (None if any(v is None for v in values) else frozenset().union(*values))
+    return None
+
+
 class PatternSet:
     """Evaluate many patterns against each event, skipping those whose required values are absent.
 
@@ -73,24 +95,33 @@ class PatternSet:
                 for sel, allowed in req.items():
                     scores[sel] = scores.get(sel, 0) + (2 if allowed is not None else 1)
             best = max(scores, key=lambda s: (scores[s], s))
-            buckets: dict[str, list[int]] = {}
-            present: list[int] = []
+            # per value: (patterns that match outright, patterns still to evaluate)
+            buckets: dict[str, tuple[list[int], list[int]]] = {}
+            present: tuple[list[int], list[int]] = ([], [])
             for i in list(remaining):
                 allowed = remaining[i].get(best, _ABSENT)
                 if allowed is _ABSENT:
                     continue
                 del remaining[i]
+                exact = self.patterns[i].exact
+                which = 0 if exact is not None and exact[0] == best else 1
                 if allowed is None:
-                    present.append(i)
+                    present[which].append(i)
                 else:
                     for v in allowed:
-                        buckets.setdefault(v, []).append(i)
-            getter = make_getter(parse_selector_text(best).path)
-            indexes.append((getter, {k: tuple(v) for k, v in buckets.items()}, tuple(present)))
+                        buckets.setdefault(v, ([], []))[which].append(i)
+            path = parse_selector_text(best).path
+            key = path[0] if len(path) == 1 else None  # one-step selectors skip the getter call
+            indexes.append((key, make_getter(path), {k: (tuple(a), tuple(b)) for k, (a, b) in buckets.items()},
+                            (tuple(present[0]), tuple(present[1]))))
         self._indexes = tuple(indexes)
         self._unindexed = tuple(sorted(unindexed + list(remaining)))
         self._obj_matchers = tuple(p.matcher for p in self.patterns)
         self._line_matchers = tuple(p._line for p in self.patterns)
+        from .compile import parse_json_object, serialize_event
+
+        self._parse = parse_json_object
+        self._serialize = serialize_event
 
     @property
     def index_selectors(self) -> int:
@@ -98,8 +129,6 @@ class PatternSet:
         return len(self._indexes)
 
     def matching(self, event: Any) -> list[str]:
-        from .compile import parse_json_object, serialize_event
-
         hits: list[int] = []
         line: str | None = None
         obj: dict | None
@@ -107,32 +136,38 @@ class PatternSet:
             obj = event
         elif isinstance(event, str):
             line = event
-            obj = parse_json_object(line)
+            obj = self._parse(line)
         else:
             return []
         if obj is not None:
-            candidates: list[int] = list(self._unindexed)
-            for get, buckets, present in self._indexes:
-                v = get(obj)
+            matchers = self._obj_matchers
+            for i in self._unindexed:
+                if matchers[i](obj):
+                    hits.append(i)
+            for key, get, buckets, present in self._indexes:
+                v = get(obj) if key is None else obj.get(key, MISSING)
                 t = type(v)
                 if t is str:
                     bucket = buckets.get(v)
-                    if bucket:
-                        candidates.extend(bucket)
-                    candidates.extend(present)
-                elif (t is int or t is float) and v is not MISSING:
-                    candidates.extend(present)
-            matchers = self._obj_matchers
-            for i in candidates:
-                if matchers[i](obj):
-                    hits.append(i)
+                    if bucket is not None:
+                        hits.extend(bucket[0])
+                        for i in bucket[1]:
+                            if matchers[i](obj):
+                                hits.append(i)
+                elif t is not int and t is not float:
+                    continue
+                hits.extend(present[0])
+                for i in present[1]:
+                    if matchers[i](obj):
+                        hits.append(i)
         if self._text_ids:
             if line is None:
-                line = serialize_event(obj)
+                line = self._serialize(obj)
             if line is not None:
                 for i in self._text_ids:
                     if self._line_matchers[i](line):
                         hits.append(i)
-        hits.sort()
+        if len(hits) > 1:
+            hits.sort()
         names = self.names
         return [names[i] for i in hits]
