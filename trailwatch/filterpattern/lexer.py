@@ -44,7 +44,13 @@ class Scanner:
 
     def expected(self, what: str, pos: int | None = None) -> PatternError:
         at = self.pos if pos is None else pos
-        return self.error(f"expected {what}, found {describe(self.peek_at(at))}", at)
+        found = self.peek_at(at)
+        if found in NAME_CHARS:  # name the whole word, not just its first letter
+            stop = at
+            while stop < self.end and stop - at < 24 and self.text[stop] in NAME_CHARS:
+                stop += 1
+            found = self.text[at:stop]
+        return self.error(f"expected {what}, found {describe(found)}", at)
 
     # -- looking ----------------------------------------------------------------------------
     def peek(self, k: int = 0) -> str:

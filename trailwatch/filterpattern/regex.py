@@ -110,7 +110,7 @@ def compile_regex(body: str, offset: int, pattern: str) -> re.Pattern[str]:
             i += 1
             continue
         if ch in "]}":
-            raise fail(f"expected {'[' if ch == ']' else '{'} before the unmatched {ch!r}", i)
+            raise fail(f"expected {'[' if ch == ']' else '{'!r} before the unmatched {ch!r}", i)
         check_char(ch, i)
     try:
         return re.compile("".join(out), _FLAGS)
