@@ -80,7 +80,7 @@ def parse_detection(raw: Any, where: str) -> Detection:
     unknown = sorted(set(map(str, raw)) - set(REQUIRED) - set(OPTIONAL))
     if unknown:
         raise CatalogError(
-            f"{where}: unknown key '{unknown[0]}' (allowed: {', '.join(REQUIRED + OPTIONAL)})"
+            f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(REQUIRED + OPTIONAL)})"
         )
     for key in REQUIRED:
         value = raw.get(key)

@@ -236,7 +236,7 @@ def _convert(key: str, kind: str, text: str) -> Any:
         raise ConfigError(f"config '{key}': must be a YAML/JSON {kind}") from None
     expected = list if kind == "array" else dict
     if not isinstance(value, expected):
-        raise ConfigError(f"config '{key}': must be a JSON/YAML {kind} (got {type(value).__name__})")
+        raise ConfigError(f"config '{key}': must be a YAML/JSON {kind} (got {type(value).__name__})")
     return tuple(value) if kind == "array" else value
 
 
@@ -246,7 +246,7 @@ def parse_settings(raw: Mapping[str, str]) -> StackSettings:
     for key in sorted(raw):
         if key.startswith(f"{PROJECT}:") and key not in known:
             allowed = ", ".join(sorted(k.split(":", 1)[1] for k in known if k.startswith(PROJECT)))
-            raise ConfigError(f"config '{key}': unknown key (allowed: {allowed})")
+            raise ConfigError(f"config {key!r}: unknown key (allowed: {allowed})")
     values: dict[str, Any] = {}
     for key, f in known.items():
         meta = f.metadata

@@ -72,7 +72,7 @@ def _apply_overrides(det: Detection, overrides: Mapping[str, Any]) -> Detection:
         raise ConfigError(f"{where}: must be a mapping with keys {', '.join(_OVERRIDABLE)}")
     unknown = sorted(set(overrides) - set(_OVERRIDABLE))
     if unknown:
-        raise ConfigError(f"{where}: unknown key '{unknown[0]}' (allowed: {', '.join(_OVERRIDABLE)})")
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(_OVERRIDABLE)})")
     threshold = overrides.get("threshold", det.threshold)
     if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
         raise ConfigError(f"{where}.threshold: must be a whole number >= 1 (got {threshold!r})")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import warnings
+from pathlib import Path
 from typing import Any
 
 from ..stack import PROJECT_ROOT, load_stack
@@ -19,6 +20,8 @@ UNKNOWN = "[unknown]"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
+    parser.add_argument("--config-dir", type=Path, default=PROJECT_ROOT,
+                        help="folder holding Pulumi.<stack>.yaml, like Pulumi's stackConfigDir (default: project root)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
 
 
@@ -37,8 +40,8 @@ def redact(value: Any) -> Any:
     return value
 
 
-def plan_document(stack_name: str) -> dict[str, Any]:
-    stack = load_stack(stack_name, PROJECT_ROOT)
+def plan_document(stack_name: str, config_dir: Path = PROJECT_ROOT) -> dict[str, Any]:
+    stack = load_stack(stack_name, config_dir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         from ..mockrun import run_program
@@ -75,6 +78,6 @@ def render_table(doc: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    doc = plan_document(args.stack)
+    doc = plan_document(args.stack, args.config_dir)
     print(json.dumps(doc, indent=2, sort_keys=False) if args.format == "json" else render_table(doc))
     return 0
