@@ -1,0 +1,61 @@
+"""The README's generated tables: detections from the catalog, settings from the settings table.
+
+``python -m trailwatch.docs README.md`` rewrites the text between the markers; a test fails when the README
+and these functions disagree, so the docs cannot drift from the catalog or the config schema.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .catalog import Detection, load_catalog
+from .naming import exporter_metric_name
+from .settings import declared
+
+MARKERS = {
+    "detections": ("<!-- detections:begin -->", "<!-- detections:end -->"),
+    "settings": ("<!-- settings:begin -->", "<!-- settings:end -->"),
+}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def detection_table(catalog: list[Detection]) -> str:
+    rows = ["| id | severity | on by default | Security Hub / CIS | exported series |", "|---|---|---|---|---|"]
+    for d in catalog:
+        controls = ", ".join(filter(None, [d.security_hub_control, *(f"CIS {k} {v}" for k, v in list(d.cis.items())[-1:])]))
+        rows.append(f"| `{d.id}` | {d.severity} | {'yes' if d.enabled else 'no'} | {controls or '-'} | "
+                    f"`{exporter_metric_name(d.namespace or 'CloudTrailMetrics', d.metric)}` |")
+    return "\n".join(rows)
+
+
+def settings_table() -> str:
+    rows = ["| key | type | default | description |", "|---|---|---|---|"]
+    for f in declared():
+        meta = f.metadata
+        default = "(required)" if meta["default"] is None else ("(secret)" if meta["secret"] else
+                                                               json.dumps(meta["default"]))
+        rows.append(f"| `{meta['key']}` | {meta['kind']} | `{default}` | {_cell(meta['description'])} |")
+    return "\n".join(rows)
+
+
+def generated() -> dict[str, str]:
+    return {"detections": detection_table(load_catalog()), "settings": settings_table()}
+
+
+def rewrite(text: str) -> str:
+    for name, body in generated().items():
+        begin, end = MARKERS[name]
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        text = f"{head}{begin}\n{body}\n{end}{tail}"
+    return text
+
+
+if __name__ == "__main__":
+    path = Path(sys.argv[1] if len(sys.argv) > 1 else "README.md")
+    path.write_text(rewrite(path.read_text(encoding="utf-8")), encoding="utf-8")
