@@ -36,7 +36,7 @@ CATALOG = _catalog()
 PIECES = list('{}[]()"$.%?*-=!<>&|,\\ \t_') + list("aAzZ09é\x00") + [
     "$.a", "$.b[0]", "&&", "||", "IS", "NULL", "TRUE", "FALSE", "NOT", "EXISTS", "...", "%\\d%", '"x"', "4*",
 ]
-SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 EVENTS = [
     {}, {"a": 1}, {"a": "x", "b": [{"c": "q\"z"}], "n": 12, "t": True, "z": None},
