@@ -76,7 +76,7 @@ def parse_detection(raw: Any, where: str) -> Detection:
         raise CatalogError(f"{where}: must be a mapping with keys {', '.join(REQUIRED)} (got {type(raw).__name__})")
     ident = raw.get("id")
     if isinstance(ident, str) and ident:
-        where = f"{where} '{ident}'"
+        where = f"{where} {ident!r}"
     unknown = sorted(set(map(str, raw)) - set(REQUIRED) - set(OPTIONAL))
     if unknown:
         raise CatalogError(

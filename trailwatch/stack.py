@@ -95,11 +95,11 @@ def resolve_detections(catalog: list[Detection], settings: StackSettings) -> tup
                      ("detectionOverrides", tuple(settings.detection_overrides))):
         for ident in ids:
             if ident not in by_id:
-                raise ConfigError(f"config 'trailwatch:{key}': unknown detection '{ident}' "
+                raise ConfigError(f"config 'trailwatch:{key}': unknown detection {ident!r} "
                                   f"(known: {', '.join(sorted(by_id))})")
     both = set(settings.enable_detections) & set(settings.disable_detections)
     if both:
-        raise ConfigError(f"config 'trailwatch:disableDetections': '{sorted(both)[0]}' is also in enableDetections")
+        raise ConfigError(f"config 'trailwatch:disableDetections': {sorted(both)[0]!r} is also in enableDetections")
     resolved = []
     for det in everything:
         on = (det.enabled or det.id in settings.enable_detections) and det.id not in settings.disable_detections
@@ -160,7 +160,7 @@ def load_stack(name: str, root: Path = PROJECT_ROOT, catalog_path: Path | None =
     path = root / f"Pulumi.{name}.yaml"
     if not path.exists():
         stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
-        raise ConfigError(f"stack '{name}': no file {path.name} (stacks here: {', '.join(stacks) or 'none'})")
+        raise ConfigError(f"stack {name!r}: no file {path.name} (stacks here: {', '.join(stacks) or 'none'})")
     data = _read_yaml(path) or {}
     if not isinstance(data, Mapping) or not isinstance(data.get("config", {}), Mapping):
         raise ConfigError(f"{path.name}: must be a mapping with a 'config' mapping")
