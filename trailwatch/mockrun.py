@@ -31,6 +31,10 @@ _INVOKES: dict[str, Callable[[Mapping[str, Any]], dict]] = {
 }
 
 
+_IAM_ARN_KINDS = {"aws:iam/role:Role": "role", "aws:iam/user:User": "user", "aws:iam/policy:Policy": "policy",
+                  "aws:iam/instanceProfile:InstanceProfile": "instance-profile"}
+
+
 @dataclass
 class Registration:
     """One RegisterResource request: what the engine would receive for this resource."""
@@ -79,6 +83,11 @@ class TrailwatchMocks(pulumi_mocks.Mocks):
             meta = dict(state.get("metadata") or {})
             meta.setdefault("name", args.name)
             state["metadata"] = meta
+        elif args.typ.startswith("docker:"):
+            state.setdefault("name", args.name)
+            if args.typ == "docker:index/remoteImage:RemoteImage":
+                state["imageId"] = f"sha256:{args.name}"
+                state["repoDigest"] = f"{state['name']}@sha256:{args.name}"
         elif args.typ.startswith("aws:"):
             service = args.typ.split(":")[1].split("/")[0]
             state.setdefault("name", name)
@@ -94,6 +103,11 @@ class TrailwatchMocks(pulumi_mocks.Mocks):
                 state["arn"] = f"arn:aws:cloudtrail:{self.region}:{ACCOUNT_ID}:trail/{name}"
             if args.typ == "aws:cloudwatch/logGroup:LogGroup":
                 state["arn"] = f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{name}"
+            if args.typ in _IAM_ARN_KINDS:
+                state["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:{_IAM_ARN_KINDS[args.typ]}/{name}"
+            if args.typ == "aws:iam/accessKey:AccessKey":
+                state["secret"] = f"mock-secret-access-key-{args.name}"
+                return f"AKIAMOCK{args.name.upper()}"[:20], state
         return f"{args.name}-id", state
 
     def call(self, args: pulumi_mocks.MockCallArgs):

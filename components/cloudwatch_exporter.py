@@ -1,0 +1,314 @@
+"""CloudWatchExporter: prometheus/cloudwatch_exporter reading the detections' metrics, on Kubernetes or Docker.
+
+Kubernetes: IRSA role (trusted by the cluster's OIDC provider for this one service account), ServiceAccount,
+ConfigMap, hardened Deployment, ClusterIP Service and a ServiceMonitor the Prometheus Operator selects.
+Docker: the pinned image, a config volume, a hardened container bound to 127.0.0.1, and AWS credentials from
+the host's instance role (default) or from an IAM user's access key (``access_key=True``).
+
+The config text comes from ``trailwatch.render.exporter`` (pure); this component only places it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_docker as docker
+import pulumi_kubernetes as k8s
+
+from trailwatch.settings import is_pinned_image
+
+PORT = 9106
+NOBODY = 65534
+CONFIG_DIR = "/config"
+CONFIG_FILE = "config.yml"
+RUNTIMES = ("kubernetes", "docker")
+JOB_LABEL = "trailwatch.io/scrape-job"
+
+# The exporter only reads CloudWatch metrics. These three actions do not support resource-level permissions
+# (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html), so
+# Resource "*" is unavoidable; no write, no logs:*, no tag:GetResources (aws_tag_select is not used).
+EXPORTER_ACTIONS = ("cloudwatch:GetMetricStatistics", "cloudwatch:GetMetricData", "cloudwatch:ListMetrics")
+
+
+def exporter_policy() -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "ReadCloudWatchMetrics", "Effect": "Allow", "Action": list(EXPORTER_ACTIONS),
+                       "Resource": "*"}],
+    }
+
+
+def oidc_issuer(provider_arn: str) -> str:
+    """``arn:aws:iam::123:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X`` -> the issuer host/path."""
+    if ":oidc-provider/" not in provider_arn:
+        raise ValueError(f"not an IAM OIDC provider ARN: {provider_arn!r}")
+    return provider_arn.split(":oidc-provider/", 1)[1]
+
+
+def irsa_trust_policy(provider_arn: str, namespace: str, service_account: str) -> dict[str, Any]:
+    """Only pods running as ``namespace/service_account`` with an STS-audience token may assume the role."""
+    issuer = oidc_issuer(provider_arn)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": provider_arn},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {
+                f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                f"{issuer}:aud": "sts.amazonaws.com",
+            }},
+        }],
+    }
+
+
+def ec2_trust_policy() -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+
+def checksum(*texts: str) -> str:
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(text.encode("utf-8"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+# Shared by the Kubernetes workloads of this package (the Teams adapter uses them too).
+def pod_security_context() -> dict[str, Any]:
+    return {"run_as_user": NOBODY, "run_as_group": NOBODY, "fs_group": NOBODY, "run_as_non_root": True,
+            "seccomp_profile": {"type": "RuntimeDefault"}}
+
+
+def container_security_context() -> dict[str, Any]:
+    return {"run_as_user": NOBODY, "run_as_group": NOBODY, "run_as_non_root": True,
+            "read_only_root_filesystem": True, "allow_privilege_escalation": False, "privileged": False,
+            "capabilities": {"drop": ["ALL"]}, "seccomp_profile": {"type": "RuntimeDefault"}}
+
+
+def app_labels(app: str, instance: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": app, "app.kubernetes.io/instance": instance,
+            "app.kubernetes.io/part-of": "trailwatch", "app.kubernetes.io/managed-by": "pulumi"}
+
+
+def check_runtime(runtime: str, image: str, component: str) -> None:
+    if runtime not in RUNTIMES:
+        raise ValueError(f"{component}: runtime must be one of {', '.join(RUNTIMES)} (got {runtime!r})")
+    if not is_pinned_image(image):
+        raise ValueError(f"{component}: image {image!r} must be pinned to a version tag or digest")
+
+
+@dataclass
+class CloudWatchExporterArgs:
+    config_yaml: str
+    """The exporter's config.yml (``trailwatch.render.exporter.render_exporter_config``)."""
+    image: str = "prom/cloudwatch-exporter:v0.18.0"
+    runtime: str = "kubernetes"
+    # Kubernetes
+    namespace: str = "monitoring"
+    oidc_provider_arn: str = ""
+    service_monitor_labels: Mapping[str, str] = field(default_factory=lambda: {"release": "kube-prometheus-stack"})
+    scrape_interval_seconds: int = 60
+    scrape_job: str = "trailwatch-cloudwatch-exporter"
+    """The ``job`` label Prometheus gives the scrape (the exporter-health alerts select on it)."""
+    # Docker
+    access_key: bool = False
+    """Docker only: create an IAM user + access key instead of relying on the host's instance role."""
+    bind_address: str = "127.0.0.1"
+    """Docker only: host address the exporter port is published on (loopback: /-/reload is unauthenticated)."""
+
+
+class CloudWatchExporter(pulumi.ComponentResource):
+    """cloudwatch_exporter with least-privilege AWS access; ``url`` is where Prometheus scrapes it."""
+
+    url: pulumi.Output[str]
+    policy_arn: pulumi.Output[str]
+    role_arn: pulumi.Output[Optional[str]]
+    instance_profile_name: pulumi.Output[Optional[str]]
+    access_key_id: pulumi.Output[Optional[str]]
+    config_checksum: pulumi.Output[str]
+
+    def __init__(self, name: str, args: CloudWatchExporterArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("trailwatch:index:CloudWatchExporter", name, None, opts)
+        check_runtime(args.runtime, args.image, "CloudWatchExporter")
+        self._name = name
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+        digest = checksum(args.config_yaml)
+        self.config_checksum = pulumi.Output.from_input(digest)
+        self.role_arn = pulumi.Output.from_input(None)
+        self.instance_profile_name = pulumi.Output.from_input(None)
+        self.access_key_id = pulumi.Output.from_input(None)
+
+        policy = aws.iam.Policy(
+            f"{name}-exporter-policy", description="cloudwatch_exporter: read CloudWatch metrics (trailwatch)",
+            policy=json.dumps(exporter_policy()), opts=self._child)
+        self.policy_arn = policy.arn
+
+        if args.runtime == "kubernetes":
+            self.url = self._kubernetes(policy, digest)
+        else:
+            self.url = self._docker(policy)
+        self.register_outputs({
+            "url": self.url, "policyArn": self.policy_arn, "roleArn": self.role_arn,
+            "instanceProfileName": self.instance_profile_name, "accessKeyId": self.access_key_id,
+            "configChecksum": self.config_checksum,
+        })
+
+    # --- Kubernetes -------------------------------------------------------------------------------------------
+    def _kubernetes(self, policy: aws.iam.Policy, digest: str) -> pulumi.Output[str]:
+        name, args, child = self._name, self._args, self._child
+        if not args.oidc_provider_arn:
+            raise ValueError("CloudWatchExporter: runtime kubernetes needs oidc_provider_arn (IRSA)")
+        ns = args.namespace
+        app = f"{name}-cloudwatch-exporter"
+        labels = app_labels("cloudwatch-exporter", name)
+        selector = {"app.kubernetes.io/name": "cloudwatch-exporter", "app.kubernetes.io/instance": name}
+        service_labels = {**labels, JOB_LABEL: args.scrape_job}
+
+        role = aws.iam.Role(
+            f"{name}-exporter-irsa", description=f"IRSA: {ns}/{app} reads CloudWatch metrics (trailwatch)",
+            assume_role_policy=json.dumps(irsa_trust_policy(args.oidc_provider_arn, ns, app)), opts=child)
+        aws.iam.RolePolicyAttachment(f"{name}-exporter-irsa-policy", role=role.name, policy_arn=policy.arn,
+                                     opts=child)
+        self.role_arn = role.arn
+
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-exporter-sa",
+            metadata={"name": app, "namespace": ns, "labels": labels,
+                      "annotations": {"eks.amazonaws.com/role-arn": role.arn}},
+            # Only the exporter pod needs a token (for IRSA); nothing else using this account gets one.
+            automount_service_account_token=False,
+            opts=child)
+        # Auto-named: a config change replaces the ConfigMap under a new name, and the checksum annotation
+        # below changes too, so the Deployment rolls either way.
+        config = k8s.core.v1.ConfigMap(
+            f"{name}-exporter-config",
+            metadata={"namespace": ns, "labels": labels},
+            data={CONFIG_FILE: args.config_yaml}, opts=child)
+
+        probe = {"initial_delay_seconds": 30, "period_seconds": 20, "timeout_seconds": 5, "failure_threshold": 3}
+        k8s.apps.v1.Deployment(
+            f"{name}-exporter",
+            metadata={"name": app, "namespace": ns, "labels": labels},
+            spec={
+                "replicas": 1,  # two replicas would double the (billed) CloudWatch API calls
+                "selector": {"match_labels": selector},
+                "strategy": {"type": "Recreate"},
+                "template": {
+                    "metadata": {"labels": labels, "annotations": {"checksum/config": digest}},
+                    "spec": {
+                        "service_account_name": account.metadata.name,
+                        # The EKS pod identity webhook projects the web-identity token next to the service
+                        # account token; keep automount on for this pod so IRSA works on every setup.
+                        "automount_service_account_token": True,
+                        "security_context": pod_security_context(),
+                        "containers": [{
+                            "name": "cloudwatch-exporter",
+                            "image": args.image,
+                            "image_pull_policy": "IfNotPresent",
+                            "args": [f"{CONFIG_DIR}/{CONFIG_FILE}"],
+                            "ports": [{"name": "http", "container_port": PORT, "protocol": "TCP"}],
+                            "liveness_probe": {"http_get": {"path": "/-/healthy", "port": PORT}, **probe},
+                            "readiness_probe": {"http_get": {"path": "/-/ready", "port": PORT},
+                                                **probe, "initial_delay_seconds": 10, "period_seconds": 10},
+                            "resources": {"requests": {"cpu": "50m", "memory": "256Mi"},
+                                          "limits": {"cpu": "500m", "memory": "512Mi"}},
+                            "security_context": container_security_context(),
+                            "volume_mounts": [
+                                {"name": "config", "mount_path": CONFIG_DIR, "read_only": True},
+                                {"name": "tmp", "mount_path": "/tmp"},  # the JVM writes hsperfdata here
+                            ],
+                        }],
+                        "volumes": [
+                            {"name": "config", "config_map": {"name": config.metadata.name}},
+                            {"name": "tmp", "empty_dir": {"size_limit": "64Mi"}},
+                        ],
+                    },
+                },
+            },
+            opts=child)
+        service = k8s.core.v1.Service(
+            f"{name}-exporter-svc",
+            metadata={"name": app, "namespace": ns, "labels": service_labels},
+            spec={"type": "ClusterIP", "selector": selector,
+                  "ports": [{"name": "http", "port": PORT, "target_port": "http", "protocol": "TCP"}]},
+            opts=child)
+        interval = args.scrape_interval_seconds
+        k8s.apiextensions.CustomResource(
+            f"{name}-exporter-monitor",
+            api_version="monitoring.coreos.com/v1", kind="ServiceMonitor",
+            metadata={"name": app, "namespace": ns, "labels": {**labels, **dict(args.service_monitor_labels)}},
+            spec={
+                # job = the Service's JOB_LABEL value, not the Service name: the alert rules select on it.
+                "jobLabel": JOB_LABEL,
+                "selector": {"matchLabels": selector},
+                "namespaceSelector": {"matchNames": [ns]},
+                "endpoints": [{"port": "http", "path": "/metrics", "interval": f"{interval}s",
+                               # a scrape makes one CloudWatch call per metric: allow it most of the interval
+                               "scrapeTimeout": f"{max(1, interval * 5 // 6)}s"}],
+            },
+            opts=child)
+        return service.metadata.name.apply(lambda svc: f"http://{svc}.{ns}.svc:{PORT}/metrics")
+
+    # --- Docker -----------------------------------------------------------------------------------------------
+    def _docker(self, policy: aws.iam.Policy) -> pulumi.Output[str]:
+        name, args, child = self._name, self._args, self._child
+        envs: pulumi.Input[list] = []
+        if args.access_key:
+            # Opt-in for hosts without an instance role. The key pair lives in Pulumi state (encrypted as a
+            # secret) and in the container's environment: rotate it with `pulumi up --replace`.
+            user = aws.iam.User(f"{name}-exporter-user", path="/trailwatch/", opts=child)
+            aws.iam.UserPolicyAttachment(f"{name}-exporter-user-policy", user=user.name, policy_arn=policy.arn,
+                                         opts=child)
+            key = aws.iam.AccessKey(
+                f"{name}-exporter-key", user=user.name,
+                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["secret", "sesSmtpPasswordV4"]))
+            self.access_key_id = key.id
+            envs = pulumi.Output.secret(pulumi.Output.all(key.id, key.secret).apply(
+                lambda v: [f"AWS_ACCESS_KEY_ID={v[0]}", f"AWS_SECRET_ACCESS_KEY={v[1]}"]))
+        else:
+            # Default: no long-lived keys. The AWS SDK in the container picks up the EC2 instance role
+            # (attach this profile to the Docker host, or attach policy_arn to the host's existing role).
+            # From a bridge-network container IMDSv2 needs an instance metadata hop limit of 2.
+            role = aws.iam.Role(f"{name}-exporter-host-role",
+                                description="Docker host running cloudwatch_exporter (trailwatch)",
+                                assume_role_policy=json.dumps(ec2_trust_policy()), opts=child)
+            aws.iam.RolePolicyAttachment(f"{name}-exporter-host-policy", role=role.name, policy_arn=policy.arn,
+                                         opts=child)
+            profile = aws.iam.InstanceProfile(f"{name}-exporter-host-profile", role=role.name, opts=child)
+            self.role_arn = role.arn
+            self.instance_profile_name = profile.name
+
+        image = docker.RemoteImage(f"{name}-exporter-image", name=args.image, keep_locally=True, opts=child)
+        # Docker refuses to copy uploads into a read-only root filesystem unless the target is a volume.
+        volume = docker.Volume(f"{name}-exporter-config", opts=child)
+        docker.Container(
+            f"{name}-exporter",
+            name=f"{name}-cloudwatch-exporter",
+            image=image.image_id,
+            command=[f"{CONFIG_DIR}/{CONFIG_FILE}"],
+            envs=envs,
+            uploads=[{"file": f"{CONFIG_DIR}/{CONFIG_FILE}", "content": args.config_yaml,
+                      "permissions": "0444"}],
+            volumes=[{"volume_name": volume.name, "container_path": CONFIG_DIR}],
+            ports=[{"internal": PORT, "external": PORT, "ip": args.bind_address, "protocol": "tcp"}],
+            user=f"{NOBODY}:{NOBODY}",
+            read_only=True,
+            tmpfs={"/tmp": "rw,noexec,nosuid,size=64m"},
+            capabilities={"drops": ["ALL"]},
+            security_opts=["no-new-privileges:true"],
+            memory=512,
+            restart="unless-stopped",
+            # The image's eclipse-temurin base ships curl.
+            healthcheck={"tests": ["CMD", "curl", "-fsS", f"http://127.0.0.1:{PORT}/-/healthy"],
+                         "interval": "30s", "timeout": "5s", "retries": 3, "start_period": "30s"},
+            labels=[{"label": "trailwatch.component", "value": "cloudwatch-exporter"}],
+            opts=child)
+        return pulumi.Output.from_input(f"http://{args.bind_address}:{PORT}/metrics")
