@@ -36,7 +36,7 @@ CATALOG = _catalog()
 PIECES = list('{}[]()"$.%?*-=!<>&|,\\ \t_') + list("aAzZ09é\x00") + [
     "$.a", "$.b[0]", "&&", "||", "IS", "NULL", "TRUE", "FALSE", "NOT", "EXISTS", "...", "%\\d%", '"x"', "4*",
 ]
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 EVENTS = [
     {}, {"a": 1}, {"a": "x", "b": [{"c": "q\"z"}], "n": 12, "t": True, "z": None},
@@ -114,7 +114,7 @@ def test_every_catalog_pattern_survives_single_deletions():
             check(text[:i] + text[i + 1:])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(mutated(), min_size=1, max_size=8))
 def test_pattern_set_equals_one_by_one(texts):
     compiled = {}

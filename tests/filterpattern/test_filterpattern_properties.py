@@ -14,7 +14,7 @@ LEAVES = st.one_of(st.text(max_size=8), st.integers(-10**9, 10**9), st.booleans(
 VALUES = st.recursive(LEAVES, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                       st.dictionaries(KEYS, inner, max_size=3)), max_leaves=10)
 EVENTS = st.dictionaries(KEYS, VALUES, min_size=1, max_size=5)
-SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def selector(path) -> str:
@@ -151,7 +151,7 @@ def test_nested_parentheses(case):
     assert_match("{ " + text + " }", event, truth)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(event_and_atoms(count=(1, 6)))
 def test_pattern_set_agrees_with_truth(case):
     event, atoms = case

@@ -79,7 +79,7 @@ def parse_delimited(text: str, start: int) -> list[Field]:
 
 
 def _name(sc: Scanner, what: str) -> str:
-    if sc.peek() not in _NAME_START or sc.peek() == "":
+    if sc.at_end() or sc.peek() not in _NAME_START:
         raise sc.expected(what)
     return sc.read_while(NAME_CHARS)
 
@@ -153,17 +153,19 @@ def split_fields(line: str) -> list[str]:
 Assigner = Callable[[list[str]], "list[int] | None"]
 
 
+def _all(preds: tuple[TokenPredicate, ...]) -> TokenPredicate:
+    if len(preds) == 1:
+        return preds[0]
+    return lambda s: all(p(s) for p in preds)
+
+
 def _field_predicate(field: Field) -> TokenPredicate | None:
     if not field.alternatives:
         return None
-    alts = []
-    for alt in field.alternatives:
-        preds = tuple(comparison_predicate(c.op, c.literal) for c in alt)
-        alts.append(preds[0] if len(preds) == 1 else (lambda ps: lambda s: all(p(s) for p in ps))(preds))
+    alts = tuple(_all(tuple(comparison_predicate(c.op, c.literal) for c in alt)) for alt in field.alternatives)
     if len(alts) == 1:
         return alts[0]
-    alts_t = tuple(alts)
-    return lambda s: any(p(s) for p in alts_t)
+    return lambda s: any(p(s) for p in alts)
 
 
 def compile_delimited(fields: list[Field]) -> tuple[Assigner, tuple[str, ...]]:

@@ -28,6 +28,7 @@ _LITERALS = frozenset(string.ascii_letters + string.digits + ":_#=@/;,-")
 _CLASS_ESCAPES = frozenset("dDsSwW")
 _PUNCT = frozenset(string.punctuation)
 _QUANTIFIERS = frozenset("*+?{")
+_CLASS_CHARS = _LITERALS | frozenset("^$?{}|*+.")  # operators are literal inside [...]
 _FLAGS = re.ASCII | re.DOTALL
 
 
@@ -156,14 +157,14 @@ def _char_class(body: str, i: int, fail, check_char) -> tuple[str, int]:
             continue
         if ch == "[":
             raise fail("expected a character or ']' (nested '[' is not supported)", i)
-        if not (ch in _LITERALS or ch in "^$?{}|*+."):
+        if ch not in _CLASS_CHARS:
             check_char(ch, i)
         # a range a-z (a '-' first or last is literal)
         if i + 2 < n and body[i + 1] == "-" and body[i + 2] != "]":
             hi = body[i + 2]
-            if hi == "\\" or hi == "[" or not (hi in _LITERALS or hi in "^$?{}|*+."):
-                if hi in "\\[":
-                    raise fail("expected a plain character as the end of the range", i + 2)
+            if hi in "\\[":
+                raise fail("expected a plain character as the end of the range", i + 2)
+            if hi not in _CLASS_CHARS:
                 check_char(hi, i + 2)
             if ord(hi) < ord(ch):
                 raise fail(f"expected a range in order, found {ch}-{hi}", i)
