@@ -247,3 +247,14 @@ def test_pattern_set_mixes_kinds():
     assert ps.matching(json.dumps(e)) == ["json", "terms", "regex", "all", "glob"]
     assert ps.matching("plain ConsoleLogin line") == ["terms", "regex", "all"]
     assert ps.matching(42) == []
+
+
+def test_one_line_is_parsed_once_for_many_patterns():
+    from trailwatch.filterpattern.compile import parse_json_object
+
+    line = json.dumps({"eventName": "CreateTrail", "n": 1})
+    assert parse_json_object(line) is parse_json_object(line)
+    assert m('{ $.eventName = CreateTrail }', line) and m("{ $.n = 1 }", line)
+    other = json.dumps({"eventName": "DeleteTrail"})
+    assert not m('{ $.eventName = CreateTrail }', other)
+    assert parse_json_object("nope") is None and parse_json_object("nope") is None

@@ -30,8 +30,25 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"not JSON: {name}")
 
 
+_last_parsed: tuple[Any, Any] = (None, None)
+
+
 def parse_json_object(line: str) -> dict | None:
-    """The JSON object a raw log line holds, or None (not JSON, or JSON but not an object)."""
+    """The JSON object a raw log line holds, or None (not JSON, or JSON but not an object).
+
+    The most recent line (by identity) is remembered, so evaluating several patterns one by one on
+    the same line object parses it once.  The returned dict is shared: callers must not mutate it.
+    """
+    global _last_parsed
+    last = _last_parsed
+    if last[0] is line:
+        return last[1]
+    obj = _parse(line)
+    _last_parsed = (line, obj)
+    return obj
+
+
+def _parse(line: str) -> dict | None:
     obj: Any = None
     if _orjson is not None:
         try:
