@@ -258,3 +258,13 @@ def test_one_line_is_parsed_once_for_many_patterns():
     other = json.dumps({"eventName": "DeleteTrail"})
     assert not m('{ $.eventName = CreateTrail }', other)
     assert parse_json_object("nope") is None and parse_json_object("nope") is None
+
+
+def test_engine_does_not_import_pulumi():
+    import subprocess
+    import sys
+
+    code = "import sys, trailwatch.filterpattern; print(sorted(m for m in sys.modules if m.startswith('pulumi')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=__import__("pathlib").Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "[]"
