@@ -14,6 +14,7 @@ from .errors import TrailwatchError
 
 COMMANDS = {
     "plan": ("trailwatch.commands.plan", "show what `pulumi preview` would create, offline, and check policies"),
+    "render": ("trailwatch.commands.render", "write Prometheus, Alertmanager, Teams and Grafana files for a stack"),
 }
 
 

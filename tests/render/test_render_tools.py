@@ -1,0 +1,194 @@
+"""The rendered files of every example stack (and of unusual timings) pass the real tools.
+
+promtool checks and unit-tests the rules, amtool checks both Alertmanager modes, promtool checks a
+prometheus.yml built from the scrape snippet; the exporter config and dashboard get structural checks
+(there is no offline validator for them). A missing tool is an error, never a skip.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from render_support import example_stacks, metric_names, write_files
+from stacks import make_stack
+from tools import run_tool, tool_path
+
+from trailwatch.render import files as F
+from trailwatch.render.common import MODES
+from trailwatch.stack import Stack, load_stack
+
+# cloudwatch_exporter's configuration keys (CloudWatchCollector.loadConfig, v0.16-v0.18).
+EXPORTER_TOP_KEYS = {"region", "role_arn", "period_seconds", "range_seconds", "delay_seconds", "set_timestamp",
+                     "use_get_metric_data", "list_metrics_cache_ttl", "warn_on_empty_list_dimensions", "metrics"}
+EXPORTER_METRIC_KEYS = {"aws_namespace", "aws_metric_name", "help", "aws_dimensions", "aws_dimension_select",
+                        "aws_dimension_select_regex", "aws_statistics", "aws_extended_statistics", "period_seconds",
+                        "range_seconds", "delay_seconds", "set_timestamp", "use_get_metric_data",
+                        "warn_on_empty_list_dimensions", "aws_tag_select", "list_metrics_cache_ttl"}
+#: Series the dashboard may query that do not come from CloudWatch metric filters.
+NON_CLOUDWATCH = {"ALERTS", "up", "cloudwatch_exporter_scrape_error", "cloudwatch_exporter_scrape_duration_seconds",
+                  "cloudwatch_requests_total", "alertmanager_notifications_failed_total"}
+
+# Timings far from the defaults: the generated promtool tests must still hold (times derive from settings).
+VARIANTS = {
+    "fast": dict(alertWindowMinutes=8, exporterDelaySeconds=300, scrapeIntervalSeconds=30, heartbeatMissingMinutes=3,
+                 exporterPeriodSeconds=60, exporterRangeSeconds=120),
+    "slow": dict(alertWindowMinutes=50, exporterDelaySeconds=1800, scrapeIntervalSeconds=300,
+                 heartbeatMissingMinutes=90, exporterPeriodSeconds=300, exporterRangeSeconds=1800,
+                 groupWaitSeconds=0, repeatIntervalMinutes=90),
+    "kubernetes-custom": dict(
+        runtime="kubernetes", teamsMode="native", teamsWebhookUrl="https://example.invalid/workflows?sig=x",
+        eksOidcProviderArn="arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC",
+        metricNamespace="Sec/Trail", disableDetections=["vpc_changes"], enableDetections=["access_denied"],
+        detectionOverrides={"root_usage": {"threshold": 3}, "access_denied": {"threshold": 2}},
+        customDetections=[{"id": "break_glass", "title": "Break-glass {{ role }} used", "severity": "critical",
+                           "pattern": '{ $.userIdentity.arn = "*break-glass*" }', "metric": "BreakGlass.Use",
+                           "namespace": "Other-NS", "description": "Uses {{ $value }} literally.",
+                           "runbook": "Page {{ on-call }}."}]),
+}
+
+
+def stacks() -> list[tuple[str, Stack]]:
+    out = [(f"example-{name}", load_stack(name)) for name in example_stacks()]
+    out += [(f"variant-{name}", make_stack(f"v-{name}", **settings)) for name, settings in VARIANTS.items()]
+    return out
+
+
+STACKS = dict(stacks())
+
+
+def unit_test_modes(name: str, stack: Stack) -> tuple[str, ...]:
+    """Example stacks are unit-tested in both modes; the timing variants in their own mode (time budget)."""
+    return MODES if name.startswith("example-") else (stack.settings.teams_mode,)
+
+
+@pytest.fixture(scope="module")
+def everything(tmp_path_factory) -> dict:
+    """Render every stack in both modes, then start all ``promtool test rules`` runs at once: each run takes
+    about a second of CPU (promtool evaluates every rule each minute), so they run in parallel."""
+    out: dict = {}
+    for name, stack in STACKS.items():
+        entry = out[name] = {"stack": stack, "runs": {}}
+        for mode in MODES:
+            root = tmp_path_factory.mktemp(f"{name}-{mode}")
+            secret = root / "secrets" / "teams-url"
+            secret.parent.mkdir()
+            secret.write_text("https://example.invalid/workflows?sig=placeholder\n")
+            files = F.render_all(stack, mode, webhook_url_file=str(secret), account_id="123456789012")
+            write_files(root, files)
+            entry[mode] = (root, files)
+    for name, entry in out.items():
+        for mode in unit_test_modes(name, entry["stack"]):
+            root = entry[mode][0]
+            command = [tool_path("promtool"), "test", "rules", str(root / F.RULE_TESTS_FILE)]
+            entry["runs"][mode] = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                                   text=True)
+    yield out
+    for entry in out.values():
+        for run in entry["runs"].values():
+            if run.poll() is None:
+                run.kill()
+            run.communicate()
+
+
+@pytest.fixture(params=list(STACKS))
+def rendered(request, everything) -> dict:
+    return {**everything[request.param], "name": request.param}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_promtool_checks_and_unit_tests_the_rules(rendered, mode):
+    root, _ = rendered[mode]
+    check = run_tool("promtool", "check", "rules", root / F.RULES_FILE)
+    assert check.returncode == 0, check.stdout + check.stderr
+    run = rendered["runs"].get(mode)
+    if run is None:
+        assert mode not in unit_test_modes(rendered["name"], rendered["stack"])
+        return
+    output, _ = run.communicate(timeout=120)
+    assert run.returncode == 0, output
+    assert "SUCCESS" in output
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_amtool_accepts_the_example_alertmanager_config(rendered, mode):
+    root, files = rendered[mode]
+    result = run_tool("amtool", "check-config", root / F.AM_EXAMPLE_FILE)
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = yaml.safe_load(files[F.AM_EXAMPLE_FILE])
+    teams = config["receivers"][1]
+    assert ("webhook_configs" in teams) == (mode == "adapter")
+    assert ("msteamsv2_configs" in teams) == (mode == "native")
+    fragment = yaml.safe_load(files[F.AM_FRAGMENT_FILE])
+    assert config["route"]["routes"] == [fragment["route"]]
+    assert config["inhibit_rules"] == fragment["inhibit_rules"]
+
+
+def test_promtool_accepts_a_prometheus_config_built_from_the_scrape_snippet(rendered):
+    root, files = rendered["adapter"]
+    snippet = yaml.safe_load(files[F.SCRAPE_FILE])
+    job = snippet["scrape_configs"][0]
+    assert "honor_labels" not in job  # default false: the exporter's job arrives as exported_job
+    assert job["scrape_interval"] == f"{rendered['stack'].settings.scrape_interval_seconds // 60}m" or \
+        job["scrape_interval"].endswith("s")
+    config = root / "prometheus" / "prometheus.yml"
+    config.write_text(yaml.safe_dump({"global": {"evaluation_interval": "1m"},
+                                      "rule_files": [Path(F.RULES_FILE).name], **snippet}))
+    result = run_tool("promtool", "check", "config", config)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_exporter_config_uses_only_known_keys_and_no_dimensions(rendered):
+    stack = rendered["stack"]
+    config = yaml.safe_load(rendered["adapter"][1][F.EXPORTER_FILE])
+    assert set(config) <= EXPORTER_TOP_KEYS and config["region"] == stack.settings.region
+    assert len(config["metrics"]) == len(stack.detections)
+    for metric in config["metrics"]:
+        assert set(metric) <= EXPORTER_METRIC_KEYS
+        assert "aws_dimensions" not in metric
+        assert metric["aws_statistics"] == ["Sum"] and metric["set_timestamp"] is True
+        assert metric["period_seconds"] == stack.settings.exporter_period_seconds
+        assert metric["delay_seconds"] == stack.settings.exporter_delay_seconds
+        assert metric["range_seconds"] == stack.settings.exporter_range_seconds
+
+
+def test_dashboard_is_grafana_json_querying_only_exported_names(rendered):
+    stack = rendered["stack"]
+    files = rendered["adapter"][1]
+    board = json.loads(files[F.DASHBOARD_FILE])
+    exported = {det.exported_name for det in stack.detections}
+    assert board["uid"] and board["schemaVersion"] >= 36 and board["panels"]
+    ids, used = set(), set()
+    for panel in board["panels"]:
+        assert panel["id"] not in ids and panel["title"] and panel["targets"]
+        ids.add(panel["id"])
+        assert panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24
+        refs = [t["refId"] for t in panel["targets"]]
+        assert len(refs) == len(set(refs))
+        for target in panel["targets"]:
+            used |= metric_names(target["expr"])
+    assert used - NON_CLOUDWATCH <= exported, used - NON_CLOUDWATCH - exported
+    assert exported <= used  # every detection and the heartbeat have a panel
+
+
+def test_native_mode_never_writes_the_webhook_url_and_adapter_uses_a_placeholder(rendered):
+    stack = rendered["stack"]
+    url = stack.settings.teams_webhook_url
+    for mode in MODES:
+        files = rendered[mode][1]
+        if url:
+            assert all(url not in text for text in files.values())
+    assert "prometheus-msteams/config.yml" not in rendered["native"][1]
+    connectors = yaml.safe_load(rendered["adapter"][1][F.MSTEAMS_CONFIG_FILE])["connectors"]
+    assert list(connectors[0]) == ["trailwatch"] and connectors[0]["trailwatch"].endswith(".invalid/")
+
+
+def test_index_describes_every_rendered_file(rendered):
+    for mode in MODES:
+        files = rendered[mode][1]
+        index = files[F.INDEX_FILE]
+        for name in files:
+            assert f"`{name}`" in index, name

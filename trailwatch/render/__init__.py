@@ -1,0 +1,11 @@
+"""Renderers: pure functions of a ``Stack`` that produce the files the Prometheus half needs.
+
+Each output is derived from the same catalog and settings, so the exporter config, the alert rules, their
+promtool tests, the Alertmanager route, the Teams card and the dashboard cannot drift apart. Nothing here
+imports Pulumi: the Pulumi components and ``python -m trailwatch render`` call the same functions.
+
+Modules: ``exporter`` (cloudwatch_exporter config), ``rules`` (Prometheus rule groups), ``promtests``
+(promtool unit tests), ``alertmanager`` (route/receiver/inhibitions, example config, AlertmanagerConfig
+spec), ``msteams`` (prometheus-msteams connector config and card template), ``dashboard`` (Grafana),
+``scrape`` (plain scrape config), ``insights`` (Logs Insights links), ``files`` (everything, by file name).
+"""

@@ -1,0 +1,144 @@
+"""Alertmanager routing for trailwatch alerts, as a fragment, a complete example and an AlertmanagerConfig.
+
+One route matches ``trailwatch="true"`` (every rule carries it) and groups by ``alertname`` and
+``detection``, so each detection gets its own Teams card and a burst of the same event updates that card
+instead of posting many. ``group_wait`` is short: these are security events, already ~10 minutes late.
+
+Two Teams paths:
+  * ``adapter``: ``webhook_configs`` to prometheus-msteams (``http://<adapter>:2000/<connector>``), which
+    renders the Adaptive Card template and posts it to the Teams Workflows URL it holds.
+  * ``native``: ``msteamsv2_configs`` (Alertmanager >= 0.28) posting the Adaptive Card itself; the Workflows
+    URL is a credential (its ``sig=`` parameter), so it is read from ``webhook_url_file``, never inlined.
+
+Adapter mode sets nothing newer than Alertmanager 0.22 (matchers), so it also fits older installs.
+
+Inhibitions (within one stack): exporter down silences heartbeat-missing and scrape errors (one cause,
+one card); scrape errors silence heartbeat-missing (no CloudWatch reads means no heartbeat datapoints).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..stack import Stack
+from .common import (
+    ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, STACK_LABEL, TRAILWATCH_LABEL, TRAILWATCH_VALUE,
+    check_mode, dump_yaml, duration, generated_header,
+)
+from .msteams import CONNECTOR_NAME
+
+RECEIVER = "trailwatch-teams"
+GROUP_BY = ("alertname", "detection")
+DEFAULT_ADAPTER_URL = f"http://prometheus-msteams:2000/{CONNECTOR_NAME}"
+DEFAULT_WEBHOOK_URL_FILE = "/etc/alertmanager/secrets/trailwatch-teams-webhook-url"
+
+# Adaptive Card text for native mode (Alertmanager templates; Teams renders a Markdown subset).
+NATIVE_TITLE = (
+    '{{ if eq .Status "firing" }}[FIRING:{{ .Alerts.Firing | len }}]{{ else }}[RESOLVED]{{ end }} '
+    '{{ if .CommonAnnotations.summary }}{{ .CommonAnnotations.summary }}{{ else }}{{ .CommonLabels.alertname }}'
+    '{{ end }}'
+)
+NATIVE_TEXT = """{{ range .Alerts }}**{{ .Status | toUpper }}** {{ .Labels.severity | toUpper }} {{ .Labels.alertname }}{{ if .Labels.detection }} ({{ .Labels.detection }}){{ end }}
+
+{{ .Annotations.description }}
+
+{{ if .Annotations.runbook }}**Runbook:** {{ .Annotations.runbook }}
+
+{{ end }}{{ if .Annotations.aws_region }}**Where:** {{ if .Annotations.aws_account_id }}account {{ .Annotations.aws_account_id }}, {{ end }}{{ .Annotations.aws_region }}{{ if .Annotations.log_group }}, {{ .Annotations.log_group }}{{ end }}
+
+{{ end }}{{ if .Annotations.compliance }}**Compliance:** {{ .Annotations.compliance }}
+
+{{ end }}{{ if .Annotations.logs_insights_url }}[Open the events in CloudWatch Logs Insights]({{ .Annotations.logs_insights_url }})
+
+{{ end }}{{ end }}"""
+
+
+def _matcher_strings(pairs: list[tuple[str, str, str]]) -> list[str]:
+    return [f'{name}{op}"{value}"' for name, op, value in pairs]
+
+
+def _matcher_objects(pairs: list[tuple[str, str, str]]) -> list[dict[str, str]]:
+    return [{"name": name, "value": value, "matchType": op} for name, op, value in pairs]
+
+
+ROUTE_MATCH = [(TRAILWATCH_LABEL, "=", TRAILWATCH_VALUE)]
+_INHIBITIONS = [
+    ([(TRAILWATCH_LABEL, "=", TRAILWATCH_VALUE), ("alertname", "=", ALERT_EXPORTER_DOWN)],
+     [(TRAILWATCH_LABEL, "=", TRAILWATCH_VALUE),
+      ("alertname", "=~", f"{ALERT_HEARTBEAT_MISSING}|{ALERT_SCRAPE_ERRORS}")]),
+    ([(TRAILWATCH_LABEL, "=", TRAILWATCH_VALUE), ("alertname", "=", ALERT_SCRAPE_ERRORS)],
+     [(TRAILWATCH_LABEL, "=", TRAILWATCH_VALUE), ("alertname", "=", ALERT_HEARTBEAT_MISSING)]),
+]
+#: Source and target must come from the same trailwatch stack (several may share one Alertmanager).
+INHIBIT_EQUAL = [STACK_LABEL]
+
+
+def _timings(stack: Stack) -> dict[str, str]:
+    s = stack.settings
+    return {"group_wait": duration(s.group_wait_seconds), "group_interval": duration(s.group_interval_seconds),
+            "repeat_interval": duration(s.repeat_interval_minutes * 60)}
+
+
+def route(stack: Stack) -> dict[str, Any]:
+    return {"receiver": RECEIVER, "matchers": _matcher_strings(ROUTE_MATCH), "group_by": list(GROUP_BY),
+            **_timings(stack), "continue": False}
+
+
+def receiver(stack: Stack, mode: str | None, adapter_url: str | None = None,
+             webhook_url_file: str = DEFAULT_WEBHOOK_URL_FILE) -> dict[str, Any]:
+    mode = check_mode(mode, stack)
+    if mode == "adapter":
+        return {"name": RECEIVER, "webhook_configs": [
+            {"url": adapter_url or DEFAULT_ADAPTER_URL, "send_resolved": True}]}
+    return {"name": RECEIVER, "msteamsv2_configs": [
+        {"webhook_url_file": webhook_url_file, "send_resolved": True, "title": NATIVE_TITLE, "text": NATIVE_TEXT}]}
+
+
+def inhibit_rules() -> list[dict[str, Any]]:
+    return [{"source_matchers": _matcher_strings(src), "target_matchers": _matcher_strings(dst),
+             "equal": list(INHIBIT_EQUAL)} for src, dst in _INHIBITIONS]
+
+
+def alertmanager_fragment(stack: Stack, mode: str | None, adapter_url: str | None = None, *,
+                          webhook_url_file: str = DEFAULT_WEBHOOK_URL_FILE) -> dict[str, Any]:
+    """``{route, receivers, inhibit_rules}``: add the route under your root route's ``routes:`` (before any
+    catch-all), the receiver to ``receivers:`` and the rules to ``inhibit_rules:``."""
+    return {"route": route(stack), "receivers": [receiver(stack, mode, adapter_url, webhook_url_file)],
+            "inhibit_rules": inhibit_rules()}
+
+
+def alertmanager_example(stack: Stack, mode: str | None, adapter_url: str | None = None, *,
+                         webhook_url_file: str = DEFAULT_WEBHOOK_URL_FILE) -> str:
+    """A complete alertmanager.yml: a do-nothing default receiver, the trailwatch route, receiver and rules."""
+    mode = check_mode(mode, stack)
+    fragment = alertmanager_fragment(stack, mode, adapter_url, webhook_url_file=webhook_url_file)
+    config = {
+        "route": {"receiver": "default", "group_by": ["alertname"], "routes": [fragment["route"]]},
+        "receivers": [{"name": "default"}, *fragment["receivers"]],
+        "inhibit_rules": fragment["inhibit_rules"],
+    }
+    note = ("Teams via prometheus-msteams (adapter mode)." if mode == "adapter" else
+            f"Teams via msteamsv2_configs (native mode, Alertmanager >= 0.28): put the Teams Workflows URL in "
+            f"{webhook_url_file}.")
+    return dump_yaml(config, generated_header(stack, f"Example alertmanager.yml for trailwatch. {note}"))
+
+
+def alertmanager_config_spec(stack: Stack, mode: str | None, adapter_url: str | None, webhook_secret_name: str,
+                             webhook_secret_key: str) -> dict[str, Any]:
+    """``spec`` of a monitoring.coreos.com/v1alpha1 AlertmanagerConfig (camelCase). The operator adds a
+    ``namespace`` matcher to the route; the rules carry that label on Kubernetes for this reason."""
+    mode = check_mode(mode, stack)
+    t = _timings(stack)
+    if mode == "adapter":
+        teams = {"webhookConfigs": [{"url": adapter_url or DEFAULT_ADAPTER_URL, "sendResolved": True}]}
+    else:
+        teams = {"msteamsv2Configs": [{"webhookURL": {"name": webhook_secret_name, "key": webhook_secret_key},
+                                       "sendResolved": True, "title": NATIVE_TITLE, "text": NATIVE_TEXT}]}
+    return {
+        "route": {"receiver": RECEIVER, "matchers": _matcher_objects(ROUTE_MATCH), "groupBy": list(GROUP_BY),
+                  "groupWait": t["group_wait"], "groupInterval": t["group_interval"],
+                  "repeatInterval": t["repeat_interval"]},
+        "receivers": [{"name": RECEIVER, **teams}],
+        "inhibitRules": [{"sourceMatch": _matcher_objects(src), "targetMatch": _matcher_objects(dst),
+                          "equal": list(INHIBIT_EQUAL)} for src, dst in _INHIBITIONS],
+    }

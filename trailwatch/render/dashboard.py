@@ -1,0 +1,104 @@
+"""A Grafana dashboard: matching events per detection, firing trailwatch alerts, and pipeline health.
+
+Every panel queries exactly the names the exporter serves (the same ``exported_name`` the rules use), so
+a renamed metric cannot leave a silently empty panel. Events are ``sum_over_time`` per step: the exporter
+stores each CloudWatch datapoint once at its own timestamp, so the sum over a step is the events in it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..stack import Stack
+from .common import (
+    EXPORTER_SCRAPE_JOB, STACK_LABEL, TEAMS_INTEGRATION, TRAILWATCH_LABEL, TRAILWATCH_VALUE, event_detections,
+    exported_name, heartbeat_detections,
+)
+
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+SCHEMA_VERSION = 39
+
+
+def _target(ref: str, expr: str, legend: str = "", **extra: Any) -> dict[str, Any]:
+    target = {"refId": ref, "datasource": DATASOURCE, "expr": expr, "legendFormat": legend or "__auto"}
+    target.update(extra)
+    return target
+
+
+def _panel(pid: int, kind: str, title: str, grid: tuple[int, int, int, int], targets: list[dict[str, Any]],
+           description: str = "", **extra: Any) -> dict[str, Any]:
+    x, y, w, h = grid
+    panel = {"id": pid, "type": kind, "title": title, "description": description, "datasource": DATASOURCE,
+             "gridPos": {"x": x, "y": y, "w": w, "h": h}, "targets": targets}
+    panel.update(extra)
+    return panel
+
+
+def _bars(unit: str = "short") -> dict[str, Any]:
+    return {"fieldConfig": {"defaults": {"unit": unit, "custom": {"drawStyle": "bars", "fillOpacity": 80,
+                                                                  "stacking": {"mode": "normal"}}},
+                            "overrides": []},
+            "options": {"legend": {"displayMode": "table", "placement": "right", "calcs": ["sum"]},
+                        "tooltip": {"mode": "multi", "sort": "desc"}}}
+
+
+def dashboard(stack: Stack) -> dict[str, Any]:
+    alerts = f'ALERTS{{{TRAILWATCH_LABEL}="{TRAILWATCH_VALUE}", {STACK_LABEL}="{stack.name}", alertstate="firing"}}'
+    job = f'job="{EXPORTER_SCRAPE_JOB}"'
+    integration = TEAMS_INTEGRATION[stack.settings.teams_mode]
+    panels = [
+        _panel(1, "table", "Firing trailwatch alerts", (0, 0, 12, 8),
+               [_target("A", f"sum by (alertname, detection, severity) ({alerts})", format="table", instant=True)],
+               "Alerts firing now, from Prometheus' ALERTS series.",
+               options={"showHeader": True}),
+        _panel(2, "timeseries", "Firing alerts over time", (12, 0, 12, 8),
+               [_target("A", f"count by (alertname) ({alerts})", "{{alertname}}")], **_bars()),
+        _panel(3, "timeseries", "Matching CloudTrail events per detection", (0, 8, 24, 10),
+               [_target(det.id, f"sum(sum_over_time({exported_name(stack, det)}[$__interval]))", det.title)
+                for det in event_detections(stack)],
+               "Metric-filter matches, placed at CloudTrail event time (they reach Prometheus about "
+               f"{stack.settings.exporter_delay_seconds // 60} minutes later).", interval="1m", **_bars()),
+    ]
+    y = 18
+    for det in heartbeat_detections(stack):
+        panels.append(_panel(len(panels) + 1, "timeseries", f"CloudTrail records delivered ({det.id})",
+                             (0, y, 12, 8),
+                             [_target("A", f"sum(sum_over_time({exported_name(stack, det)}[$__interval]))",
+                                      det.title)],
+                             "Every record the trail delivers to the log group; a gap here is the heartbeat alert.",
+                             interval="1m", **_bars()))
+    health = [
+        ("stat", "Exporter up", [_target("A", f"up{{{job}}}", "{{instance}}")], {}),
+        ("timeseries", "Exporter scrape errors", [_target("A", f"cloudwatch_exporter_scrape_error{{{job}}}",
+                                                          "{{instance}}")], {}),
+        ("timeseries", "Exporter scrape duration",
+         [_target("A", f"cloudwatch_exporter_scrape_duration_seconds{{{job}}}", "{{instance}}")],
+         {"fieldConfig": {"defaults": {"unit": "s"}, "overrides": []}}),
+        ("timeseries", "CloudWatch API requests per hour (cost)",
+         [_target("A", f"sum by (action) (increase(cloudwatch_requests_total{{{job}}}[1h]))", "{{action}}")], {}),
+        ("timeseries", f"Teams notification failures ({integration})",
+         [_target("A", f'sum(increase(alertmanager_notifications_failed_total{{integration="{integration}"}}[1h]))',
+                  "failed per hour")], {}),
+    ]
+    x = 12 if heartbeat_detections(stack) else 0
+    for kind, title, targets, extra in health:
+        panels.append(_panel(len(panels) + 1, kind, title, (x, y, 12, 8), targets, **extra))
+        x = (x + 12) % 24
+        if x == 0:
+            y += 8
+    return {
+        "uid": f"trailwatch-{stack.name}"[:40],
+        "title": f"trailwatch: CloudTrail detections ({stack.name})",
+        "description": "CloudTrail -> CloudWatch Logs metric filters -> cloudwatch_exporter -> Prometheus alerts.",
+        "tags": ["trailwatch", "cloudtrail", "security"],
+        "timezone": "utc",
+        "editable": True,
+        "schemaVersion": SCHEMA_VERSION,
+        "version": 1,
+        "refresh": "1m",
+        "time": {"from": "now-24h", "to": "now"},
+        "templating": {"list": [{"name": "datasource", "label": "Prometheus", "type": "datasource",
+                                 "query": "prometheus", "current": {}, "hide": 0}]},
+        "annotations": {"list": []},
+        "panels": panels,
+    }

@@ -1,0 +1,116 @@
+"""Everything ``render`` writes, as {relative path: text}, plus an INDEX.md saying where each file goes.
+
+Pure: the command only writes this mapping to disk, and the tests run promtool/amtool on the same mapping.
+The Teams Workflows URL never appears: it is a credential, so the adapter config gets a placeholder and
+native mode reads it from ``webhook_url_file``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..stack import Stack, log_group_name
+from .alertmanager import DEFAULT_ADAPTER_URL, DEFAULT_WEBHOOK_URL_FILE, alertmanager_example, alertmanager_fragment
+from .common import (
+    EXAMPLE_EXPORTER_TARGET, EXPORTER_SCRAPE_JOB, TRAILWATCH_LABEL, TRAILWATCH_VALUE, check_account_id, dump_yaml,
+    event_detections, exported_detections, exported_name, generated_header, heartbeat_detections, with_mode,
+)
+from .dashboard import dashboard
+from .exporter import render_exporter_config
+from .msteams import CONNECTOR_NAME, WEBHOOK_PLACEHOLDER, card_template, connector_config
+from .promtests import render_rule_tests, test_times
+from .rules import render_rules
+from .scrape import render_scrape_config
+
+EXPORTER_FILE = "cloudwatch-exporter/config.yml"
+RULES_FILE = "prometheus/trailwatch-rules.yml"
+RULE_TESTS_FILE = "prometheus/trailwatch-rules.test.yml"
+SCRAPE_FILE = "prometheus/scrape-config.yml"
+AM_FRAGMENT_FILE = "alertmanager/trailwatch-route.yml"
+AM_EXAMPLE_FILE = "alertmanager/alertmanager.yml"
+MSTEAMS_CONFIG_FILE = "prometheus-msteams/config.yml"
+MSTEAMS_CARD_FILE = "prometheus-msteams/card.tmpl"
+DASHBOARD_FILE = "grafana/trailwatch-dashboard.json"
+INDEX_FILE = "INDEX.md"
+
+
+def render_all(stack: Stack, mode: str | None = None, *, account_id: str | None = None,
+               adapter_url: str | None = None, webhook_url_file: str = DEFAULT_WEBHOOK_URL_FILE,
+               exporter_target: str = EXAMPLE_EXPORTER_TARGET) -> dict[str, str]:
+    """Every rendered file for ``stack`` in Teams ``mode`` (default: the stack's teamsMode)."""
+    check_account_id(account_id)
+    stack = with_mode(stack, mode)
+    mode = stack.settings.teams_mode
+    rules_name = RULES_FILE.rsplit("/", 1)[1]
+    files = {
+        EXPORTER_FILE: render_exporter_config(stack),
+        RULES_FILE: render_rules(stack, account_id),
+        RULE_TESTS_FILE: render_rule_tests(stack, rules_name, account_id),
+        SCRAPE_FILE: render_scrape_config(stack, exporter_target),
+        AM_FRAGMENT_FILE: dump_yaml(
+            alertmanager_fragment(stack, mode, adapter_url, webhook_url_file=webhook_url_file),
+            generated_header(stack, "trailwatch's Alertmanager route, receiver and inhibit rules: merge into your "
+                                    "alertmanager.yml (route under route.routes, before any catch-all).")),
+        AM_EXAMPLE_FILE: alertmanager_example(stack, mode, adapter_url, webhook_url_file=webhook_url_file),
+        DASHBOARD_FILE: json.dumps(dashboard(stack), indent=2) + "\n",
+    }
+    if mode == "adapter":
+        files[MSTEAMS_CONFIG_FILE] = connector_config(CONNECTOR_NAME, WEBHOOK_PLACEHOLDER)
+        files[MSTEAMS_CARD_FILE] = card_template()
+    files[INDEX_FILE] = index(stack, files, adapter_url or DEFAULT_ADAPTER_URL, webhook_url_file)
+    return files
+
+
+def index(stack: Stack, files: dict[str, str], adapter_url: str, webhook_url_file: str) -> str:
+    s = stack.settings
+    times = test_times(s)
+    mode = s.teams_mode
+    lines = [
+        f"# trailwatch render: stack `{stack.name}`, Teams mode `{mode}`",
+        "",
+        f"Region {s.region}, log group `{log_group_name(stack)}`, {len(event_detections(stack))} detection alerts, "
+        f"{len(heartbeat_detections(stack))} heartbeat, {len(exported_detections(stack))} exporter metrics.",
+        "Generated files: edit the catalog or the stack config and render again instead of editing them.",
+        "",
+        "| File | Where it goes |",
+        "| --- | --- |",
+        f"| `{EXPORTER_FILE}` | cloudwatch_exporter `--config.file` (image `{s.exporter_image}`, port 9106). Needs "
+        "`cloudwatch:GetMetricStatistics`, `cloudwatch:GetMetricData`, `cloudwatch:ListMetrics`. |",
+        f"| `{SCRAPE_FILE}` | Add the job to `scrape_configs:` in prometheus.yml (point the target at the exporter). "
+        f"Keep `job_name: {EXPORTER_SCRAPE_JOB}`: the exporter-health alerts select on it. With the Prometheus "
+        "Operator use a ServiceMonitor that yields the same `job` instead. |",
+        f"| `{RULES_FILE}` | Add to `rule_files:` in prometheus.yml (or wrap in a PrometheusRule). |",
+        f"| `{RULE_TESTS_FILE}` | `promtool test rules {RULE_TESTS_FILE.rsplit('/', 1)[1]}` next to the rules: one "
+        f"event at minute {times.event} fires at minute {times.firing} and is gone at minute {times.resolved}. |",
+        f"| `{AM_FRAGMENT_FILE}` | Merge into alertmanager.yml: the route (matches "
+        f"`{TRAILWATCH_LABEL}=\"{TRAILWATCH_VALUE}\"`) "
+        "under `route.routes` before any catch-all, the receiver, the inhibit rules. |",
+        f"| `{AM_EXAMPLE_FILE}` | A complete alertmanager.yml built around that fragment; `amtool check-config` it. |",
+    ]
+    if mode == "adapter":
+        lines += [
+            f"| `{MSTEAMS_CONFIG_FILE}` | prometheus-msteams `-config-file`. Replace the placeholder with your Teams "
+            f"Workflows URL (a secret: keep the file out of version control). Alertmanager posts to "
+            f"`{adapter_url}`. |",
+            f"| `{MSTEAMS_CARD_FILE}` | prometheus-msteams `-template-file`; start it with `-workflow-webhook` "
+            "and keep the default `-auto-escape-underscores=true`. Never expose port 2000 outside the cluster/host "
+            "(`GET /config` shows the webhook URL). |",
+        ]
+    else:
+        lines.append(f"| (secret) `{webhook_url_file}` | Native mode (Alertmanager >= 0.28): a file holding only the "
+                     "Teams Workflows URL, readable by Alertmanager. |")
+    lines += [
+        f"| `{DASHBOARD_FILE}` | Grafana: Dashboards > New > Import (choose the Prometheus data source). |",
+        f"| `{INDEX_FILE}` | This file. |",
+        "",
+        "## Detections",
+        "",
+        "| Detection | Severity | Threshold | Prometheus series |",
+        "| --- | --- | --- | --- |",
+    ]
+    for det in event_detections(stack):
+        lines.append(f"| `{det.id}` | {det.severity} | {det.threshold} | `{exported_name(stack, det)}` |")
+    for det in heartbeat_detections(stack):
+        lines.append(f"| `{det.id}` (heartbeat) | critical when missing for {s.heartbeat_missing_minutes}m | - | "
+                     f"`{exported_name(stack, det)}` |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,262 @@
+"""The Prometheus rule file: one alert per enabled detection, plus the pipeline's own health alerts.
+
+Why the detection expression is ``sum(max_over_time(<name>[window])) >= threshold`` with no ``for:``:
+the exported series is a gauge (CloudWatch's per-period Sum) whose samples carry CloudWatch's own, ~10
+minutes old, timestamps and exist only for periods with datapoints. ``rate()`` needs two samples and reads
+drops as counter resets; any window shorter than the exporter delay never sees a sample; ``for:`` would
+make a single event (one sample) never fire. ``max_over_time`` over a window longer than delay + scrape sees
+the sample for ``window`` minutes after the event, so one event fires once and resolves by itself.
+
+A heartbeat detection gets no event alert: it counts every delivered CloudTrail record, and its alert fires
+when it *stops* (``or vector(0)`` makes "no series at all" count as stopped, so a blind pipeline alerts too).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..catalog import Detection
+from ..errors import CatalogError
+from ..stack import Stack, log_group_name
+from .common import (
+    ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, ALERT_TEAMS_FAILING, EXPORTER_SCRAPE_JOB,
+    PIPELINE_ALERTS, STACK_LABEL, TEAMS_INTEGRATION, TRAILWATCH_LABEL, TRAILWATCH_VALUE, check_account_id,
+    detection_alert_name, dump_yaml, duration, event_detections, exported_name, generated_header, heartbeat_detections,
+)
+from .insights import MIN_LOOKBACK_SECONDS, logs_insights_url, query_for
+
+DETECTION_GROUP = "trailwatch-detections"
+PIPELINE_GROUP = "trailwatch-pipeline"
+#: ``$value`` as Prometheus expands it in annotation templates.
+VALUE = "{{ $value }}"
+HEARTBEAT_QUERY = "fields @timestamp, eventSource, eventName, awsRegion\n| sort @timestamp desc\n| limit 50"
+
+
+def literal(text: str) -> str:
+    """Catalog text placed in an annotation template verbatim, even if it contains ``{{`` or ``}}``."""
+    if "{{" not in text and "}}" not in text:
+        return text
+    return "{{ " + json.dumps(text) + " }}"
+
+
+def _lookback(stack: Stack) -> int:
+    s = stack.settings
+    return max(MIN_LOOKBACK_SECONDS, 2 * (s.alert_window_minutes * 60 + s.exporter_delay_seconds))
+
+
+def base_labels(stack: Stack, severity: str) -> dict[str, str]:
+    """Labels on every trailwatch alert. ``namespace`` only on Kubernetes: an AlertmanagerConfig only sees
+    alerts whose ``namespace`` equals its own."""
+    labels = {"severity": severity, TRAILWATCH_LABEL: TRAILWATCH_VALUE, STACK_LABEL: stack.name}
+    if stack.settings.runtime == "kubernetes":
+        labels["namespace"] = stack.settings.kubernetes_namespace
+    return labels
+
+
+def compliance_text(det: Detection) -> str:
+    parts = []
+    if det.security_hub_control:
+        parts.append(f"Security Hub {det.security_hub_control}")
+    if det.cis:
+        parts.append("CIS " + ", ".join(f"{v} {rec}" for v, rec in sorted(det.cis.items(), key=_version_key)))
+    return "; ".join(parts)
+
+
+def _version_key(item: tuple[str, str]) -> tuple:
+    return tuple(int(p) if p.isdigit() else 0 for p in item[0].lstrip("v").split("."))
+
+
+def latest_cis(det: Detection) -> str:
+    """The newest benchmark's recommendation, e.g. ``v6.0.0 5.3``; labels stay short and stable."""
+    version, rec = max(det.cis.items(), key=_version_key)
+    return f"{version} {rec}"
+
+
+def detection_labels(stack: Stack, det: Detection) -> dict[str, str]:
+    labels = base_labels(stack, det.severity)
+    labels["detection"] = det.id
+    if det.security_hub_control:
+        labels["security_hub_control"] = det.security_hub_control
+    if det.cis:
+        labels["cis"] = latest_cis(det)
+    return labels
+
+
+def _common_annotations(stack: Stack, account_id: str | None) -> dict[str, str]:
+    out = {"aws_region": stack.settings.region, "log_group": log_group_name(stack)}
+    if account_id:
+        out["aws_account_id"] = account_id
+    return out
+
+
+def detection_annotations(stack: Stack, det: Detection, value: str = VALUE, account_id: str | None = None,
+                          template: bool = True) -> dict[str, str]:
+    """Annotations of a detection alert. ``value``/``template=False`` give the expanded text promtool expects."""
+    s = stack.settings
+    text = literal if template else (lambda t: t)
+    period = duration(s.exporter_period_seconds)
+    description = (f"Up to {value} matching CloudTrail event(s) per {period} CloudWatch period in the last "
+                   f"{duration(s.alert_window_minutes * 60)} (alert threshold {det.threshold}). ")
+    out = {
+        "summary": text(det.title),
+        "description": description + text(det.description),
+        "runbook": text(det.runbook),
+        "logs_insights_url": logs_insights_url(s.region, log_group_name(stack), query_for(det), _lookback(stack)),
+    }
+    compliance = compliance_text(det)
+    if compliance:
+        out["compliance"] = compliance
+    out.update(_common_annotations(stack, account_id))
+    return out
+
+
+def detection_expr(stack: Stack, det: Detection) -> str:
+    window = duration(stack.settings.alert_window_minutes * 60)
+    return f"sum(max_over_time({exported_name(stack, det)}[{window}])) >= {det.threshold}"
+
+
+def detection_rule(stack: Stack, det: Detection, account_id: str | None = None) -> dict[str, Any]:
+    return {
+        "alert": detection_alert_name(det),
+        "expr": detection_expr(stack, det),
+        "labels": detection_labels(stack, det),
+        "annotations": detection_annotations(stack, det, account_id=account_id),
+    }
+
+
+def heartbeat_expr(stack: Stack, det: Detection) -> str:
+    window = duration(stack.settings.heartbeat_missing_minutes * 60)
+    return f"(sum(max_over_time({exported_name(stack, det)}[{window}])) or vector(0)) < 1"
+
+
+def heartbeat_labels(stack: Stack, det: Detection) -> dict[str, str]:
+    labels = base_labels(stack, "critical")
+    labels.update({"detection": det.id, "component": "cloudtrail"})
+    return labels
+
+
+def heartbeat_annotations(stack: Stack, det: Detection, account_id: str | None = None,
+                          template: bool = True) -> dict[str, str]:
+    s = stack.settings
+    text = literal if template else (lambda t: t)
+    out = {
+        "summary": "CloudTrail events stopped arriving",
+        "description": (f"No CloudTrail event was counted by the {det.metric} metric filter on "
+                        f"{log_group_name(stack)} for {duration(s.heartbeat_missing_minutes * 60)}: the trail "
+                        "stopped logging, delivery to CloudWatch Logs broke, or the exporter cannot read "
+                        "CloudWatch. Until it is back, no detection can fire."),
+        "runbook": text(det.runbook),
+        "logs_insights_url": logs_insights_url(s.region, log_group_name(stack), HEARTBEAT_QUERY, _lookback(stack)),
+    }
+    out.update(_common_annotations(stack, account_id))
+    return out
+
+
+def heartbeat_rule(stack: Stack, det: Detection, account_id: str | None = None) -> dict[str, Any]:
+    return {
+        "alert": ALERT_HEARTBEAT_MISSING,
+        "expr": heartbeat_expr(stack, det),
+        "labels": heartbeat_labels(stack, det),
+        "annotations": heartbeat_annotations(stack, det, account_id=account_id),
+    }
+
+
+def exporter_down_for(stack: Stack) -> int:
+    """Seconds ``up == 0`` must hold: a few missed scrapes, at least 5 minutes."""
+    return max(300, 3 * stack.settings.scrape_interval_seconds)
+
+
+def scrape_errors_for(stack: Stack) -> int:
+    """Seconds scrape errors must persist. The exporter re-reads ``range_seconds`` of CloudWatch data on every
+    scrape, so shorter error bursts lose no datapoint; past that, events can be missed."""
+    return max(stack.settings.exporter_range_seconds, 3 * stack.settings.scrape_interval_seconds)
+
+
+TEAMS_FAILING_WINDOW = 600
+TEAMS_FAILING_FOR = 300
+
+
+def pipeline_rules(stack: Stack, account_id: str | None = None) -> list[dict[str, Any]]:
+    """Exporter down, exporter scrape errors and Teams notifications failing."""
+    job = f'job="{EXPORTER_SCRAPE_JOB}"'
+    integration = TEAMS_INTEGRATION[stack.settings.teams_mode]
+    common = _common_annotations(stack, account_id)
+    return [
+        {
+            "alert": ALERT_EXPORTER_DOWN,
+            "expr": f"up{{{job}}} == 0",
+            "for": duration(exporter_down_for(stack)),
+            "labels": {**base_labels(stack, "critical"), "component": "exporter"},
+            "annotations": {
+                "summary": "cloudwatch_exporter is down: CloudTrail detections are blind",
+                "description": (f"Prometheus cannot scrape the {EXPORTER_SCRAPE_JOB} target. No detection can "
+                                "fire until it is back."),
+                "runbook": ("Check the exporter's pod/container logs and /-/healthy on port 9106, the scrape "
+                            "target's address, and network policy between Prometheus and the exporter."),
+                **common,
+            },
+        },
+        {
+            "alert": ALERT_SCRAPE_ERRORS,
+            "expr": f"cloudwatch_exporter_scrape_error{{{job}}} > 0",
+            "for": duration(scrape_errors_for(stack)),
+            "labels": {**base_labels(stack, "warning"), "component": "exporter"},
+            "annotations": {
+                "summary": "cloudwatch_exporter cannot read CloudWatch",
+                "description": (f"Every scrape for {duration(scrape_errors_for(stack))} reported an error, longer "
+                                "than the exporter's read range: CloudTrail events in that time may be missed."),
+                "runbook": ("Read the exporter logs: usually missing cloudwatch:GetMetricStatistics / "
+                            "ListMetrics permission, expired credentials, a wrong region or API throttling."),
+                **common,
+            },
+        },
+        {
+            "alert": ALERT_TEAMS_FAILING,
+            "expr": (f'sum by (integration) (increase(alertmanager_notifications_failed_total'
+                     f'{{integration="{integration}"}}[{duration(TEAMS_FAILING_WINDOW)}])) > 0'),
+            "for": duration(TEAMS_FAILING_FOR),
+            "labels": {**base_labels(stack, "high"), "component": "alertmanager"},
+            "annotations": {
+                "summary": "Alertmanager cannot deliver notifications to Microsoft Teams",
+                "description": (f"alertmanager_notifications_failed_total{{integration=\"{integration}\"}} keeps "
+                                "increasing: security alerts are not reaching Teams. This alert itself may not "
+                                "reach Teams either: watch for it in Alertmanager or route it elsewhere."),
+                "runbook": (("Check the prometheus-msteams adapter (logs, POST /<connector> on port 2000) and its "
+                             "Teams Workflows URL." if integration == "webhook" else
+                             "Check Alertmanager's logs for msteamsv2 errors and that webhook_url_file holds a "
+                             "valid Teams Workflows URL.")
+                            + " A 4xx from Teams usually means the workflow was deleted or its URL rotated."),
+                **common,
+            },
+        },
+    ]
+
+
+def check_alert_names(stack: Stack) -> None:
+    seen = {name: "the pipeline" for name in PIPELINE_ALERTS}
+    for det in event_detections(stack):
+        name = detection_alert_name(det)
+        if name in seen:
+            raise CatalogError(f"detection '{det.id}': alert name {name} is already used by {seen[name]}; "
+                               f"choose another id")
+        seen[name] = f"detection '{det.id}'"
+
+
+def rule_groups(stack: Stack, account_id: str | None = None) -> dict[str, Any]:
+    """``{groups: [...]}``: detections in one group, heartbeat and pipeline health in another."""
+    check_account_id(account_id)
+    check_alert_names(stack)
+    detections = [detection_rule(stack, det, account_id) for det in event_detections(stack)]
+    pipeline = [heartbeat_rule(stack, det, account_id) for det in heartbeat_detections(stack)]
+    pipeline += pipeline_rules(stack, account_id)
+    groups = []
+    if detections:
+        groups.append({"name": DETECTION_GROUP, "rules": detections})
+    groups.append({"name": PIPELINE_GROUP, "rules": pipeline})
+    return {"groups": groups}
+
+
+def render_rules(stack: Stack, account_id: str | None = None) -> str:
+    header = generated_header(stack, "Prometheus alerting rules for trailwatch (rule_files: in prometheus.yml).")
+    return dump_yaml(rule_groups(stack, account_id), header)

@@ -1,0 +1,33 @@
+"""A plain Prometheus ``scrape_configs`` entry for the exporter, for Prometheus not run by the Operator.
+
+``honor_labels`` stays at its default (false): the exporter's ``job`` label then arrives as
+``exported_job`` and the scrape's own ``job``/``instance`` identify the exporter, which is exactly what the
+rules (``up{job=...}``) and the promtool tests assume. The job name must stay as rendered for the same reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..stack import Stack
+from .common import EXAMPLE_EXPORTER_TARGET, EXPORTER_SCRAPE_JOB, dump_yaml, duration, generated_header
+
+#: One GetMetricStatistics call per metric per scrape; give slow CloudWatch answers time, within the interval.
+MAX_SCRAPE_TIMEOUT_SECONDS = 30
+
+
+def scrape_config(stack: Stack, target: str = EXAMPLE_EXPORTER_TARGET) -> dict[str, Any]:
+    interval = stack.settings.scrape_interval_seconds
+    return {
+        "job_name": EXPORTER_SCRAPE_JOB,
+        "scrape_interval": duration(interval),
+        "scrape_timeout": duration(min(interval, MAX_SCRAPE_TIMEOUT_SECONDS)),
+        "metrics_path": "/metrics",
+        "static_configs": [{"targets": [target]}],
+    }
+
+
+def render_scrape_config(stack: Stack, target: str = EXAMPLE_EXPORTER_TARGET) -> str:
+    header = generated_header(stack, f"Add this job under scrape_configs: in prometheus.yml; replace {target} with "
+                                     f"the exporter's host:port.")
+    return dump_yaml({"scrape_configs": [scrape_config(stack, target)]}, header)
