@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import socket
 import urllib.parse
 from pathlib import Path
+
+from tools import TOOLS_BIN, tool_path
 
 from trailwatch.stack import PROJECT_ROOT
 
@@ -68,3 +72,22 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+DEBIAN_AM_SHARE = Path("/usr/share/prometheus/alertmanager")
+
+
+def alertmanager_argv() -> list[str]:
+    """The alertmanager command line. Debian's build reads ``default.tmpl`` from /usr/share/prometheus/
+    alertmanager/ and refuses every config without it; when only ``make tools``' unpacked copy exists, run
+    the binary in a private mount namespace with that copy overlaid on /usr/share (nothing on the machine
+    changes). Upstream builds embed the template and run as they are."""
+    binary = tool_path("alertmanager")
+    unpacked = TOOLS_BIN.parent / "root" / "prometheus-alertmanager" / "usr" / "share"
+    if (DEBIAN_AM_SHARE / "default.tmpl").exists() or not (unpacked / "prometheus/alertmanager/default.tmpl").exists():
+        return [binary]
+    unshare = shutil.which("unshare")
+    assert unshare, f"unshare (util-linux) is needed to give {binary} its default.tmpl from {unpacked}"
+    script = 'mount -t overlay overlay -o "lowerdir=$1:/usr/share" /usr/share && shift && exec "$@"'
+    return [unshare, "--user", "--map-root-user", "--mount", "--", "sh", "-c", script, "sh", str(unpacked),
+            os.path.realpath(binary)]
