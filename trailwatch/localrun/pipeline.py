@@ -1,0 +1,120 @@
+"""One local alert path: real Prometheus and Alertmanager, configured with exactly what ``render`` writes.
+
+:class:`LocalPipeline` writes ``render_all(stack)`` to ``<workdir>/rendered/`` (the same files
+``python -m trailwatch render --stack S --out DIR`` produces), then:
+
+* ``prometheus.yml`` (written here: the rendered files are fragments for a Prometheus the user already has):
+  ``global.scrape_interval`` and ``evaluation_interval`` = the stack's ``scrapeIntervalSeconds``,
+  ``rule_files`` = the rendered rule file, ``alerting`` = the local Alertmanager, ``scrape_configs`` = the
+  rendered exporter job (target replaced by the emulator's address) plus a job scraping Alertmanager (the
+  Teams-failure rule reads ``alertmanager_notifications_failed_total``);
+* Alertmanager runs the rendered ``alertmanager/alertmanager.yml`` unchanged. Native mode: the Teams URL is
+  written to a private file that the config's ``webhook_url_file`` names; adapter mode: the webhook URL is
+  the adapter URL passed to ``render``.
+
+Timings come only from the stack settings (the test and the latency script shorten them by building a stack
+with other ``scrapeIntervalSeconds``, ``groupWaitSeconds``... exactly as a user would in Pulumi.<stack>.yaml).
+Other rule or Alertmanager files (the original guide's) can be passed in instead of the rendered ones.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from ..render.common import EXPORTER_SCRAPE_JOB, duration
+from ..render.files import AM_EXAMPLE_FILE, RULES_FILE, SCRAPE_FILE, render_all
+from ..stack import Stack
+from .processes import Alertmanager, LocalRunError, Prometheus, free_port, wait_until
+
+WEBHOOK_URL_FILE = "secrets/teams-webhook-url"
+
+
+class LocalPipeline:
+    """Prometheus + Alertmanager for one stack, reading an exporter at ``exporter_address`` and notifying
+    ``teams_url`` (a Teams Workflows URL in native mode, the adapter's connector URL in adapter mode)."""
+
+    def __init__(self, stack: Stack, workdir: Path, exporter_address: str, teams_url: str, *,
+                 mode: str | None = None, account_id: str | None = None, rules_text: str | None = None,
+                 alertmanager_text: str | None = None, external_labels: Mapping[str, str] | None = None,
+                 name: str = "trailwatch"):
+        self.stack = stack
+        self.name = name
+        self.workdir = Path(workdir)
+        self.exporter_address = exporter_address
+        self.mode = mode or stack.settings.teams_mode
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.rendered_dir = self.workdir / "rendered"
+        self.webhook_url_file = self.workdir / WEBHOOK_URL_FILE
+        self.files = render_all(stack, self.mode, account_id=account_id,
+                                adapter_url=teams_url if self.mode == "adapter" else None,
+                                webhook_url_file=str(self.webhook_url_file), exporter_target=exporter_address)
+        for rel, text in self.files.items():
+            path = self.rendered_dir / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        if self.mode == "native":
+            self.webhook_url_file.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.webhook_url_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(teams_url + "\n")
+        self.rules_file = self.workdir / "rules.yml"
+        self.rules_file.write_text(rules_text if rules_text is not None else self.files[RULES_FILE])
+        self.alertmanager_file = self.workdir / "alertmanager.yml"
+        self.alertmanager_file.write_text(alertmanager_text if alertmanager_text is not None
+                                          else self.files[AM_EXAMPLE_FILE])
+        self.alertmanager = Alertmanager(self.workdir / "alertmanager", self.alertmanager_file, port=free_port())
+        self.prometheus_file = self.workdir / "prometheus.yml"
+        self.external_labels = dict(external_labels or {})
+        self.write_prometheus_config(with_rules=True)
+        self.prometheus = Prometheus(self.workdir / "prometheus", self.prometheus_file, port=free_port())
+
+    def prometheus_config(self, with_rules: bool = True) -> dict[str, Any]:
+        interval = duration(self.stack.settings.scrape_interval_seconds)
+        rendered = yaml.safe_load(self.files[SCRAPE_FILE])["scrape_configs"]
+        exporter_jobs = [job for job in rendered if job.get("job_name") == EXPORTER_SCRAPE_JOB]
+        if len(exporter_jobs) != 1:
+            raise LocalRunError(f"rendered {SCRAPE_FILE} has no single '{EXPORTER_SCRAPE_JOB}' job")
+        config: dict[str, Any] = {
+            "global": {"scrape_interval": interval, "evaluation_interval": interval},
+            "rule_files": [str(self.rules_file)] if with_rules else [],
+            "alerting": {"alertmanagers": [{"static_configs": [{"targets": [self.alertmanager.address]}]}]},
+            "scrape_configs": [
+                *rendered,
+                {"job_name": "alertmanager", "static_configs": [{"targets": [self.alertmanager.address]}]},
+            ],
+        }
+        if self.external_labels:
+            config["global"]["external_labels"] = dict(self.external_labels)
+        return config
+
+    def write_prometheus_config(self, with_rules: bool = True) -> None:
+        self.prometheus_file.write_text(yaml.safe_dump(self.prometheus_config(with_rules), sort_keys=False))
+
+    def start(self, timeout: float = 30.0) -> "LocalPipeline":
+        """Alertmanager first (Prometheus sends to it from its first evaluation), then Prometheus."""
+        try:
+            self.alertmanager.start(timeout)
+            self.prometheus.start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_for_first_scrape(self, timeout: float = 60.0) -> None:
+        """Until Prometheus has scraped the exporter successfully once."""
+        query = f'up{{job="{EXPORTER_SCRAPE_JOB}"}} == 1'
+        wait_until(lambda: self.prometheus.query(query), timeout, 0.2, f"a successful scrape of {self.exporter_address}")
+
+    def stop(self) -> None:
+        for proc in (self.prometheus, self.alertmanager):
+            proc.stop()
+
+    def __enter__(self) -> "LocalPipeline":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
