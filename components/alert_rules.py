@@ -1,15 +1,17 @@
 """AlertRules: the Prometheus alert rules, the Alertmanager routing to Teams and the Grafana dashboard.
 
 Kubernetes (Prometheus Operator): a ``PrometheusRule``, an ``AlertmanagerConfig`` (v1alpha1) and a dashboard
-ConfigMap for the Grafana sidecar. Docker / none: the same documents as text outputs (what ``render`` writes),
-for a Prometheus and Alertmanager the user runs.
+ConfigMap for the Grafana sidecar. Docker / none: the rule file, Alertmanager fragment, dashboard and scrape job
+as text outputs, byte for byte what ``python -m trailwatch render`` writes (``render_all``), for a Prometheus
+and Alertmanager the user runs.
 
 Namespace matcher: the operator adds ``namespace="<AlertmanagerConfig's namespace>"`` to the route it
 generates from an AlertmanagerConfig (``alertmanagerConfigMatcherStrategy: OnNamespace``, the default), and the
 detection rules aggregate every label away (``sum(max_over_time(...))``), so their alerts carry no
-``namespace`` label and would never match. The PrometheusRule therefore sets a static label ``namespace`` on
-every alerting rule, equal to the namespace both objects live in. It is also what an ``enforcedNamespaceLabel``
-would write, so the two settings agree.
+``namespace`` label and would never match. Every alerting rule therefore carries a static label
+``namespace`` equal to the namespace the PrometheusRule and the AlertmanagerConfig both live in: the rules
+renderer adds it for runtime kubernetes, and this component enforces it for the namespace it deploys to. It is
+also what an ``enforcedNamespaceLabel`` would write, so the two settings agree.
 
 Native mode on Kubernetes: ``msteamsv2Configs`` reads the webhook URL from a Secret key reference; the Secret is
 created here from a secret Output.
@@ -18,23 +20,21 @@ created here from a secret Output.
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
-import yaml
 
-from trailwatch.render.alertmanager import alertmanager_config_spec, alertmanager_fragment
-from trailwatch.render.dashboard import dashboard
-from trailwatch.render.rules import render_rules, rule_groups
+from trailwatch.render.alertmanager import alertmanager_config_spec
+from trailwatch.render.files import AM_FRAGMENT_FILE, DASHBOARD_FILE, RULES_FILE, SCRAPE_FILE, render_all
+from trailwatch.render.rules import rule_groups
 from trailwatch.stack import Stack
 
 RUNTIMES = ("kubernetes", "docker", "none")
 MODES = ("adapter", "native")
 WEBHOOK_SECRET_KEY = "webhook-url"
-DASHBOARD_FILE = "trailwatch.json"
+DASHBOARD_KEY = "trailwatch.json"
 
 
 def with_namespace_label(groups: Mapping[str, Any], namespace: str) -> dict[str, Any]:
@@ -45,10 +45,6 @@ def with_namespace_label(groups: Mapping[str, Any], namespace: str) -> dict[str,
             if "alert" in rule:
                 rule["labels"] = {**(rule.get("labels") or {}), "namespace": namespace}
     return out
-
-
-def dump_yaml(doc: Any) -> str:
-    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
 @dataclass
@@ -62,6 +58,8 @@ class AlertRulesArgs:
     """Adapter mode: where Alertmanager posts (``TeamsAdapter.url``)."""
     webhook_url: Optional[pulumi.Input[str]] = None
     """Native mode: the Teams Workflows URL (wrapped as a secret here whatever the caller passes)."""
+    exporter_target: Optional[str] = None
+    """host:port Prometheus scrapes the exporter at (scrape config output); None: render's example target."""
     rule_labels: Mapping[str, str] = field(default_factory=lambda: {"release": "kube-prometheus-stack"})
     dashboard_labels: Mapping[str, str] = field(default_factory=lambda: {"grafana_dashboard": "1"})
 
@@ -72,6 +70,7 @@ class AlertRules(pulumi.ComponentResource):
     prometheus_rules: pulumi.Output[str]
     alertmanager_config: pulumi.Output[str]
     grafana_dashboard: pulumi.Output[str]
+    prometheus_scrape_config: pulumi.Output[str]
 
     def __init__(self, name: str, args: AlertRulesArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("trailwatch:index:AlertRules", name, None, opts)
@@ -83,18 +82,28 @@ class AlertRules(pulumi.ComponentResource):
         webhook = pulumi.Output.secret(args.webhook_url) if args.webhook_url is not None else None
         adapter_url = pulumi.Output.from_input(args.adapter_url)
 
-        self.prometheus_rules = pulumi.Output.from_input(render_rules(stack))
-        self.grafana_dashboard = pulumi.Output.from_input(json.dumps(dashboard(stack), indent=2, sort_keys=True))
-        fragment = adapter_url.apply(lambda url: dump_yaml(alertmanager_fragment(stack, args.teams_mode, url)))
-        # A native fragment is Alertmanager -> Teams directly: treat the whole text as secret, whether it holds
-        # the webhook URL itself or only a webhook_url_file path.
-        self.alertmanager_config = pulumi.Output.secret(fragment) if args.teams_mode == "native" else fragment
+        # Exactly the files `python -m trailwatch render` writes, with this deployment's adapter URL and exporter
+        # target filled in. Native mode reads the Teams URL from webhook_url_file, so no document holds it;
+        # should one ever contain it, that output becomes a secret rather than plaintext in state.
+        known_url = stack.settings.teams_webhook_url
+
+        def guard(text: str) -> Any:
+            return pulumi.Output.secret(text) if known_url and known_url in text else text
+
+        files = adapter_url.apply(lambda url: render_all(
+            stack, args.teams_mode, adapter_url=url,
+            **({"exporter_target": args.exporter_target} if args.exporter_target else {})))
+        self.prometheus_rules = files.apply(lambda f: guard(f[RULES_FILE]))
+        self.alertmanager_config = files.apply(lambda f: guard(f[AM_FRAGMENT_FILE]))
+        self.grafana_dashboard = files.apply(lambda f: guard(f[DASHBOARD_FILE]))
+        self.prometheus_scrape_config = files.apply(lambda f: guard(f[SCRAPE_FILE]))
 
         if args.runtime == "kubernetes":
             self._kubernetes(name, args, adapter_url, webhook)
         self.register_outputs({"prometheusRules": self.prometheus_rules,
                                "alertmanagerConfig": self.alertmanager_config,
-                               "grafanaDashboard": self.grafana_dashboard})
+                               "grafanaDashboard": self.grafana_dashboard,
+                               "prometheusScrapeConfig": self.prometheus_scrape_config})
 
     def _kubernetes(self, name: str, args: AlertRulesArgs, adapter_url: pulumi.Output[Optional[str]],
                     webhook: Optional[pulumi.Output[str]]) -> None:
@@ -138,5 +147,5 @@ class AlertRules(pulumi.ComponentResource):
             f"{name}-dashboard",
             metadata={"name": f"{name}-dashboard", "namespace": ns,
                       "labels": {**labels, **dict(args.dashboard_labels)}},
-            data={DASHBOARD_FILE: self.grafana_dashboard},
+            data={DASHBOARD_KEY: self.grafana_dashboard},
             opts=child)

@@ -73,11 +73,8 @@ def ec2_trust_policy() -> dict[str, Any]:
 
 
 def checksum(*texts: str) -> str:
-    digest = hashlib.sha256()
-    for text in texts:
-        digest.update(text.encode("utf-8"))
-        digest.update(b"\0")
-    return digest.hexdigest()
+    """sha256 of the texts (NUL-joined): a pod-template annotation that changes exactly when they do."""
+    return hashlib.sha256("\0".join(texts).encode("utf-8")).hexdigest()
 
 
 # Shared by the Kubernetes workloads of this package (the Teams adapter uses them too).
@@ -115,6 +112,8 @@ class CloudWatchExporterArgs:
     oidc_provider_arn: str = ""
     service_monitor_labels: Mapping[str, str] = field(default_factory=lambda: {"release": "kube-prometheus-stack"})
     scrape_interval_seconds: int = 60
+    scrape_timeout_seconds: int = 30
+    """Upper bound of the scrape timeout (one CloudWatch call per metric per scrape); never above the interval."""
     scrape_job: str = "trailwatch-cloudwatch-exporter"
     """The ``job`` label Prometheus gives the scrape (the exporter-health alerts select on it)."""
     # Docker
@@ -251,8 +250,7 @@ class CloudWatchExporter(pulumi.ComponentResource):
                 "selector": {"matchLabels": selector},
                 "namespaceSelector": {"matchNames": [ns]},
                 "endpoints": [{"port": "http", "path": "/metrics", "interval": f"{interval}s",
-                               # a scrape makes one CloudWatch call per metric: allow it most of the interval
-                               "scrapeTimeout": f"{max(1, interval * 5 // 6)}s"}],
+                               "scrapeTimeout": f"{min(interval, args.scrape_timeout_seconds)}s"}],
             },
             opts=child)
         return service.metadata.name.apply(lambda svc: f"http://{svc}.{ns}.svc:{PORT}/metrics")
@@ -270,7 +268,7 @@ class CloudWatchExporter(pulumi.ComponentResource):
             key = aws.iam.AccessKey(
                 f"{name}-exporter-key", user=user.name,
                 opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["secret", "sesSmtpPasswordV4"]))
-            self.access_key_id = key.id
+            self.access_key_id = pulumi.Output.secret(key.id)
             envs = pulumi.Output.secret(pulumi.Output.all(key.id, key.secret).apply(
                 lambda v: [f"AWS_ACCESS_KEY_ID={v[0]}", f"AWS_SECRET_ACCESS_KEY={v[1]}"]))
         else:
@@ -305,10 +303,13 @@ class CloudWatchExporter(pulumi.ComponentResource):
             capabilities={"drops": ["ALL"]},
             security_opts=["no-new-privileges:true"],
             memory=512,
+            cpus="0.5",
             restart="unless-stopped",
             # The image's eclipse-temurin base ships curl.
             healthcheck={"tests": ["CMD", "curl", "-fsS", f"http://127.0.0.1:{PORT}/-/healthy"],
                          "interval": "30s", "timeout": "5s", "retries": 3, "start_period": "30s"},
             labels=[{"label": "trailwatch.component", "value": "cloudwatch-exporter"}],
-            opts=child)
+            # the access key pair (when used) stays encrypted in the container's state outputs too
+            opts=pulumi.ResourceOptions(parent=self,
+                                        additional_secret_outputs=["envs"] if args.access_key else None))
         return pulumi.Output.from_input(f"http://{args.bind_address}:{PORT}/metrics")

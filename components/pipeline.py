@@ -6,12 +6,20 @@ from typing import Any
 
 import pulumi
 
+from trailwatch.render.common import EXPORTER_PORT, EXPORTER_SCRAPE_JOB
+from trailwatch.render.exporter import render_exporter_config
+from trailwatch.render.scrape import MAX_SCRAPE_TIMEOUT_SECONDS
 from trailwatch.stack import Stack, log_group_name, trail_name
 
+from .alert_rules import AlertRules, AlertRulesArgs
+from .cloudwatch_exporter import CloudWatchExporter, CloudWatchExporterArgs
 from .metric_filter_set import MetricFilterSet, MetricFilterSetArgs
+from .teams_adapter import TeamsAdapter, TeamsAdapterArgs
 from .trail_to_logs import TrailToLogs, TrailToLogsArgs
 
 COMPONENT_NAME = "trailwatch"
+#: Docker: the exporter and adapter ports are published on the host's loopback only.
+DOCKER_BIND_ADDRESS = "127.0.0.1"
 
 
 def build_pipeline(stack: Stack) -> dict[str, Any]:
@@ -34,7 +42,7 @@ def build_pipeline(stack: Stack) -> dict[str, Any]:
         alarm_emails=s.alarm_emails,
         alarm_https_endpoints=s.alarm_https_endpoints,
     ))
-    return {
+    outputs: dict[str, Any] = {
         "trailArn": logs.trail_arn,
         "bucketName": logs.bucket_name,
         "logGroupName": logs.log_group_name,
@@ -43,6 +51,59 @@ def build_pipeline(stack: Stack) -> dict[str, Any]:
         "metrics": filters.metrics,
         "alarmTopicArn": filters.alarm_topic_arn,
     }
+    outputs.update(build_alerting(stack, depends_on=[filters]))
+    return outputs
+
+
+def build_alerting(stack: Stack, depends_on: list[pulumi.Resource] | None = None) -> dict[str, Any]:
+    """Exporter, Teams adapter and alert rules for ``stack.settings.runtime``; returns their stack outputs.
+
+    runtime none: only AlertRules, whose outputs are the documents to load into an existing Prometheus and
+    Alertmanager. The webhook URL is wrapped as a secret here, whatever the config marked it as.
+    """
+    s = stack.settings
+    runtime = s.runtime
+    webhook = pulumi.Output.secret(s.teams_webhook_url) if s.teams_webhook_url else None
+    opts = pulumi.ResourceOptions(depends_on=depends_on or [])
+    outputs: dict[str, Any] = {"runtime": runtime, "teamsMode": s.teams_mode}
+    adapter_url = None
+    if runtime != "none":
+        exporter = CloudWatchExporter(COMPONENT_NAME, CloudWatchExporterArgs(
+            config_yaml=render_exporter_config(stack),
+            image=s.exporter_image,
+            runtime=runtime,
+            namespace=s.kubernetes_namespace,
+            oidc_provider_arn=s.eks_oidc_provider_arn,
+            service_monitor_labels=s.prometheus_selector_labels,
+            scrape_interval_seconds=s.scrape_interval_seconds,
+            scrape_job=EXPORTER_SCRAPE_JOB,
+            scrape_timeout_seconds=MAX_SCRAPE_TIMEOUT_SECONDS,
+            bind_address=DOCKER_BIND_ADDRESS,
+            access_key=s.exporter_access_key and runtime == "docker",
+        ), opts=opts)
+        outputs.update({"exporterUrl": exporter.url, "exporterPolicyArn": exporter.policy_arn,
+                        "exporterRoleArn": exporter.role_arn, "exporterConfigChecksum": exporter.config_checksum})
+        if runtime == "docker":
+            outputs.update({"exporterInstanceProfile": exporter.instance_profile_name,
+                            "exporterAccessKeyId": exporter.access_key_id})
+        if s.teams_mode == "adapter":
+            adapter = TeamsAdapter(COMPONENT_NAME, TeamsAdapterArgs(
+                webhook_url=webhook, image=s.adapter_image, runtime=runtime, namespace=s.kubernetes_namespace))
+            adapter_url = adapter.url
+            outputs["teamsAdapterUrl"] = adapter.url
+    rules = AlertRules(COMPONENT_NAME, AlertRulesArgs(
+        stack=stack, runtime=runtime, teams_mode=s.teams_mode, namespace=s.kubernetes_namespace,
+        adapter_url=adapter_url, webhook_url=webhook,
+        exporter_target=f"{DOCKER_BIND_ADDRESS}:{EXPORTER_PORT}" if runtime == "docker" else None,
+        rule_labels=s.prometheus_selector_labels,
+        dashboard_labels=s.grafana_dashboard_labels,
+    ), opts=opts)
+    if runtime != "kubernetes":
+        outputs.update({"prometheusRules": rules.prometheus_rules,
+                        "alertmanagerConfig": rules.alertmanager_config,
+                        "grafanaDashboard": rules.grafana_dashboard,
+                        "prometheusScrapeConfig": rules.prometheus_scrape_config})
+    return outputs
 
 
 def export_all(outputs: dict[str, Any]) -> None:

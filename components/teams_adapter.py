@@ -167,9 +167,11 @@ class TeamsAdapter(pulumi.ComponentResource):
             capabilities={"drops": ["ALL"]},
             security_opts=["no-new-privileges:true"],
             memory=64,
+            cpus="0.25",
             restart="unless-stopped",
             # No Docker healthcheck: the image is FROM scratch (no shell, no curl/wget) and a check must run
             # inside the container. The restart policy covers crashes; probe /metrics from the host if needed.
             labels=[{"label": "trailwatch.component", "value": "prometheus-msteams"}],
-            opts=child)
+            # the connector config holds the webhook URL: keep it encrypted in the container's outputs too
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["uploads"]))
         return pulumi.Output.from_input(f"http://127.0.0.1:{PORT}/{args.connector_name}")
