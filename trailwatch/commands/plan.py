@@ -1,7 +1,12 @@
-"""``plan``: run the Pulumi program under mocks with a stack's config and show what it would create.
+"""``plan``: run the Pulumi program under mocks with a stack's config, show what it would create, check policies.
 
 No CLI, no credentials: the program runs against the SDK's mock engine, the same harness the tests use.
 Secure config values cannot be decrypted offline; they are replaced by a placeholder and shown as [secret].
+
+Then the policy pack (``policy/``, policies in ``trailwatch.policies``) runs over the recorded resources the
+way the engine hands them to a pack during ``pulumi preview`` (see ``trailwatch.offline_policy``), plus the
+plan-only check that secret config is not stored in plain text. Violations are printed after the tree (table)
+or under ``"policy"`` (JSON); any mandatory violation makes the exit code 1. Config errors stay exit 2.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config-dir", type=Path, default=PROJECT_ROOT,
                         help="folder holding Pulumi.<stack>.yaml, like Pulumi's stackConfigDir (default: project root)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--policy-config", type=Path, default=None, metavar="FILE",
+                        help="policy pack config, the same JSON file `pulumi preview --policy-pack-config` takes "
+                             "(enforcement levels and properties per policy)")
 
 
 def redact(value: Any) -> Any:
@@ -40,7 +48,13 @@ def redact(value: Any) -> Any:
     return value
 
 
-def plan_document(stack_name: str, config_dir: Path = PROJECT_ROOT) -> dict[str, Any]:
+def _level_order(violation: dict[str, str]) -> tuple:
+    return (violation["level"] != "mandatory", violation["policy"], violation["type"], violation["name"],
+            violation["message"])
+
+
+def plan_document(stack_name: str, config_dir: Path = PROJECT_ROOT, policies: bool = True,
+                  policy_config: dict[str, Any] | None = None) -> dict[str, Any]:
     stack = load_stack(stack_name, config_dir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -48,7 +62,7 @@ def plan_document(stack_name: str, config_dir: Path = PROJECT_ROOT) -> dict[str,
 
         recording = run_program(stack.config, stack.secret_keys, stack=stack.name)
     names = {r.urn: f"{r.type}::{r.name}" for r in recording.resources}
-    return {
+    doc: dict[str, Any] = {
         "stack": stack.name,
         "resources": [
             {"type": r.type, "name": r.name, "parent": names.get(r.parent, ""), "inputs": redact(r.inputs)}
@@ -56,6 +70,17 @@ def plan_document(stack_name: str, config_dir: Path = PROJECT_ROOT) -> dict[str,
         ],
         "outputs": redact(recording.outputs),
     }
+    if policies:
+        from ..offline_policy import analyze, config_violations
+
+        found = analyze(recording, stack.config, stack.name, policy_config=policy_config)
+        found += config_violations(stack.config, stack.secret_keys)
+        doc["policy"] = {"violations": sorted((v.as_dict() for v in found), key=_level_order)}
+    return doc
+
+
+def mandatory_violations(doc: dict[str, Any]) -> list[dict[str, str]]:
+    return [v for v in doc.get("policy", {}).get("violations", []) if v["level"] == "mandatory"]
 
 
 def render_table(doc: dict[str, Any]) -> str:
@@ -74,10 +99,28 @@ def render_table(doc: dict[str, Any]) -> str:
     for key, value in sorted(doc["outputs"].items()):
         shown = value if isinstance(value, str) else json.dumps(value)
         lines.append(f"  {key}: {shown if len(shown) <= 100 else shown[:97] + '...'}")
+    if "policy" in doc:
+        violations = doc["policy"]["violations"]
+        mandatory = len(mandatory_violations(doc))
+        lines += ["", f"Policy violations: {len(violations)} ({mandatory} mandatory)" if violations
+                  else "Policy violations: none"]
+        for v in violations:
+            lines.append(f"  [{v['level']}] {v['policy']}  {v['type']}  {v['name']}")
+            lines.append(f"      {v['message']}")
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
-    doc = plan_document(args.stack, args.config_dir)
+    policy_config = None
+    if args.policy_config is not None:
+        from ..errors import ConfigError
+        from ..offline_policy import load_policy_config
+
+        try:
+            text = args.policy_config.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{args.policy_config}: cannot read ({exc.strerror})") from None
+        policy_config = load_policy_config(text, str(args.policy_config))
+    doc = plan_document(args.stack, args.config_dir, policy_config=policy_config)
     print(json.dumps(doc, indent=2, sort_keys=False) if args.format == "json" else render_table(doc))
-    return 0
+    return 1 if mandatory_violations(doc) else 0

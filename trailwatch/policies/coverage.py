@@ -67,15 +67,16 @@ def rule_groups(resources: list) -> Iterator[tuple[str, list[Mapping]]]:
                     yield f"container {res.name} {dig(upload, 'file')}", groups
 
 
-def alerts_on(metric_name: str, sources: list[tuple[str, list[Mapping]]]) -> set[str]:
-    """Names of the alerting rules whose expression references ``metric_name`` (as a whole series name)."""
+def alerts_on(metric_name: str, sources: list[tuple[str, list[Mapping]]]) -> list[str]:
+    """The alerting rules (``"<alert> in <source>"``) whose expression references ``metric_name`` as a whole
+    series name; a rule deployed twice counts twice."""
     token = re.compile(r"(?<![A-Za-z0-9_:])" + re.escape(metric_name) + r"(?![A-Za-z0-9_:])")
-    found = set()
-    for _, groups in sources:
+    found = []
+    for source, groups in sources:
         for group in groups:
             for rule in as_list(group.get("rules")):
                 if isinstance(rule, Mapping) and "alert" in rule and token.search(str(rule.get("expr", ""))):
-                    found.add(str(rule["alert"]))
+                    found.append(f"{rule['alert']} in {source}")
     return found
 
 
@@ -101,7 +102,7 @@ def _one_alert_per_filter(args: StackValidationArgs, report_violation: ReportVio
         series = exporter_metric_name(namespace, metric, statistic)
         alerts = alerts_on(series, sources)
         if len(alerts) != 1:
-            shown = f": {', '.join(sorted(alerts))}" if alerts else ""
+            shown = f": {'; '.join(alerts)}" if alerts else ""
             report_violation(f"metric {namespace}/{metric} (exported as {series}) has {len(alerts)} alert rules"
                              f"{shown}; expected exactly one.{hint}", res.urn)
 

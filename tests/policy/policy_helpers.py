@@ -1,0 +1,127 @@
+"""Helpers for the policy tests: run the real program (optionally changed) and the pack over it, as plan does.
+
+Violating examples come from the real program with changed stack config, changed component arguments, or a
+stack transformation that changes the arguments a component passes to one resource (how a user or a
+regression would weaken it), never from hand-built property dicts alone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any, Callable, Iterable, Mapping, Optional
+
+import pulumi
+
+from stacks import make_stack, stack_config
+from trailwatch.mockrun import Recording, run_program
+from trailwatch.offline_policy import Violation, analyze, config_violations
+from trailwatch.stack import Stack, config_strings
+
+OIDC_ARN = ("arn:aws:iam::123456789012:oidc-provider/"
+            "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE")
+SIG = "sigPOLICYtestDoNotLeak42"
+WEBHOOK = ("https://prod-00.westeurope.environment.api.powerplatform.com/powerautomate/automations/direct/"
+           f"workflows/0123abcd/triggers/manual/paths/invoke?api-version=1&sv=1.0&sig={SIG}")
+SECURE = {"secure": "v1:cGxhY2Vob2xkZXI="}
+
+# Compliant baselines (each must pass every policy).
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "none": {},
+    "k8s": dict(runtime="kubernetes", eksOidcProviderArn=OIDC_ARN, teamsWebhookUrl=SECURE),
+    "k8s-native": dict(runtime="kubernetes", teamsMode="native", eksOidcProviderArn=OIDC_ARN,
+                       teamsWebhookUrl=SECURE),
+    "docker": dict(runtime="docker", teamsWebhookUrl=SECURE),
+    "docker-key": dict(runtime="docker", exporterAccessKey=True, teamsWebhookUrl=SECURE),
+    "cis": dict(cisCompliance=True, securityHubAlarms=True, alarmEmails=["secops@example.com"]),
+}
+
+Transform = Callable[[pulumi.ResourceTransformationArgs], Optional[pulumi.ResourceTransformationResult]]
+
+
+def program_for(stack: Optional[Stack] = None, transforms: Iterable[Transform] = (),
+                extra: Optional[Callable[[Stack, dict], None]] = None) -> Callable[[], None]:
+    """The project's program (``build_pipeline`` of ``stack``, default: the stack config's), with stack
+    transformations registered first and ``extra(stack, outputs)`` run after the pipeline is built."""
+    transforms = list(transforms)
+
+    def program() -> None:
+        from components.pipeline import build_pipeline, export_all
+        from components.program import load_current_stack
+
+        for transform in transforms:
+            pulumi.runtime.register_stack_transformation(transform)
+        the_stack = stack or load_current_stack()
+        outputs = build_pipeline(the_stack)
+        if extra is not None:
+            extra(the_stack, outputs)
+        export_all(outputs)
+
+    return program
+
+
+def record(settings: Mapping[str, Any], program: Optional[Callable[[], None]] = None, name: str = "test"
+           ) -> tuple[Recording, dict[str, str], tuple[str, ...]]:
+    config, secrets = config_strings(stack_config(**settings))
+    return run_program(config, secrets, stack=name, program=program), config, secrets
+
+
+def check(settings: Mapping[str, Any], program: Optional[Callable[[], None]] = None,
+          policy_config: Optional[Mapping[str, Any]] = None, name: str = "test") -> list[Violation]:
+    """Every violation plan would report for this stack config (and program)."""
+    rec, config, secrets = record(settings, program, name)
+    return analyze(rec, config, name, policy_config=policy_config) + config_violations(config, secrets)
+
+
+def stack_with(settings: Mapping[str, Any], **changes: Any) -> Stack:
+    """The validated stack for ``settings``, then settings fields replaced without validation (component args)."""
+    stack = make_stack(**settings)
+    return replace(stack, settings=replace(stack.settings, **changes)) if changes else stack
+
+
+def names(violations: Iterable[Violation], level: Optional[str] = "mandatory") -> set[str]:
+    return {v.policy for v in violations if level is None or v.level == level}
+
+
+# --- stack transformations: change what a component passes to one resource -------------------------------
+
+def set_props(type_: str, name_part: str = "", **changes: Any) -> Transform:
+    def transform(args: pulumi.ResourceTransformationArgs):
+        if args.type_ != type_ or name_part not in args.name:
+            return None
+        return pulumi.ResourceTransformationResult({**args.props, **changes}, args.opts)
+    return transform
+
+
+def edit_props(type_: str, edit: Callable[[dict], None], name_part: str = "") -> Transform:
+    """``edit(props)`` changes the (snake_case, as the component wrote them) props in place."""
+    def transform(args: pulumi.ResourceTransformationArgs):
+        if args.type_ != type_ or name_part not in args.name:
+            return None
+        props = dict(args.props)
+        edit(props)
+        return pulumi.ResourceTransformationResult(props, args.opts)
+    return transform
+
+
+def edit_document(type_: str, key: str, edit: Callable[[dict], None], name_part: str = "") -> Transform:
+    """Change a JSON policy document input (an Output of json.dumps) through ``edit(doc)``."""
+    def apply(text: str) -> str:
+        doc = json.loads(text)
+        edit(doc)
+        return json.dumps(doc)
+
+    def change(props: dict) -> None:
+        props[key] = pulumi.Output.from_input(props[key]).apply(apply)
+    return edit_props(type_, change, name_part)
+
+
+def set_opts(type_: str, name_part: str = "", **changes: Any) -> Transform:
+    def transform(args: pulumi.ResourceTransformationArgs):
+        if args.type_ != type_ or name_part not in args.name:
+            return None
+        opts = pulumi.ResourceOptions.merge(args.opts, None)  # a copy
+        for key, value in changes.items():
+            setattr(opts, key, value)
+        return pulumi.ResourceTransformationResult(args.props, opts)
+    return transform
