@@ -23,6 +23,8 @@ from .readers import Malformed, loads
 TOP_CAP = 100_000  # distinct values kept per top-N counter before the rarest are pruned
 CHECK_EVERY = 16384  # records between progress/pruning checks
 MALFORMED_SAMPLES = 10
+PROGRESS_DELAY = 1.0  # seconds before the bar appears (short runs never show it)
+PROGRESS_INTERVAL = 0.2  # seconds between redraws
 
 
 @dataclass(frozen=True)
@@ -211,15 +213,15 @@ class Progress:
     """A one-line progress bar on stderr, shown only when stderr is a terminal and the run is long."""
 
     def __init__(self, total_bytes: int, done: Callable[[], int], events: Callable[[], int],
-                 stream: Any = None, delay: float = 1.0):
+                 stream: Any = None, delay: float | None = None):
         self.stream = stream if stream is not None else sys.stderr
         self.total = total_bytes
         self.done = done
         self.events = events
         self.started = time.monotonic()
-        self.delay = delay
+        self.delay = PROGRESS_DELAY if delay is None else delay
         self.shown = False
-        self.last = 0.0
+        self.last = float("-inf")
         self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
 
     def __call__(self) -> None:
@@ -227,12 +229,12 @@ class Progress:
             return
         now = time.monotonic()
         elapsed = now - self.started
-        if elapsed < self.delay or now - self.last < 0.2:
+        if elapsed < self.delay or now - self.last < PROGRESS_INTERVAL:
             return
         self.last = now
         done = self.done()
         events = self.events()
-        rate = events / elapsed if elapsed else 0.0
+        rate = events / elapsed if elapsed > 0 else 0.0
         if self.total:
             frac = min(done / self.total, 1.0)
             bar = "#" * int(frac * 30)

@@ -245,7 +245,7 @@ class _Prepend:
 
 
 def _read_plain(stream: BinaryIO, head: bytes, where: str) -> Iterator[Any]:
-    head += stream.read(WHOLE_DOCUMENT_LIMIT + 1 - len(head))
+    head += stream.read(max(WHOLE_DOCUMENT_LIMIT + 1 - len(head), 0))
     start = len(head) - len(head.lstrip(_WS))
     if start == len(head):
         return  # empty or blank file
