@@ -1,4 +1,5 @@
-"""Helpers for the render tests: example stacks, writing rendered files, reading PromQL and console links."""
+"""Helpers for the render tests: the stacks under test, writing rendered files, reading PromQL and console
+links, starting Alertmanager."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ import os
 import re
 import shutil
 import socket
+import threading
 import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from stacks import make_stack
 from tools import TOOLS_BIN, tool_path
 
-from trailwatch.stack import PROJECT_ROOT
+from trailwatch.render.common import MODES
+from trailwatch.stack import PROJECT_ROOT, Stack, load_stack
 
 KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless",
             "offset", "inf", "nan"}
@@ -20,6 +25,42 @@ KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "boo
 def example_stacks() -> list[str]:
     """Every example stack in the repository root (others may add more)."""
     return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in PROJECT_ROOT.glob("Pulumi.*.yaml"))
+
+
+# Timings far from the defaults: the generated promtool tests must still hold (times derive from settings).
+VARIANTS = {
+    "fast": dict(alertWindowMinutes=8, exporterDelaySeconds=300, scrapeIntervalSeconds=30, heartbeatMissingMinutes=3,
+                 exporterPeriodSeconds=60, exporterRangeSeconds=120),
+    "slow": dict(alertWindowMinutes=50, exporterDelaySeconds=1800, scrapeIntervalSeconds=300,
+                 heartbeatMissingMinutes=90, exporterPeriodSeconds=300, exporterRangeSeconds=1800,
+                 groupWaitSeconds=0, repeatIntervalMinutes=90),
+    "kubernetes-custom": dict(
+        runtime="kubernetes", teamsMode="native", teamsWebhookUrl="https://example.invalid/workflows?sig=x",
+        eksOidcProviderArn="arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC",
+        metricNamespace="Sec/Trail", disableDetections=["vpc_changes"], enableDetections=["access_denied"],
+        detectionOverrides={"root_usage": {"threshold": 3}, "access_denied": {"threshold": 2}},
+        customDetections=[{"id": "break_glass", "title": "Break-glass {{ role }} used", "severity": "critical",
+                           "pattern": '{ $.userIdentity.arn = "*break-glass*" }', "metric": "BreakGlass.Use",
+                           "namespace": "Other-NS", "description": "Uses {{ $value }} literally.",
+                           "runbook": "Page {{ on-call }}."}]),
+}
+
+
+def _stacks() -> dict[str, Stack]:
+    out = {f"example-{name}": load_stack(name) for name in example_stacks()}
+    out.update({f"variant-{name}": make_stack(f"v-{name}", **settings) for name, settings in VARIANTS.items()})
+    return out
+
+
+#: Every example stack in the repository root, plus the timing/feature variants.
+STACKS = _stacks()
+
+
+def unit_test_modes(name: str, stack: Stack) -> tuple[str, ...]:
+    """Every stack is unit-tested in its own Teams mode, dev in both (the modes' rules differ only in the
+    Teams integration the failure alert watches); ``promtool check rules`` still runs on both everywhere.
+    Each run costs about a second of CPU: promtool evaluates every rule every minute of the timeline."""
+    return MODES if name == "example-dev" else (stack.settings.teams_mode,)
 
 
 def write_files(root: Path, files: dict[str, str]) -> None:
@@ -66,6 +107,26 @@ def _decode_value(value: str):
     if value.startswith("'"):
         return urllib.parse.unquote(value[1:].replace("*", "%"))
     return int(value)
+
+
+def serve_text(text: str) -> ThreadingHTTPServer:
+    """A local HTTP server answering every GET with ``text`` (Prometheus exposition format)."""
+    body = text.encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server
 
 
 def free_port() -> int:

@@ -47,10 +47,15 @@ letter = st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 cloudwatch_name = st.builds(lambda a, b: a + b, letter,
                             st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40))
 any_tail = st.builds(lambda a, b: a + b, letter, st.text(max_size=40))
-safe_text = st.from_regex(r"[a-zA-Z_:][a-zA-Z0-9_:]{0,40}", fullmatch=True).filter(lambda s: "__" not in s)
+SAFE_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:"
+safe_text = st.builds(lambda a, b: a + b, st.sampled_from(SAFE_CHARS[:52] + "_:"),
+                      st.text(alphabet=SAFE_CHARS, max_size=40)).filter(lambda s: "__" not in s)
+lower_snake = st.builds(lambda a, b: a + b, st.sampled_from("abcdefghijklmnopqrstuvwxyz"),
+                        st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_:", max_size=30)) \
+    .filter(lambda s: "__" not in s and not s.endswith("_"))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(namespace=st.one_of(cloudwatch_name, any_tail), metric=st.one_of(cloudwatch_name, any_tail),
        statistic=st.sampled_from(STATISTICS))
 def test_output_is_always_a_valid_prometheus_name(namespace, metric, statistic):
@@ -59,7 +64,7 @@ def test_output_is_always_a_valid_prometheus_name(namespace, metric, statistic):
     assert name.endswith("_" + snake_case(statistic))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(text=st.text(max_size=60))
 def test_safe_name_is_idempotent_and_fixes_everything(text):
     once = safe_name(text)
@@ -67,7 +72,7 @@ def test_safe_name_is_idempotent_and_fixes_everything(text):
     assert re.fullmatch(r"[a-zA-Z0-9:_]*", once) and "__" not in once
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(name=safe_text)
 def test_already_safe_names_are_unchanged(name):
     assert safe_name(name) == name
@@ -75,9 +80,8 @@ def test_already_safe_names_are_unchanged(name):
     assert snake_case(lowered) == lowered
 
 
-@settings(max_examples=200, deadline=None)
-@given(namespace=safe_text.map(str.lower).filter(lambda s: s[0].isalpha() and not s.endswith("_")),
-       metric=safe_text.map(str.lower).filter(lambda s: s[0].isalpha() and not s.endswith("_")))
+@settings(max_examples=100, deadline=None)
+@given(namespace=lower_snake, metric=lower_snake)
 def test_already_exported_style_names_pass_through(namespace, metric):
     # Lower-case snake names are a fixed point: only "_" joins and the statistic suffix are added.
     assert exporter_metric_name(namespace, metric, "Sum") == f"{namespace}_{metric}_sum"

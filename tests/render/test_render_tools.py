@@ -8,18 +8,15 @@ prometheus.yml built from the scrape snippet; the exporter config and dashboard 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from render_support import example_stacks, metric_names, write_files
-from stacks import make_stack
-from tools import run_tool, tool_path
+from render_support import STACKS, metric_names, unit_test_modes
+from tools import run_tool
 
 from trailwatch.render import files as F
 from trailwatch.render.common import MODES
-from trailwatch.stack import Stack, load_stack
 
 # cloudwatch_exporter's configuration keys (CloudWatchCollector.loadConfig, v0.16-v0.18).
 EXPORTER_TOP_KEYS = {"region", "role_arn", "period_seconds", "range_seconds", "delay_seconds", "set_timestamp",
@@ -32,71 +29,9 @@ EXPORTER_METRIC_KEYS = {"aws_namespace", "aws_metric_name", "help", "aws_dimensi
 NON_CLOUDWATCH = {"ALERTS", "up", "cloudwatch_exporter_scrape_error", "cloudwatch_exporter_scrape_duration_seconds",
                   "cloudwatch_requests_total", "alertmanager_notifications_failed_total"}
 
-# Timings far from the defaults: the generated promtool tests must still hold (times derive from settings).
-VARIANTS = {
-    "fast": dict(alertWindowMinutes=8, exporterDelaySeconds=300, scrapeIntervalSeconds=30, heartbeatMissingMinutes=3,
-                 exporterPeriodSeconds=60, exporterRangeSeconds=120),
-    "slow": dict(alertWindowMinutes=50, exporterDelaySeconds=1800, scrapeIntervalSeconds=300,
-                 heartbeatMissingMinutes=90, exporterPeriodSeconds=300, exporterRangeSeconds=1800,
-                 groupWaitSeconds=0, repeatIntervalMinutes=90),
-    "kubernetes-custom": dict(
-        runtime="kubernetes", teamsMode="native", teamsWebhookUrl="https://example.invalid/workflows?sig=x",
-        eksOidcProviderArn="arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC",
-        metricNamespace="Sec/Trail", disableDetections=["vpc_changes"], enableDetections=["access_denied"],
-        detectionOverrides={"root_usage": {"threshold": 3}, "access_denied": {"threshold": 2}},
-        customDetections=[{"id": "break_glass", "title": "Break-glass {{ role }} used", "severity": "critical",
-                           "pattern": '{ $.userIdentity.arn = "*break-glass*" }', "metric": "BreakGlass.Use",
-                           "namespace": "Other-NS", "description": "Uses {{ $value }} literally.",
-                           "runbook": "Page {{ on-call }}."}]),
-}
-
-
-def stacks() -> list[tuple[str, Stack]]:
-    out = [(f"example-{name}", load_stack(name)) for name in example_stacks()]
-    out += [(f"variant-{name}", make_stack(f"v-{name}", **settings)) for name, settings in VARIANTS.items()]
-    return out
-
-
-STACKS = dict(stacks())
-
-
-def unit_test_modes(name: str, stack: Stack) -> tuple[str, ...]:
-    """Example stacks are unit-tested in both modes; the timing variants in their own mode (time budget)."""
-    return MODES if name.startswith("example-") else (stack.settings.teams_mode,)
-
-
-@pytest.fixture(scope="module")
-def everything(tmp_path_factory) -> dict:
-    """Render every stack in both modes, then start all ``promtool test rules`` runs at once: each run takes
-    about a second of CPU (promtool evaluates every rule each minute), so they run in parallel."""
-    out: dict = {}
-    for name, stack in STACKS.items():
-        entry = out[name] = {"stack": stack, "runs": {}}
-        for mode in MODES:
-            root = tmp_path_factory.mktemp(f"{name}-{mode}")
-            secret = root / "secrets" / "teams-url"
-            secret.parent.mkdir()
-            secret.write_text("https://example.invalid/workflows?sig=placeholder\n")
-            files = F.render_all(stack, mode, webhook_url_file=str(secret), account_id="123456789012")
-            write_files(root, files)
-            entry[mode] = (root, files)
-    for name, entry in out.items():
-        for mode in unit_test_modes(name, entry["stack"]):
-            root = entry[mode][0]
-            command = [tool_path("promtool"), "test", "rules", str(root / F.RULE_TESTS_FILE)]
-            entry["runs"][mode] = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                                   text=True)
-    yield out
-    for entry in out.values():
-        for run in entry["runs"].values():
-            if run.poll() is None:
-                run.kill()
-            run.communicate()
-
-
 @pytest.fixture(params=list(STACKS))
-def rendered(request, everything) -> dict:
-    return {**everything[request.param], "name": request.param}
+def rendered(request, rendered_stacks) -> dict:
+    return {**rendered_stacks[request.param], "name": request.param}
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -26,7 +26,7 @@ from .common import (
 )
 from .rules import (
     TEAMS_FAILING_FOR, TEAMS_FAILING_WINDOW, detection_annotations, detection_labels,
-    exporter_down_for, heartbeat_annotations, heartbeat_labels, pipeline_rules, scrape_errors_for,
+    exporter_down_for, heartbeat_annotations, heartbeat_for, heartbeat_labels, pipeline_rules, scrape_errors_for,
 )
 
 #: Minutes between clearing the window edge and the evaluation, either side.
@@ -59,10 +59,10 @@ def test_times(settings: StackSettings) -> TestTimes:
     # Settings guarantee window > delay + scrape; stay at least a minute inside the window anyway.
     firing = EVENT_MINUTE + min(arrival, max(window - 1, 0))
     resolved = EVENT_MINUTE + window + MARGIN
-    hb = settings.heartbeat_missing_minutes
+    hb, hold = settings.heartbeat_missing_minutes, _minutes(heartbeat_for(settings))
     heartbeat_stop = resolved + MARGIN
     heartbeat_quiet = heartbeat_stop + hb // 2
-    heartbeat_firing = heartbeat_stop + hb + MARGIN
+    heartbeat_firing = heartbeat_stop + hb + hold + MARGIN // 2
     return TestTimes(EVENT_MINUTE, firing, resolved, heartbeat_stop, heartbeat_quiet, heartbeat_firing,
                      heartbeat_firing + MARGIN)
 
@@ -158,8 +158,11 @@ def below_threshold_tests(stack: Stack, times: TestTimes) -> dict[str, Any] | No
 
 
 def heartbeat_edge_tests(stack: Stack, account_id: str | None) -> list[dict[str, Any]]:
-    """The heartbeat alert also fires on zeros only and when the series never existed (nothing scraped)."""
+    """The heartbeat alert also fires on zeros only and when the series never existed (nothing scraped),
+    but only after its ``for:``, so the first evaluations of a fresh Prometheus stay quiet."""
     groups = []
+    hold = _minutes(heartbeat_for(stack.settings))
+    fires_at = hold + MARGIN // 2
     for det in heartbeat_detections(stack):
         expected = [_alert(heartbeat_labels(stack, det), heartbeat_annotations(stack, det, account_id,
                                                                                template=False))]
@@ -167,14 +170,15 @@ def heartbeat_edge_tests(stack: Stack, account_id: str | None) -> list[dict[str,
         groups.append({
             "name": f"{det.id}: only zeros (the log group receives no CloudTrail records) alerts",
             "interval": "1m",
-            "input_series": [{"series": series, "values": _values([(MARGIN, 0)])}],
-            "alert_rule_test": [_check(ALERT_HEARTBEAT_MISSING, MARGIN // 2, expected)],
+            "input_series": [{"series": series, "values": _values([(fires_at + 1, 0)])}],
+            "alert_rule_test": [_check(ALERT_HEARTBEAT_MISSING, fires_at, expected)],
         })
         groups.append({
             "name": f"{det.id}: no series at all (exporter never scraped) alerts",
             "interval": "1m",
             "input_series": [],
-            "alert_rule_test": [_check(ALERT_HEARTBEAT_MISSING, 1, expected)],
+            "alert_rule_test": [_check(ALERT_HEARTBEAT_MISSING, 1, []),
+                                _check(ALERT_HEARTBEAT_MISSING, fires_at, expected)],
         })
     return groups
 

@@ -8,7 +8,8 @@ make a single event (one sample) never fire. ``max_over_time`` over a window lon
 the sample for ``window`` minutes after the event, so one event fires once and resolves by itself.
 
 A heartbeat detection gets no event alert: it counts every delivered CloudTrail record, and its alert fires
-when it *stops* (``or vector(0)`` makes "no series at all" count as stopped, so a blind pipeline alerts too).
+when it *stops* (``or vector(0)`` makes "no series at all" count as stopped, so a blind pipeline alerts too;
+a short ``for:`` keeps a Prometheus that has not scraped yet from paging).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from ..catalog import Detection
 from ..errors import CatalogError
+from ..settings import StackSettings
 from ..stack import Stack, log_group_name
 from .common import (
     ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, ALERT_TEAMS_FAILING, EXPORTER_SCRAPE_JOB,
@@ -143,7 +145,7 @@ def heartbeat_annotations(stack: Stack, det: Detection, account_id: str | None =
     out = {
         "summary": "CloudTrail events stopped arriving",
         "description": (f"No CloudTrail event was counted by the {det.metric} metric filter on "
-                        f"{log_group_name(stack)} for {duration(s.heartbeat_missing_minutes * 60)}: the trail "
+                        f"{log_group_name(stack)} for {duration(s.heartbeat_missing_minutes * 60)} or more: the trail "
                         "stopped logging, delivery to CloudWatch Logs broke, or the exporter cannot read "
                         "CloudWatch. Until it is back, no detection can fire."),
         "runbook": text(det.runbook),
@@ -153,10 +155,17 @@ def heartbeat_annotations(stack: Stack, det: Detection, account_id: str | None =
     return out
 
 
+def heartbeat_for(settings: StackSettings) -> int:
+    """Seconds the heartbeat must stay missing on top of its window: a Prometheus that has not scraped the
+    exporter yet (fresh start) evaluates the rule on no data at all, which must not page anyone."""
+    return max(300, 3 * settings.scrape_interval_seconds)
+
+
 def heartbeat_rule(stack: Stack, det: Detection, account_id: str | None = None) -> dict[str, Any]:
     return {
         "alert": ALERT_HEARTBEAT_MISSING,
         "expr": heartbeat_expr(stack, det),
+        "for": duration(heartbeat_for(stack.settings)),
         "labels": heartbeat_labels(stack, det),
         "annotations": heartbeat_annotations(stack, det, account_id=account_id),
     }
