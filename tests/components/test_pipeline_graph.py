@@ -126,23 +126,26 @@ def test_docker_containers_use_the_pulled_image():
         assert set(c.property_dependencies["image"]) <= pulled and c.property_dependencies["image"]
 
 
-@pytest.mark.parametrize("stack", ["dev", "docker"])
-def test_example_stacks_plan(stack, repo_root):
-    doc = plan_document(stack, repo_root)
+def check_plan(doc, runtime):
     types = {r["type"].split(":")[-1] for r in doc["resources"] if r["type"].startswith("trailwatch:index:")}
     assert types == COMPONENTS
     text = json.dumps(doc)
     assert SECRET_PLACEHOLDER not in text and "secret.invalid" not in text
-    assert doc["outputs"]["runtime"] == {"dev": "kubernetes", "docker": "docker"}[stack]
+    assert doc["outputs"]["runtime"] == runtime
+    assert [v for v in doc.get("policy", {}).get("violations", []) if v["level"] == "mandatory"] == []
 
 
-def test_plan_json_is_one_object(repo_root):
+def test_dev_stack_plans_on_kubernetes(repo_root):
+    check_plan(plan_document("dev", repo_root), "kubernetes")
+
+
+def test_docker_stack_plans_as_one_json_object(repo_root):
     result = subprocess.run([sys.executable, "-m", "trailwatch", "plan", "--stack", "docker", "--format", "json"],
                             cwd=repo_root, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)  # raises unless stdout is exactly one JSON document
     assert doc["stack"] == "docker" and doc["outputs"]["teamsAdapterUrl"].startswith("http://127.0.0.1:2000/")
-
+    check_plan(doc, "docker")
 
 def test_policy_pack_passes(any_scenario):
     """The project's own policy pack, run the way `pulumi preview --policy-pack` would, finds nothing."""
