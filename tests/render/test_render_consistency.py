@@ -21,7 +21,7 @@ from trailwatch.render.common import (
 from trailwatch.render.exporter import exporter_config, render_exporter_config
 from trailwatch.render.files import render_all
 from trailwatch.render.insights import default_query, logs_insights_url, query_for
-from trailwatch.render.promtests import test_times as times_for
+from trailwatch.render.promtests import eval_times
 from trailwatch.render.rules import literal, render_rules, rule_groups
 from trailwatch.render.scrape import scrape_config
 from trailwatch.stack import load_stack, log_group_name
@@ -198,11 +198,11 @@ def test_exporter_and_scrape_config_follow_the_settings():
 def test_test_times_stay_clear_of_the_window_edges():
     for window, delay, scrape in ((30, 600, 60), (11, 600, 30), (2, 60, 30), (240, 7200, 300)):
         stack = make_stack(alertWindowMinutes=window, exporterDelaySeconds=delay, scrapeIntervalSeconds=scrape)
-        t = times_for(stack.settings)
+        t = eval_times(stack.settings)
         assert t.event < t.firing < t.event + window <= t.resolved - 5
         assert t.heartbeat_stop < t.heartbeat_quiet < t.heartbeat_stop + stack.settings.heartbeat_missing_minutes \
             < t.heartbeat_firing
-    defaults = times_for(make_stack().settings)
+    defaults = eval_times(make_stack().settings)
     assert (defaults.event, defaults.firing, defaults.resolved) == (5, 16, 45)
 
 

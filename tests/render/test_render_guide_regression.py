@@ -24,7 +24,7 @@ import yaml
 from stacks import make_stack
 from tools import run_tool
 
-from trailwatch.render.promtests import detection_series_labels, event_values, selector, test_times
+from trailwatch.render.promtests import detection_series_labels, eval_times, event_values, selector
 from trailwatch.render.rules import detection_annotations, detection_labels, render_rules
 
 GUIDE_EXPR = "sum(rate(aws_cloudwatch_CloudTrailMetrics_AccessDeniedCount_sum[5m])) > 0"
@@ -60,7 +60,7 @@ def access_denied():
 
 def test_guide_rule_never_fires_where_ours_does(tmp_path):
     stack, series, ours = access_denied()
-    times = test_times(stack.settings)
+    times = eval_times(stack.settings)
     checks = [{"eval_time": f"{m}m", "alertname": "GuideAccessDenied", "exp_alerts": []} for m in CHECK_MINUTES]
     checks.append({"eval_time": f"{times.firing}m", "alertname": "TrailwatchAccessDenied", "exp_alerts": [ours]})
     run(tmp_path, [{"interval": "1m", "input_series": [{"series": series, "values": event_values(times, 1)}],
@@ -69,7 +69,7 @@ def test_guide_rule_never_fires_where_ours_does(tmp_path):
 
 def test_rate_never_fires_even_with_the_right_name_on_a_sparse_gauge(tmp_path):
     stack, series, ours = access_denied()
-    times = test_times(stack.settings)
+    times = eval_times(stack.settings)
     checks = [{"eval_time": f"{m}m", "alertname": "GuideWithTheRightName", "exp_alerts": []}
               for m in CHECK_MINUTES]
     checks.append({"eval_time": f"{times.firing}m", "alertname": "TrailwatchAccessDenied", "exp_alerts": [ours]})

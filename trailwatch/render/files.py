@@ -18,7 +18,7 @@ from .common import (
 from .dashboard import dashboard
 from .exporter import render_exporter_config
 from .msteams import CONNECTOR_NAME, WEBHOOK_PLACEHOLDER, card_template, connector_config
-from .promtests import render_rule_tests, test_times
+from .promtests import eval_times, render_rule_tests
 from .rules import render_rules
 from .scrape import render_scrape_config
 
@@ -63,7 +63,7 @@ def render_all(stack: Stack, mode: str | None = None, *, account_id: str | None 
 
 def index(stack: Stack, files: dict[str, str], adapter_url: str, webhook_url_file: str) -> str:
     s = stack.settings
-    times = test_times(s)
+    times = eval_times(s)
     mode = s.teams_mode
     lines = [
         f"# trailwatch render: stack `{stack.name}`, Teams mode `{mode}`",

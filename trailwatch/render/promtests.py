@@ -39,7 +39,7 @@ def _minutes(seconds: int) -> int:
 
 
 @dataclass(frozen=True)
-class TestTimes:
+class EvalTimes:
     """Evaluation minutes of the generated tests, all derived from the stack's timings."""
 
     event: int
@@ -50,10 +50,8 @@ class TestTimes:
     heartbeat_firing: int
     length: int          # minutes of input series
 
-    __test__ = False  # not a pytest class
 
-
-def test_times(settings: StackSettings) -> TestTimes:
+def eval_times(settings: StackSettings) -> EvalTimes:
     window = settings.alert_window_minutes
     arrival = _minutes(settings.exporter_delay_seconds + settings.scrape_interval_seconds)
     # Settings guarantee window > delay + scrape; stay at least a minute inside the window anyway.
@@ -63,11 +61,8 @@ def test_times(settings: StackSettings) -> TestTimes:
     heartbeat_stop = resolved + MARGIN
     heartbeat_quiet = heartbeat_stop + hb // 2
     heartbeat_firing = heartbeat_stop + hb + hold + MARGIN // 2
-    return TestTimes(EVENT_MINUTE, firing, resolved, heartbeat_stop, heartbeat_quiet, heartbeat_firing,
+    return EvalTimes(EVENT_MINUTE, firing, resolved, heartbeat_stop, heartbeat_quiet, heartbeat_firing,
                      heartbeat_firing + MARGIN)
-
-
-test_times.__test__ = False  # type: ignore[attr-defined]
 
 
 def scrape_labels() -> dict[str, str]:
@@ -99,12 +94,12 @@ def _values(points: list[tuple[int, int | None]]) -> str:
     return " ".join(out)
 
 
-def event_values(times: TestTimes, count: int) -> str:
+def event_values(times: EvalTimes, count: int) -> str:
     """Zeros every minute with ``count`` events at the event minute."""
     return _values([(times.event, 0), (1, count), (times.length - times.event, 0)])
 
 
-def heartbeat_values(times: TestTimes) -> str:
+def heartbeat_values(times: EvalTimes) -> str:
     """One or more CloudTrail records every minute until the stop, then nothing."""
     return _values([(times.heartbeat_stop + 1, 3)])
 
@@ -117,7 +112,7 @@ def _check(alertname: str, minute: int, alerts: list[dict[str, Any]]) -> dict[st
     return {"eval_time": f"{minute}m", "alertname": alertname, "exp_alerts": alerts}
 
 
-def timeline_tests(stack: Stack, times: TestTimes, account_id: str | None) -> dict[str, Any] | None:
+def timeline_tests(stack: Stack, times: EvalTimes, account_id: str | None) -> dict[str, Any] | None:
     """One timeline for all detections and the heartbeat: each alert only reads its own series, and one
     group evaluates every rule once per minute, so a shared timeline keeps ``promtool test`` fast."""
     series, checks = [], []
@@ -144,7 +139,7 @@ def timeline_tests(stack: Stack, times: TestTimes, account_id: str | None) -> di
             "interval": "1m", "input_series": series, "alert_rule_test": checks}
 
 
-def below_threshold_tests(stack: Stack, times: TestTimes) -> dict[str, Any] | None:
+def below_threshold_tests(stack: Stack, times: EvalTimes) -> dict[str, Any] | None:
     dets = [d for d in event_detections(stack) if d.threshold > 1]
     if not dets:
         return None
@@ -226,7 +221,7 @@ def pipeline_tests(stack: Stack, account_id: str | None) -> dict[str, Any]:
 
 
 def rule_tests(stack: Stack, rules_filename: str, account_id: str | None = None) -> dict[str, Any]:
-    times = test_times(stack.settings)
+    times = eval_times(stack.settings)
     tests = [timeline_tests(stack, times, account_id), below_threshold_tests(stack, times)]
     tests += heartbeat_edge_tests(stack, account_id)
     tests.append(pipeline_tests(stack, account_id))
