@@ -106,6 +106,9 @@ def test_dashboard_is_grafana_json_querying_only_exported_names(rendered):
         for target in panel["targets"]:
             used |= metric_names(target["expr"])
     assert used - NON_CLOUDWATCH <= exported, used - NON_CLOUDWATCH - exported
+    cells = [(p["gridPos"]["x"] + dx, p["gridPos"]["y"] + dy) for p in board["panels"]
+             for dx in range(p["gridPos"]["w"]) for dy in range(p["gridPos"]["h"])]
+    assert len(cells) == len(set(cells)), "panels overlap"
     assert exported <= used  # every detection and the heartbeat have a panel
 
 

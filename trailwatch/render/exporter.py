@@ -32,6 +32,7 @@ def exporter_config(stack: Stack) -> dict[str, Any]:
 
 
 def render_exporter_config(stack: Stack) -> str:
-    header = generated_header(stack, "cloudwatch_exporter config (prom/cloudwatch-exporter, --config.file / "
-                                     "/config/config.yml). Credentials come from the environment or IRSA.")
+    header = generated_header(stack, "cloudwatch_exporter config: the prom/cloudwatch-exporter image reads "
+                                     "/config/config.yml (the jar takes it after the port). AWS credentials come "
+                                     "from the environment, an instance role or IRSA.")
     return dump_yaml(exporter_config(stack), header)

@@ -74,7 +74,8 @@ def index(stack: Stack, files: dict[str, str], adapter_url: str, webhook_url_fil
         "",
         "| File | Where it goes |",
         "| --- | --- |",
-        f"| `{EXPORTER_FILE}` | cloudwatch_exporter `--config.file` (image `{s.exporter_image}`, port 9106). Needs "
+        f"| `{EXPORTER_FILE}` | cloudwatch_exporter config: `/config/config.yml` in image `{s.exporter_image}` "
+        "(`java -jar cloudwatch_exporter.jar 9106 <file>` otherwise), port 9106. Needs "
         "`cloudwatch:GetMetricStatistics`, `cloudwatch:GetMetricData`, `cloudwatch:ListMetrics`. |",
         f"| `{SCRAPE_FILE}` | Add the job to `scrape_configs:` in prometheus.yml (point the target at the exporter). "
         f"Keep `job_name: {EXPORTER_SCRAPE_JOB}`: the exporter-health alerts select on it. With the Prometheus "
