@@ -257,3 +257,23 @@ def test_corpus_files_read_as_json_lines(tmp_path):
     events = corpus_events("stratus_detonation_logs.jsonl")
     path = write_lines(tmp_path / "stratus.jsonl", events)
     assert records_of(path) == events
+
+
+def test_a_record_the_engine_cannot_evaluate_is_malformed_not_fatal(monkeypatch):
+    from trailwatch.replay import replay_records
+
+    calls = []
+
+    def flaky(self, rec):
+        calls.append(rec["eventName"])
+        if rec["eventName"] == "Boom":
+            raise RuntimeError("engine bug")
+        return ["beat"]
+
+    monkeypatch.setattr("trailwatch.filterpattern.PatternSet.matching", flaky)
+    recs = [record(eventName="A"), record("2024-05-01T10:07", eventName="Boom"), record(eventName="B")]
+    report = replay_records(recs, HEARTBEAT)
+    assert calls == ["A", "Boom", "B"]
+    assert (report.events, report.malformed, report.detections["beat"].matches) == (2, 1, 2)
+    assert "could not be evaluated (RuntimeError: engine bug)" in report.malformed_samples[0]
+    assert [(m.minute, n) for m, n in report.event_minutes.items()] == [(0, 2)]  # no empty 10:07 left behind

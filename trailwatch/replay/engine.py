@@ -143,7 +143,16 @@ class Aggregator:
                     continue
                 events += 1
                 event_minutes[key] = event_minutes.get(key, 0) + 1
-                hits = matching(rec)
+                try:
+                    hits = matching(rec)
+                except Exception as exc:  # the engine promises never to raise; a record must not end the run
+                    events -= 1
+                    event_minutes[key] -= 1
+                    if not event_minutes[key]:
+                        del event_minutes[key]
+                    self._bad((locate() if locate else f"record #{position}") + _id_suffix(rec),
+                              f"could not be evaluated ({type(exc).__name__}: {exc})")
+                    continue
                 if not hits:
                     continue
                 ident = rec.get("userIdentity")
