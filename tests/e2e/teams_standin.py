@@ -253,6 +253,7 @@ class TeamsStandIn:
         self.deliveries: list[Delivery] = []
         self.rejected: list[Delivery] = []
         self._faults: list[list[int]] = []  # [[status, remaining], ...]
+        self._refuse_after_faults: float | None = None
         self._lock = threading.Lock()
         self._timers: list[threading.Timer] = []
         self.refusals: list[tuple[float, float]] = []  # (stopped at, listening again at)
@@ -290,6 +291,13 @@ class TeamsStandIn:
         """Answer the next ``count`` valid requests with ``status`` (after any faults already queued)."""
         with self._lock:
             self._faults.append([status, count])
+
+    def then_refuse_for(self, seconds: float) -> None:
+        """Once the queued faults are all served, refuse connections for ``seconds`` (see :meth:`refuse_for`)."""
+        if not 0 < seconds <= 600:
+            raise ValueError("then_refuse_for: 0 < seconds <= 600")
+        with self._lock:
+            self._refuse_after_faults = seconds
 
     def pending_faults(self) -> int:
         with self._lock:
@@ -338,6 +346,10 @@ class TeamsStandIn:
                     self._faults[0][1] -= 1
                     if self._faults[0][1] <= 0:
                         self._faults.pop(0)
+                    if not self._faults and self._refuse_after_faults:
+                        seconds, self._refuse_after_faults = self._refuse_after_faults, None
+                        # Not from this request's thread: stopping the server waits for its serving loop.
+                        threading.Thread(target=self.refuse_for, args=(seconds,), daemon=True).start()
         delivery = Delivery(time.time(), request.path, kind, status, payload, errors)
         with self._lock:
             (self.rejected if errors else self.deliveries).append(delivery)

@@ -6,8 +6,8 @@
 * ``prometheus.yml`` (written here: the rendered files are fragments for a Prometheus the user already has):
   ``global.scrape_interval`` and ``evaluation_interval`` = the stack's ``scrapeIntervalSeconds``,
   ``rule_files`` = the rendered rule file, ``alerting`` = the local Alertmanager, ``scrape_configs`` = the
-  rendered exporter job (target replaced by the emulator's address) plus a job scraping Alertmanager (the
-  Teams-failure rule reads ``alertmanager_notifications_failed_total``);
+  rendered exporter job (target replaced by the emulator's address) plus jobs scraping Alertmanager (the
+  Teams-failure rule reads ``alertmanager_notifications_failed_total``) and Prometheus itself;
 * Alertmanager runs the rendered ``alertmanager/alertmanager.yml`` unchanged. Native mode: the Teams URL is
   written to a private file that the config's ``webhook_url_file`` names; adapter mode: the webhook URL is
   the adapter URL passed to ``render``.
@@ -69,10 +69,12 @@ class LocalPipeline:
         self.alertmanager = Alertmanager(self.workdir / "alertmanager", self.alertmanager_file, port=free_port())
         self.prometheus_file = self.workdir / "prometheus.yml"
         self.external_labels = dict(external_labels or {})
-        self.write_prometheus_config(with_rules=True)
-        self.prometheus = Prometheus(self.workdir / "prometheus", self.prometheus_file, port=free_port())
+        prometheus_port = free_port()
+        self.prometheus_address = f"127.0.0.1:{prometheus_port}"
+        self.write_prometheus_config()
+        self.prometheus = Prometheus(self.workdir / "prometheus", self.prometheus_file, port=prometheus_port)
 
-    def prometheus_config(self, with_rules: bool = True) -> dict[str, Any]:
+    def prometheus_config(self) -> dict[str, Any]:
         interval = duration(self.stack.settings.scrape_interval_seconds)
         rendered = yaml.safe_load(self.files[SCRAPE_FILE])["scrape_configs"]
         exporter_jobs = [job for job in rendered if job.get("job_name") == EXPORTER_SCRAPE_JOB]
@@ -80,19 +82,20 @@ class LocalPipeline:
             raise LocalRunError(f"rendered {SCRAPE_FILE} has no single '{EXPORTER_SCRAPE_JOB}' job")
         config: dict[str, Any] = {
             "global": {"scrape_interval": interval, "evaluation_interval": interval},
-            "rule_files": [str(self.rules_file)] if with_rules else [],
+            "rule_files": [str(self.rules_file)],
             "alerting": {"alertmanagers": [{"static_configs": [{"targets": [self.alertmanager.address]}]}]},
             "scrape_configs": [
                 *rendered,
                 {"job_name": "alertmanager", "static_configs": [{"targets": [self.alertmanager.address]}]},
+                {"job_name": "prometheus", "static_configs": [{"targets": [self.prometheus_address]}]},
             ],
         }
         if self.external_labels:
             config["global"]["external_labels"] = dict(self.external_labels)
         return config
 
-    def write_prometheus_config(self, with_rules: bool = True) -> None:
-        self.prometheus_file.write_text(yaml.safe_dump(self.prometheus_config(with_rules), sort_keys=False))
+    def write_prometheus_config(self) -> None:
+        self.prometheus_file.write_text(yaml.safe_dump(self.prometheus_config(), sort_keys=False))
 
     def start(self, timeout: float = 30.0) -> "LocalPipeline":
         """Alertmanager first (Prometheus sends to it from its first evaluation), then Prometheus."""

@@ -1,0 +1,386 @@
+"""The end-to-end scenario runs. Each run drives real Prometheus/Alertmanager binaries, an exporter emulator
+and a Teams stand-in through one story, and returns what it observed; the tests in test_e2e_scenarios.py
+assert on those observations. Runs never assert themselves (except that a waited-for event happened in time).
+
+* ``delivery``: scenario 1 (native), 2 (adapter) and 5 (the guide), three pipelines fed by ONE exporter
+  emulator with the same replayed CloudTrail file.
+* ``faults``: scenario 3, Teams answering 500, then 429, then refusing connections for 60 s; Alertmanager
+  restarted (same data folder) while a new alert fires.
+* ``heartbeat``: scenario 3, CloudTrail delivery stops.
+* ``exporter_down``: scenario 3, the exporter stops answering.
+* ``storm``: scenario 4, 50,000 AccessDenied events within two minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from harness import (
+    ACCOUNT_ID, FIRST_SCRAPE_LEAD, GUIDE_FOR, GUIDE_GROUP_WAIT, GUIDE_SELECTORS, SCENARIO1_FILE, RunContext, e2e_stack,
+    group_of, guide_alertmanager_text, guide_rules_text, status_of,
+)
+from teams_standin import Delivery, TeamsStandIn
+
+from trailwatch.localrun.emulation import StackEmulation
+from trailwatch.localrun.pipeline import LocalPipeline
+from trailwatch.localrun.timeline import ReplayedMinutes
+from trailwatch.render.common import (
+    ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, EXPORTER_SCRAPE_JOB, detection_alert_name, exported_name,
+)
+from trailwatch.replay import replay_paths, replay_records, stack_detections
+from trailwatch.stack import Stack
+
+CORPUS = SCENARIO1_FILE.parent.parent.parent / "fixtures" / "cloudtrail"
+
+
+# -- building blocks -----------------------------------------------------------------------------------------
+
+def expected_alerts(stack: Stack, report: Any) -> dict[str, str]:
+    """``{detection id: alert name}`` for every detection the replay says fires (alert simulation)."""
+    by_id = {d.id: d for d in stack.detections}
+    return {ident: detection_alert_name(by_id[ident]) for ident, det in report.detections.items()
+            if det.alerts and not det.heartbeat}
+
+
+def start_teams(ctx: RunContext) -> TeamsStandIn:
+    teams = TeamsStandIn().start()
+    ctx.on_cleanup(teams.stop)
+    return teams
+
+
+def start_emulation(ctx: RunContext, stack: Stack, lead: float = FIRST_SCRAPE_LEAD + 2) -> StackEmulation:
+    emulation = StackEmulation(stack, first_readable_at=time.time() + lead)
+    ctx.on_cleanup(emulation.stop)
+    return emulation
+
+
+def start_pipeline(ctx: RunContext, stack: Stack, emulation: StackEmulation, teams_url: str, name: str,
+                   **kwargs: Any) -> LocalPipeline:
+    pipeline = LocalPipeline(stack, ctx.workdir / name, emulation.exporter.address, teams_url, account_id=ACCOUNT_ID,
+                             name=name, **kwargs)
+    ctx.on_cleanup(pipeline.stop)
+    pipeline.start()
+    ctx.note(f"{name}: prometheus {pipeline.prometheus.url}, alertmanager {pipeline.alertmanager.url}")
+    return pipeline
+
+
+def rule_for_seconds(pipeline: LocalPipeline, alertname: str) -> int:
+    """The ``for:`` of a rendered rule, in seconds (0 when absent)."""
+    for group in yaml.safe_load(pipeline.rules_file.read_text())["groups"]:
+        for rule in group["rules"]:
+            if rule.get("alert") == alertname:
+                text, total = rule.get("for", "0s"), 0
+                for number, unit in re.findall(r"(\d+)([smhd])", text):
+                    total += int(number) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+                return total
+    raise KeyError(alertname)
+
+
+def rfc3339(text: str) -> float:
+    """Epoch seconds of an RFC 3339 time as Prometheus prints it (nanoseconds allowed)."""
+    from datetime import datetime
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text).timestamp()
+
+
+def groups_with(deliveries: list[Delivery], status: str) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for d in deliveries:
+        if status_of(d) == status:
+            out[group_of(d)] = out.get(group_of(d), 0) + 1
+    return out
+
+
+def have_all(teams: TeamsStandIn, groups: set[tuple[str, str]], status: str) -> bool:
+    return groups <= set(groups_with(teams.accepted(), status))
+
+
+# -- scenarios 1, 2 and 5 -------------------------------------------------------------------------------------
+
+@dataclass
+class DeliveryRun:
+    stack: Stack
+    events: int
+    expected: dict[str, str]
+    readable_at: float
+    slot_time: int
+    first_served: dict[str, float | None]
+    native: list[Delivery]
+    native_rejected: list[Delivery]
+    adapter: list[Delivery]
+    adapter_rejected: list[Delivery]
+    guide: list[Delivery]
+    guide_rejected: list[Delivery]
+    guide_stats: dict[str, Any]
+    observed_seconds: float
+    log: list[str] = field(default_factory=list)
+
+
+def run_delivery(ctx: RunContext) -> DeliveryRun:
+    native_stack = e2e_stack(teamsMode="native")
+    adapter_stack = e2e_stack(teamsMode="adapter")
+    report = replay_paths([SCENARIO1_FILE], stack_detections(native_stack), native_stack.settings.alert_window_minutes)
+    expected = expected_alerts(native_stack, report)
+    ctx.note(f"replayed {report.events} events; expected alerts {sorted(expected)}")
+    emulation = start_emulation(ctx, native_stack)
+    placed = emulation.place(ReplayedMinutes.from_report(report), slot=0)
+    slot_time = next(iter(placed.values()))
+    emulation.start()
+    native_teams, adapter_teams, guide_teams = start_teams(ctx), start_teams(ctx), start_teams(ctx)
+    start_pipeline(ctx, native_stack, emulation, native_teams.workflow_url, "native")
+    start_pipeline(ctx, adapter_stack, emulation, adapter_teams.adapter_url, "adapter")
+    guide = start_pipeline(ctx, native_stack, emulation, guide_teams.adapter_url, "guide", mode="adapter",
+                           rules_text=guide_rules_text(),
+                           alertmanager_text=guide_alertmanager_text(guide_teams.adapter_url))
+    readable = emulation.readable_at(0)
+    groups = {(name, ident) for ident, name in expected.items()}
+    window = native_stack.settings.alert_window_minutes * 60
+    for teams in (native_teams, adapter_teams):
+        ctx.wait_for(lambda t=teams: have_all(t, groups, "firing"), readable + 60 - time.time(), "firing notices")
+        ctx.wait_for(lambda t=teams: have_all(t, groups, "resolved"), readable + window + 60 - time.time(),
+                     "resolved notices")
+    ctx.note("all firing and resolved notices arrived; quiet period")
+    # The guide's path needs `for: 2m` plus its 30 s group_wait even if a rule matched: watch it that long.
+    ctx.sleep_until(max(time.time() + 5, readable + GUIDE_FOR + GUIDE_GROUP_WAIT + 15))
+    prom = guide.prometheus
+    stats = {
+        "rule_evaluations": sum(float(r["value"][1]) for r in prom.query(
+            'prometheus_rule_evaluations_total{rule_group=~".*cloudtrail-security"}')),
+        "guide_series": {sel: len(prom.query(sel)) for sel in GUIDE_SELECTORS},
+        "guide_alerts_ever": len(prom.query('ALERTS{alertname=~"AccessDeniedErrors|ConsoleLoginFailures"}[1h]')),
+        "real_series": {ident: len(prom.query(exported_name(native_stack, d)))
+                        for d in native_stack.detections for ident in [d.id] if ident in expected},
+        "notifications_sent": sum(float(r["value"][1]) for r in prom.query("alertmanager_notifications_total")),
+    }
+    first_served = {ident: emulation.first_served(exported_name(native_stack, d), slot_time)
+                    for d in native_stack.detections for ident in [d.id] if ident in expected}
+    return DeliveryRun(
+        stack=native_stack, events=report.events, expected=expected, readable_at=readable, slot_time=slot_time,
+        first_served=first_served, native=native_teams.accepted(), native_rejected=list(native_teams.rejected),
+        adapter=adapter_teams.accepted(), adapter_rejected=list(adapter_teams.rejected), guide=guide_teams.attempts(),
+        guide_rejected=list(guide_teams.rejected), guide_stats=stats, observed_seconds=time.time() - readable,
+        log=list(ctx.log))
+
+
+# -- scenario 3: Teams faults and an Alertmanager restart ----------------------------------------------------
+
+@dataclass
+class FaultsRun:
+    wave1: dict[str, str]
+    wave2: dict[str, str]
+    attempts: list[Delivery]
+    accepted: list[Delivery]
+    rejected: list[Delivery]
+    fault_statuses: list[int]
+    refusals: list[tuple[float, float]]
+    refusal_seconds: float
+    restart: tuple[float, float]
+    wave2_active_at: float | None
+    log: list[str] = field(default_factory=list)
+
+
+def panther_record(label: str) -> dict:
+    for line in (CORPUS / "panther_rule_tests.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if row["label_or_rule"] == label:
+            return row["event"]
+    raise KeyError(label)
+
+
+def run_faults(ctx: RunContext) -> FaultsRun:
+    # A 3-minute window keeps the first alerts firing past the 60 s outage (an alert that fires and resolves
+    # entirely while Teams is unreachable is never shown by Alertmanager, by design).
+    stack = e2e_stack("faults", teamsMode="native", alertWindowMinutes=3)
+    detections = stack_detections(stack)
+    window = stack.settings.alert_window_minutes
+    wave1_report = replay_paths([SCENARIO1_FILE], detections, window)
+    stop_logging = panther_record("AWS.CloudTrail.Stopped :: CloudTrail Was Stopped")
+    wave2_report = replay_records([stop_logging], detections, window)
+    wave1, wave2 = expected_alerts(stack, wave1_report), expected_alerts(stack, wave2_report)
+    emulation = start_emulation(ctx, stack)
+    emulation.place(ReplayedMinutes.from_report(wave1_report), slot=0)
+    emulation.place(ReplayedMinutes.from_report(wave2_report), slot=2)
+    emulation.start()
+    teams = start_teams(ctx)
+    teams.fail_next(3, 500)
+    teams.fail_next(3, 429)
+    teams.then_refuse_for(60)
+    pipeline = start_pipeline(ctx, stack, emulation, teams.workflow_url, "faults")
+    groups1 = {(name, ident) for ident, name in wave1.items()}
+    ctx.wait_for(lambda: teams.refusals or not teams.listening, emulation.readable_at(0) + 60 - time.time(),
+                 "500s and 429s served, refusal started")
+    ctx.note("refusing connections")
+    ctx.wait_for(lambda: teams.refusals, 90, "refusal over")
+    ctx.note("listening again")
+    ctx.wait_for(lambda: have_all(teams, groups1, "firing"), 60, "wave-1 firing cards after the outage")
+    ctx.note("wave 1 delivered; restarting Alertmanager while wave 2 fires")
+    readable2 = emulation.readable_at(2)
+    ctx.sleep_until(readable2 - 1)
+    stopped = time.time()
+    pipeline.alertmanager.stop()
+    ctx.sleep_until(readable2 + 5)
+    pipeline.alertmanager.start()
+    restarted = time.time()
+    ctx.note(f"alertmanager down {restarted - stopped:.1f} s")
+    active = [a for a in pipeline.prometheus.alerts() if a["labels"].get("detection") in wave2]
+    wave2_active_at = rfc3339(active[0]["activeAt"]) if active else None
+    groups2 = {(name, ident) for ident, name in wave2.items()}
+    # Prometheus re-sends a firing alert every --rules.alert.resend-delay (1 m by default).
+    ctx.wait_for(lambda: have_all(teams, groups2, "firing"), 100, "wave-2 firing card after the restart")
+    resolve1 = emulation.slot_time(0) + window * 60
+    ctx.wait_for(lambda: have_all(teams, groups1, "resolved"), resolve1 + 60 - time.time(), "wave-1 resolved cards")
+    ctx.sleep_until(time.time() + 5)
+    attempts = teams.attempts()
+    return FaultsRun(
+        wave1=wave1, wave2=wave2, attempts=attempts, accepted=teams.accepted(), rejected=list(teams.rejected),
+        fault_statuses=[d.status for d in attempts if not d.accepted],
+        refusals=list(teams.refusals), refusal_seconds=sum(b - a for a, b in teams.refusals),
+        restart=(stopped, restarted), wave2_active_at=wave2_active_at, log=list(ctx.log))
+
+
+# -- scenario 3: heartbeat stops, exporter down --------------------------------------------------------------
+
+@dataclass
+class PipelineAlertRun:
+    alertname: str
+    trigger_at: float
+    for_seconds: int
+    accepted: list[Delivery]
+    rejected: list[Delivery]
+    first_card_at: float | None
+    log: list[str] = field(default_factory=list)
+
+
+def _first_card(teams: TeamsStandIn, alertname: str) -> float | None:
+    for d in teams.accepted():
+        if status_of(d) == "firing" and group_of(d)[0] == alertname:
+            return d.received_at
+    return None
+
+
+def run_heartbeat(ctx: RunContext) -> PipelineAlertRun:
+    stack = e2e_stack("heartbeat", teamsMode="native")
+    emulation = start_emulation(ctx, stack)
+    emulation.start()
+    teams = start_teams(ctx)
+    pipeline = start_pipeline(ctx, stack, emulation, teams.workflow_url, "heartbeat")
+    pipeline.wait_for_first_scrape()
+    ctx.wait_for(lambda: pipeline.prometheus.query(exported_name(stack, next(
+        d for d in stack.detections if d.heartbeat))), 30, "heartbeat series in Prometheus")
+    stopped = time.time()
+    emulation.stop_traffic(stopped)
+    ctx.note("CloudTrail delivery stopped")
+    for_seconds = rule_for_seconds(pipeline, ALERT_HEARTBEAT_MISSING)
+    deadline = stopped + stack.settings.heartbeat_missing_minutes * 60 + for_seconds + 90
+    ctx.wait_for(lambda: _first_card(teams, ALERT_HEARTBEAT_MISSING), deadline - time.time(), "heartbeat card")
+    ctx.sleep_until(time.time() + 3)
+    return PipelineAlertRun(ALERT_HEARTBEAT_MISSING, stopped, for_seconds, teams.accepted(), list(teams.rejected),
+                            _first_card(teams, ALERT_HEARTBEAT_MISSING), list(ctx.log))
+
+
+def run_exporter_down(ctx: RunContext) -> PipelineAlertRun:
+    stack = e2e_stack("exporterdown", teamsMode="adapter")
+    emulation = start_emulation(ctx, stack)
+    emulation.start()
+    teams = start_teams(ctx)
+    pipeline = start_pipeline(ctx, stack, emulation, teams.adapter_url, "exporter_down")
+    pipeline.wait_for_first_scrape()
+    stopped = time.time()
+    emulation.stop()
+    ctx.note("exporter stopped")
+    ctx.wait_for(lambda: pipeline.prometheus.query(f'up{{job="{EXPORTER_SCRAPE_JOB}"}} == 0'), 30, "up == 0")
+    for_seconds = rule_for_seconds(pipeline, ALERT_EXPORTER_DOWN)
+    ctx.wait_for(lambda: _first_card(teams, ALERT_EXPORTER_DOWN), stopped + for_seconds + 90 - time.time(),
+                 "exporter-down notification")
+    ctx.sleep_until(time.time() + 3)
+    return PipelineAlertRun(ALERT_EXPORTER_DOWN, stopped, for_seconds, teams.accepted(), list(teams.rejected),
+                            _first_card(teams, ALERT_EXPORTER_DOWN), list(ctx.log))
+
+
+# -- scenario 4: storm ---------------------------------------------------------------------------------------
+
+STORM_EVENTS = 50_000
+STORM_SECONDS = 120
+#: Real AccessDenied records the storm is made of (round robin; eventTime and eventID rewritten per copy).
+STORM_SOURCES = (
+    ("stratus", "stratus:aws.credential-access.ec2-get-password-data", "AccessDenied"),
+    ("panther", "AWS.IAMUser.ReconAccessDenied :: Unauthorized API Call", None),
+    ("panther", "AWS.IAMUser.ReconAccessDenied :: Unauthorized API Call from Within Account", None),
+)
+
+
+def storm_templates() -> list[dict]:
+    templates = []
+    for line in (CORPUS / "stratus_detonation_logs.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if row["label_or_rule"] == STORM_SOURCES[0][1] and row["event"].get("errorCode") == "AccessDenied":
+            templates.append(row["event"])
+    for _, label, _ in STORM_SOURCES[1:]:
+        try:
+            templates.append(panther_record(label))
+        except KeyError:
+            pass
+    return templates
+
+
+def storm_events(count: int = STORM_EVENTS, seconds: int = STORM_SECONDS, start: str = "2024-07-30T21:40:00"):
+    """``count`` AccessDenied records spread evenly over ``seconds`` from ``start`` (UTC)."""
+    from datetime import datetime, timedelta, timezone
+    base = datetime.fromisoformat(start).replace(tzinfo=timezone.utc)
+    templates = storm_templates()
+    for i in range(count):
+        event = dict(templates[i % len(templates)])
+        event["eventTime"] = (base + timedelta(seconds=i * seconds / count)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event["eventID"] = f"storm-{i:06d}"
+        yield event
+
+
+@dataclass
+class StormRun:
+    events: int
+    per_minute: dict[str, list[int]]
+    expected: dict[str, str]
+    accepted: list[Delivery]
+    rejected: list[Delivery]
+    attempts: int
+    log: list[str] = field(default_factory=list)
+
+
+def run_storm(ctx: RunContext) -> StormRun:
+    stack = e2e_stack("storm", teamsMode="native")
+    report = replay_records(storm_events(), stack_detections(stack), stack.settings.alert_window_minutes)
+    expected = expected_alerts(stack, report)
+    ctx.note(f"replayed {report.events} events; expected {sorted(expected)}")
+    emulation = start_emulation(ctx, stack)
+    placed = emulation.place(ReplayedMinutes.from_report(report), slot=0)
+    emulation.start()
+    teams = start_teams(ctx)
+    start_pipeline(ctx, stack, emulation, teams.workflow_url, "storm")
+    groups = {(name, ident) for ident, name in expected.items()}
+    last_slot = max(placed.values())
+    ctx.wait_for(lambda: have_all(teams, groups, "firing"), emulation.readable_at(0) + 60 - time.time(),
+                 "storm firing cards")
+    window = stack.settings.alert_window_minutes * 60
+    ctx.wait_for(lambda: have_all(teams, groups, "resolved"), last_slot + window + 60 - time.time(),
+                 "storm resolved cards")
+    ctx.sleep_until(time.time() + 3)
+    return StormRun(
+        events=report.events,
+        per_minute={ident: [report.detections[ident].series[m] for m in sorted(report.detections[ident].series)]
+                    for ident in expected},
+        expected=expected, accepted=teams.accepted(), rejected=list(teams.rejected), attempts=len(teams.attempts()),
+        log=list(ctx.log))
+
+
+RUNS = {
+    "delivery": run_delivery,
+    "faults": run_faults,
+    "heartbeat": run_heartbeat,
+    "exporter_down": run_exporter_down,
+    "storm": run_storm,
+}
