@@ -1,11 +1,15 @@
 # make test  - create .venv, install requirements, fetch promtool/prometheus/alertmanager, run every test
 # make plan  - offline plan of the dev stack (no Pulumi CLI, no AWS credentials)
+# make render STACK=dev OUT=out  - write every rendered config file for a stack
+# make bench - replay (whole catalog) vs jq (one filter) throughput on generated CloudTrail records
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
+OUT ?= out
+RECORDS ?= 1000000
 
-.PHONY: test plan venv tools
+.PHONY: test plan venv tools render bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,3 +26,9 @@ test: venv tools
 
 plan: venv
 	$(PY) -m trailwatch plan --stack $(STACK)
+
+render: venv
+	$(PY) -m trailwatch render --stack $(STACK) --out $(OUT)
+
+bench: venv
+	$(PY) bench/replay_bench.py --records $(RECORDS)
