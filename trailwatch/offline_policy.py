@@ -32,9 +32,9 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import pulumi.runtime
 from google.protobuf import json_format, struct_pb2
+from pulumi.output import Unknown
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import analyzer_pb2 as proto
-from pulumi.runtime.proto import plugin_pb2  # noqa: F401  (registers types used by analyzer_pb2)
 from pulumi_policy import EnforcementLevel, Policy
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
@@ -83,6 +83,8 @@ def _wire(value: Any) -> Any:
     """A recorded (deserialized) value back in wire form: secrets as secret objects, unknowns as sentinels."""
     if rpc.is_rpc_secret(value):
         return {_RPC_SECRET[0]: _RPC_SECRET[1], "value": _wire(value["value"])}
+    if isinstance(value, Unknown):  # the mock monitor's form of a computed value; the engine sends the sentinel
+        return rpc.UNKNOWN
     if isinstance(value, Mapping):
         return {str(k): _wire(v) for k, v in value.items() if not str(k).startswith("__")}
     if isinstance(value, (list, tuple)):
@@ -152,28 +154,20 @@ def policy_config_request(policies: Sequence[Policy], overrides: Mapping[str, An
 
 # --- running -------------------------------------------------------------------------------------------------
 
-def analyze(recording: Recording, config: Mapping[str, str], stack: str, project: str = PROJECT,
-            policies: Sequence[Policy] | None = None, policy_config: Mapping[str, Any] | None = None
-            ) -> list[Violation]:
-    """Run the pack's resource and stack policies over ``recording``; return every diagnostic as a Violation."""
-    policies = list(POLICIES if policies is None else policies)
-    servicer = _PolicyAnalyzerServicer(PACK_NAME, PACK_VERSION, policies, EnforcementLevel.ADVISORY)
-    servicer.Configure(policy_config_request(policies, policy_config), None)
-    # The engine passes the stack config to the pack process as PULUMI_CONFIG: decrypted, no secret flags.
-    pulumi.runtime.set_all_config({str(k): str(v) for k, v in config.items()}, [])
-
+def requests(recording: Recording, stack: str, project: str = PROJECT
+             ) -> tuple[list[proto.AnalyzeRequest], proto.AnalyzeStackRequest]:
+    """The engine's requests for ``recording``: one ``AnalyzeRequest`` per registration (its inputs), and one
+    ``AnalyzeStackRequest`` with every resource (inputs as preview state) plus the root stack and its outputs."""
     by_urn = {r.urn: r for r in recording.resources}
     root = stack_urn(stack, project)
-    names = {r.urn: (r.type, r.name) for r in recording.resources}
-    names[root] = (STACK_TYPE, f"{project}-{stack}")
-    diagnostics: list[Any] = []
+    resource_requests = []
     for reg in recording.resources:
         request = proto.AnalyzeRequest(type=reg.type, properties=properties(reg.inputs), urn=reg.urn, name=reg.name,
                                        options=_options(reg))
         provider = _provider(reg, by_urn) if reg.provider else None
         if provider is not None:
             request.provider.CopyFrom(provider)
-        diagnostics += [(d, reg.urn) for d in servicer.Analyze(request, None).diagnostics]
+        resource_requests.append(request)
 
     stack_request = proto.AnalyzeStackRequest()
     stack_request.resources.append(proto.AnalyzerResource(
@@ -190,17 +184,50 @@ def analyze(recording: Recording, config: Mapping[str, str], stack: str, project
         if provider is not None:
             resource.provider.CopyFrom(provider)
         stack_request.resources.append(resource)
-    diagnostics += [(d, d.urn or root) for d in servicer.AnalyzeStack(stack_request, None).diagnostics]
+    return resource_requests, stack_request
 
+
+def engine_config(config: Mapping[str, str]) -> dict[str, str]:
+    """The stack config as the engine gives it to a policy pack (PULUMI_CONFIG): every key, no secret flags."""
+    return {str(k): str(v) for k, v in config.items()}
+
+
+def to_violations(diagnostics: Iterable[Any], recording: Recording, stack: str, project: str = PROJECT
+                  ) -> list[Violation]:
+    """``(AnalyzeDiagnostic, urn of the analyzed resource)`` pairs as Violations (type/name from the URN)."""
+    root = stack_urn(stack, project)
+    names = {r.urn: (r.type, r.name) for r in recording.resources}
+    names[root] = (STACK_TYPE, f"{project}-{stack}")
     out = []
     for diag, urn in diagnostics:
-        rtype, name = names.get(diag.urn or urn, names[root])
+        urn = diag.urn or urn or root
+        rtype, name = names.get(urn, names[root])
         message = diag.message
         if diag.description and message.startswith(diag.description):
             message = message[len(diag.description):].lstrip("\n") or diag.description
         out.append(Violation(diag.policyName, LEVELS.get(diag.enforcementLevel, "advisory"), rtype, name,
-                             message, diag.urn or urn))
+                             message, urn))
     return out
+
+
+def analyze(recording: Recording, config: Mapping[str, str], stack: str, project: str = PROJECT,
+            policies: Sequence[Policy] | None = None, policy_config: Mapping[str, Any] | None = None
+            ) -> list[Violation]:
+    """Run the pack's resource and stack policies over ``recording``; return every diagnostic as a Violation.
+
+    Uses pulumi_policy's analyzer servicer (what ``PolicyPack`` serves to the engine) in-process: Configure,
+    then Analyze per resource, then AnalyzeStack, exactly the calls the engine makes during a preview.
+    """
+    policies = list(POLICIES if policies is None else policies)
+    servicer = _PolicyAnalyzerServicer(PACK_NAME, PACK_VERSION, policies, EnforcementLevel.ADVISORY)
+    servicer.Configure(policy_config_request(policies, policy_config), None)
+    pulumi.runtime.set_all_config(engine_config(config), [])
+    resource_requests, stack_request = requests(recording, stack, project)
+    diagnostics: list[Any] = []
+    for request in resource_requests:
+        diagnostics += [(d, request.urn) for d in servicer.Analyze(request, None).diagnostics]
+    diagnostics += [(d, "") for d in servicer.AnalyzeStack(stack_request, None).diagnostics]
+    return to_violations(diagnostics, recording, stack, project)
 
 
 def config_violations(config: Mapping[str, str], secret_keys: Iterable[str]) -> list[Violation]:

@@ -60,10 +60,20 @@ def program_for(stack: Optional[Stack] = None, transforms: Iterable[Transform] =
     return program
 
 
+_recordings: dict[str, tuple] = {}
+
+
 def record(settings: Mapping[str, Any], program: Optional[Callable[[], None]] = None, name: str = "test"
            ) -> tuple[Recording, dict[str, str], tuple[str, ...]]:
+    """Run the program; runs of the unchanged program are cached per (config, stack name)."""
     config, secrets = config_strings(stack_config(**settings))
-    return run_program(config, secrets, stack=name, program=program), config, secrets
+    key = json.dumps([config, secrets, name], sort_keys=True)
+    if program is None and key in _recordings:
+        return _recordings[key]
+    result = run_program(config, secrets, stack=name, program=program), config, secrets
+    if program is None:
+        _recordings[key] = result
+    return result
 
 
 def check(settings: Mapping[str, Any], program: Optional[Callable[[], None]] = None,

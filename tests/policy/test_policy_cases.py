@@ -176,6 +176,10 @@ def baseline(name: str):
     return _baselines[name]
 
 
+def test_recordings_of_the_unchanged_program_are_reused():
+    assert record(SCENARIOS["none"])[0] is record(SCENARIOS["none"])[0]
+
+
 def test_every_policy_has_a_case():
     assert set(CASES) == {p.name for p in POLICIES} | {"webhook-url-is-secret-config"}
 

@@ -139,7 +139,9 @@ def _log_group_retention(props: dict, args: ResourceValidationArgs) -> Iterator[
     days = props.get("retentionInDays")
     if days is UNKNOWN or days is None or days == 0:
         return  # unset or 0: never expires
-    if days not in RETENTION_DAYS:
+    if isinstance(days, bool) or not isinstance(days, (int, float)):
+        yield f"retentionInDays is {days!r}, not a number of days."
+    elif days not in RETENTION_DAYS:
         yield (f"retentionInDays is {days:g}, which CloudWatch Logs does not accept (allowed: "
                f"{', '.join(str(d) for d in RETENTION_DAYS if d)}).")
     elif days < minimum:

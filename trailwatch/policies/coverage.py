@@ -9,6 +9,7 @@ Docker uploads. A metric filter's series name is what cloudwatch_exporter serves
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Iterator, Mapping
 
 import yaml
@@ -107,10 +108,11 @@ def _one_alert_per_filter(args: StackValidationArgs, report_violation: ReportVio
                              f"{shown}; expected exactly one.{hint}", res.urn)
 
 
-def _cis_detections() -> list:
+@lru_cache(maxsize=1)
+def _cis_detections() -> tuple:
     from ..catalog import load_catalog
 
-    return [d for d in load_catalog() if d.is_cis]
+    return tuple(d for d in load_catalog() if d.is_cis)
 
 
 def _cis_complete(args: StackValidationArgs, report_violation: ReportViolation) -> None:

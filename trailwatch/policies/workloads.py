@@ -91,7 +91,7 @@ def _k8s_non_root(container: Mapping, pod_spec: Mapping) -> bool | None:
     user, non_root = pick("runAsUser"), pick("runAsNonRoot")
     if user is UNKNOWN or non_root is UNKNOWN:
         return None
-    if user is not None:
+    if isinstance(user, (int, float)) and not isinstance(user, bool):
         return user > 0
     return non_root is True
 
