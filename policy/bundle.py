@@ -5,7 +5,7 @@ this directory, so this script copies it together with the core modules the poli
 detection catalog the CIS policy reads) into one folder::
 
     python policy/bundle.py dist/policy-pack
-    pulumi policy publish dist/policy-pack          # to your default organisation (or --org / <org>/...)
+    cd dist/policy-pack && pulumi policy publish <org>    # publishes the pack in the current directory
 
 The bundle's ``__main__.py`` finds the bundled ``trailwatch`` package next to itself first.
 """
@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("target", type=Path, help="folder to create (replaced if it exists)")
     args = parser.parse_args(argv)
     files = bundle(args.target.resolve())
-    print(f"bundled {len(files)} files into {args.target}; publish with: pulumi policy publish {args.target}")
+    print(f"bundled {len(files)} files into {args.target}; publish with: "
+          f"cd {args.target} && pulumi policy publish <org>")
     return 0
 
 
