@@ -252,3 +252,21 @@ def test_http_endpoints_loopback_only_and_down_means_connection_refused():
             assert resp.status == 200
     finally:
         em.stop()
+
+
+def test_stop_refuses_a_client_that_kept_its_connection_open():
+    import http.client
+    em, _, _ = emulator()
+    em.start()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", em.port, timeout=5)
+        conn.request("GET", "/metrics")
+        response = conn.getresponse()
+        response.read()
+        assert response.getheader("Connection") == "close"
+        em.stop()
+        with pytest.raises((ConnectionError, http.client.HTTPException, OSError)):
+            conn.request("GET", "/metrics")
+            conn.getresponse().read()
+    finally:
+        em.stop()

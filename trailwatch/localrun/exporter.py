@@ -343,6 +343,9 @@ class ExporterEmulator:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
+                # One request per connection: when the emulator stops, the next scrape is refused, as when the
+                # exporter's process is gone (a kept-alive connection would outlive the listening socket here).
+                self.send_header("Connection", "close")
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)
