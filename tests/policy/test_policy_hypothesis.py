@@ -16,7 +16,7 @@ from trailwatch.offline_policy import policy_config_request, properties
 from trailwatch.policies import POLICIES
 from trailwatch.settings import RETENTION_DAYS
 
-FAST = settings(max_examples=8, deadline=None, derandomize=True,
+FAST = settings(max_examples=6, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -110,7 +110,7 @@ SERVICER = _PolicyAnalyzerServicer("trailwatch", "0.0.0", POLICIES, EnforcementL
 SERVICER.Configure(policy_config_request(POLICIES), None)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=40, deadline=None, derandomize=True)
 @given(st.sampled_from(TYPES), st.dictionaries(st.sampled_from(KEYS), json_values, max_size=6))
 def test_no_policy_crashes_on_any_input(resource_type, props):
     servicer = SERVICER

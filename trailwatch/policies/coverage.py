@@ -21,6 +21,7 @@ from ..naming import exporter_metric_name
 from ._common import STACK_TYPE, UNKNOWN, as_list, dig, plain, stack_flag
 
 MANDATORY = EnforcementLevel.MANDATORY
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 LOG_METRIC_FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
@@ -33,7 +34,7 @@ def _rule_file(text: Any) -> list[Mapping] | None:
     if not isinstance(text, str) or "groups" not in text:
         return None
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_LOADER)  # noqa: S506 (a safe loader: C SafeLoader when available)
     except yaml.YAMLError:
         return None
     groups = doc.get("groups") if isinstance(doc, Mapping) else None
