@@ -99,3 +99,11 @@ def test_config_errors_stay_exit_2(capsys, tmp_path):
     (tmp_path / "Pulumi.bad.yaml").write_text("config:\n  aws:region: us-east-1\n  trailwatch:logRetentionDays: 45\n")
     code, out, err = plan(capsys, "--stack", "bad", "--config-dir", str(tmp_path))
     assert code == 2 and out == "" and err.startswith("error: config 'trailwatch:logRetentionDays'")
+
+
+def test_redact_handles_recorded_unknowns():
+    from pulumi.output import Unknown
+
+    from trailwatch.commands.plan import redact
+
+    assert redact({"arn": Unknown(), "list": [Unknown(), "x"]}) == {"arn": "[unknown]", "list": ["[unknown]", "x"]}

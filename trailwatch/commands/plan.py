@@ -35,12 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def redact(value: Any) -> Any:
     """Replace every secret with "[secret]" and every unknown with "[unknown]", recursively."""
+    from pulumi.output import Unknown
     from pulumi.runtime import rpc
 
     if rpc.is_rpc_secret(value):
         return SECRET
-    if value is rpc.UNKNOWN or (isinstance(value, str) and value == rpc.UNKNOWN):
-        return UNKNOWN
+    if isinstance(value, Unknown) or value is rpc.UNKNOWN or (isinstance(value, str) and value == rpc.UNKNOWN):
+        return UNKNOWN  # the mock monitor records a computed value as pulumi.output.Unknown
     if isinstance(value, dict):
         return {k: redact(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
