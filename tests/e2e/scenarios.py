@@ -53,7 +53,7 @@ def start_teams(ctx: RunContext) -> TeamsStandIn:
     return teams
 
 
-def start_emulation(ctx: RunContext, stack: Stack, lead: float = FIRST_SCRAPE_LEAD + 2) -> StackEmulation:
+def start_emulation(ctx: RunContext, stack: Stack, lead: float = FIRST_SCRAPE_LEAD + 4) -> StackEmulation:
     emulation = StackEmulation(stack, first_readable_at=time.time() + lead)
     ctx.on_cleanup(emulation.stop)
     return emulation
@@ -67,6 +67,21 @@ def start_pipeline(ctx: RunContext, stack: Stack, emulation: StackEmulation, tea
     pipeline.start()
     ctx.note(f"{name}: prometheus {pipeline.prometheus.url}, alertmanager {pipeline.alertmanager.url}")
     return pipeline
+
+
+def place_after_first_scrapes(ctx: RunContext, emulation: StackEmulation, replayed: ReplayedMinutes,
+                              *pipelines: LocalPipeline, extra: tuple[tuple[ReplayedMinutes, int], ...] = ()) -> int:
+    """Once every pipeline has scraped the exporter, put the events on the first slot that becomes readable
+    from a second later on (slot 0 normally; a slow start costs one period). ``extra``: more (events, slot
+    offset) placements. Returns the slot."""
+    for pipeline in pipelines:
+        pipeline.wait_for_first_scrape()
+    slot = emulation.slot_readable_after(time.time() + 1)
+    emulation.place(replayed, slot=slot)
+    for more, offset in extra:
+        emulation.place(more, slot=slot + offset)
+    ctx.note(f"events at slot {slot}, readable at +{emulation.readable_at(slot) - ctx.started:.1f}s")
+    return slot
 
 
 def rule_for_seconds(pipeline: LocalPipeline, alertname: str) -> int:
@@ -128,16 +143,16 @@ def run_delivery(ctx: RunContext) -> DeliveryRun:
     expected = expected_alerts(native_stack, report)
     ctx.note(f"replayed {report.events} events; expected alerts {sorted(expected)}")
     emulation = start_emulation(ctx, native_stack)
-    placed = emulation.place(ReplayedMinutes.from_report(report), slot=0)
-    slot_time = next(iter(placed.values()))
     emulation.start()
     native_teams, adapter_teams, guide_teams = start_teams(ctx), start_teams(ctx), start_teams(ctx)
-    start_pipeline(ctx, native_stack, emulation, native_teams.workflow_url, "native")
-    start_pipeline(ctx, adapter_stack, emulation, adapter_teams.adapter_url, "adapter")
+    native = start_pipeline(ctx, native_stack, emulation, native_teams.workflow_url, "native")
+    adapter = start_pipeline(ctx, adapter_stack, emulation, adapter_teams.adapter_url, "adapter")
     guide = start_pipeline(ctx, native_stack, emulation, guide_teams.adapter_url, "guide", mode="adapter",
                            rules_text=guide_rules_text(),
                            alertmanager_text=guide_alertmanager_text(guide_teams.adapter_url))
-    readable = emulation.readable_at(0)
+    slot = place_after_first_scrapes(ctx, emulation, ReplayedMinutes.from_report(report), native, adapter, guide)
+    slot_time = emulation.slot_time(slot)
+    readable = emulation.readable_at(slot)
     groups = {(name, ident) for ident, name in expected.items()}
     window = native_stack.settings.alert_window_minutes * 60
     for teams in (native_teams, adapter_teams):
@@ -203,23 +218,23 @@ def run_faults(ctx: RunContext) -> FaultsRun:
     wave2_report = replay_records([stop_logging], detections, window)
     wave1, wave2 = expected_alerts(stack, wave1_report), expected_alerts(stack, wave2_report)
     emulation = start_emulation(ctx, stack)
-    emulation.place(ReplayedMinutes.from_report(wave1_report), slot=0)
-    emulation.place(ReplayedMinutes.from_report(wave2_report), slot=2)
     emulation.start()
     teams = start_teams(ctx)
     teams.fail_next(3, 500)
     teams.fail_next(3, 429)
     teams.then_refuse_for(60)
     pipeline = start_pipeline(ctx, stack, emulation, teams.workflow_url, "faults")
+    slot = place_after_first_scrapes(ctx, emulation, ReplayedMinutes.from_report(wave1_report), pipeline,
+                                     extra=((ReplayedMinutes.from_report(wave2_report), 2),))
     groups1 = {(name, ident) for ident, name in wave1.items()}
-    ctx.wait_for(lambda: teams.refusals or not teams.listening, emulation.readable_at(0) + 60 - time.time(),
+    ctx.wait_for(lambda: teams.refusals or not teams.listening, emulation.readable_at(slot) + 60 - time.time(),
                  "500s and 429s served, refusal started")
     ctx.note("refusing connections")
     ctx.wait_for(lambda: teams.refusals, 90, "refusal over")
     ctx.note("listening again")
     ctx.wait_for(lambda: have_all(teams, groups1, "firing"), 60, "wave-1 firing cards after the outage")
     ctx.note("wave 1 delivered; restarting Alertmanager while wave 2 fires")
-    readable2 = emulation.readable_at(2)
+    readable2 = emulation.readable_at(slot + 2)
     ctx.sleep_until(readable2 - 1)
     stopped = time.time()
     pipeline.alertmanager.stop()
@@ -232,7 +247,7 @@ def run_faults(ctx: RunContext) -> FaultsRun:
     groups2 = {(name, ident) for ident, name in wave2.items()}
     # Prometheus re-sends a firing alert every --rules.alert.resend-delay (1 m by default).
     ctx.wait_for(lambda: have_all(teams, groups2, "firing"), 100, "wave-2 firing card after the restart")
-    resolve1 = emulation.slot_time(0) + window * 60
+    resolve1 = emulation.slot_time(slot) + window * 60
     ctx.wait_for(lambda: have_all(teams, groups1, "resolved"), resolve1 + 60 - time.time(), "wave-1 resolved cards")
     ctx.sleep_until(time.time() + 5)
     attempts = teams.attempts()
@@ -357,16 +372,16 @@ def run_storm(ctx: RunContext) -> StormRun:
     expected = expected_alerts(stack, report)
     ctx.note(f"replayed {report.events} events; expected {sorted(expected)}")
     emulation = start_emulation(ctx, stack)
-    placed = emulation.place(ReplayedMinutes.from_report(report), slot=0)
     emulation.start()
     teams = start_teams(ctx)
-    start_pipeline(ctx, stack, emulation, teams.workflow_url, "storm")
+    pipeline = start_pipeline(ctx, stack, emulation, teams.workflow_url, "storm")
+    slot = place_after_first_scrapes(ctx, emulation, ReplayedMinutes.from_report(report), pipeline)
     groups = {(name, ident) for ident, name in expected.items()}
-    last_slot = max(placed.values())
-    ctx.wait_for(lambda: have_all(teams, groups, "firing"), emulation.readable_at(0) + 60 - time.time(),
+    last_time = max(emulation.placements[-1].values())
+    ctx.wait_for(lambda: have_all(teams, groups, "firing"), emulation.readable_at(slot) + 60 - time.time(),
                  "storm firing cards")
     window = stack.settings.alert_window_minutes * 60
-    ctx.wait_for(lambda: have_all(teams, groups, "resolved"), last_slot + window + 60 - time.time(),
+    ctx.wait_for(lambda: have_all(teams, groups, "resolved"), last_time + window + 60 - time.time(),
                  "storm resolved cards")
     ctx.sleep_until(time.time() + 3)
     return StormRun(

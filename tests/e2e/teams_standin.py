@@ -18,7 +18,10 @@ Two endpoints:
 An invalid request is answered 400 and kept in :attr:`TeamsStandIn.rejected`; tests assert that list is empty.
 
 Faults: :meth:`fail_next` answers the next N valid requests with a status (500, 429...), :meth:`refuse_for`
-stops listening for a while (connections refused) and listens again on the same port.
+stops listening for a while (connections refused) and listens again on the same port; :meth:`then_refuse_for`
+starts such a refusal right after the queued faults. A request that arrives while the server is being stopped
+for a refusal (it stops within half a second) has its connection dropped unanswered and is recorded with status
+0: no request is ever answered during a refusal.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -254,6 +258,7 @@ class TeamsStandIn:
         self.rejected: list[Delivery] = []
         self._faults: list[list[int]] = []  # [[status, remaining], ...]
         self._refuse_after_faults: float | None = None
+        self._refusing = False  # set the moment a refusal is decided, cleared when listening again
         self._lock = threading.Lock()
         self._timers: list[threading.Timer] = []
         self.refusals: list[tuple[float, float]] = []  # (stopped at, listening again at)
@@ -308,11 +313,15 @@ class TeamsStandIn:
         if not 0 < seconds <= 600:
             raise ValueError("refuse_for: 0 < seconds <= 600")
         stopped = time.time()
+        with self._lock:
+            self._refusing = True
         if self.server.is_running():
             self.server.stop()
 
         def resume() -> None:
             self.server.start()
+            with self._lock:
+                self._refusing = False
             self.refusals.append((stopped, time.time()))
 
         timer = threading.Timer(seconds, resume)
@@ -325,7 +334,27 @@ class TeamsStandIn:
         return self.server.is_running()
 
     # -- handlers ----------------------------------------------------------------------------------------------
+    def _drop_if_refusing(self, request: Request, kind: str) -> Response | None:
+        """A request that slipped in while the server is being stopped for a refusal: drop the connection
+        without an answer (what the client sees is a network error, like a refused connection)."""
+        with self._lock:
+            refusing = self._refusing
+        if not refusing:
+            return None
+        with self._lock:  # recorded before the client can notice
+            self.deliveries.append(Delivery(time.time(), request.path, kind, 0, None))
+        sock = request.environ.get("werkzeug.socket")
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        return Response("", status=503)  # never reaches the client: the connection is gone
+
     def _answer(self, request: Request, kind: str, validate: Callable[[Any], list[str]], ok: int) -> Response:
+        dropped = self._drop_if_refusing(request, kind)
+        if dropped is not None:
+            return dropped
         errors: list[str] = []
         if request.mimetype != "application/json":
             errors.append(f"Content-Type must be application/json (got {request.content_type!r})")
@@ -348,6 +377,7 @@ class TeamsStandIn:
                         self._faults.pop(0)
                     if not self._faults and self._refuse_after_faults:
                         seconds, self._refuse_after_faults = self._refuse_after_faults, None
+                        self._refusing = True
                         # Not from this request's thread: stopping the server waits for its serving loop.
                         threading.Thread(target=self.refuse_for, args=(seconds,), daemon=True).start()
         delivery = Delivery(time.time(), request.path, kind, status, payload, errors)

@@ -110,7 +110,9 @@ def test_scenario5_the_guides_rules_and_alertmanager_settings_deliver_nothing(e2
 def test_scenario3_teams_500_429_refusal_and_alertmanager_restart_lose_nothing_duplicate_nothing(e2e_runs):
     run = e2e_runs.result("faults", RUN_TIMEOUT)
     assert run.rejected == [], [d.errors for d in run.rejected]
-    assert run.fault_statuses == [500, 500, 500, 429, 429, 429]
+    answered = [status for status in run.fault_statuses if status]
+    assert answered == [500, 500, 500, 429, 429, 429], run.fault_statuses
+    # 0: a request that raced the switch to refusing had its connection dropped unanswered (never a card)
     assert len(run.refusals) == 1 and run.refusal_seconds >= 59
     refusal_end = run.refusals[0][1]
     one_each(run.accepted, {**run.wave1, **run.wave2}, "firing")

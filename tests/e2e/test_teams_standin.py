@@ -122,3 +122,10 @@ def test_fault_program_500_then_429_then_refusal_then_back_on_the_same_port(team
 def test_only_loopback():
     with pytest.raises(ValueError):
         TeamsStandIn(host="0.0.0.0")
+
+
+def test_a_request_racing_the_switch_to_refusing_is_dropped_unanswered(teams):
+    teams._refusing = True  # the state between "refusal decided" and "server stopped"
+    with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
+        post(teams.workflow_url, msteamsv2_message())
+    assert [d.status for d in teams.attempts()] == [0] and teams.accepted() == []

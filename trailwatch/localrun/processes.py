@@ -8,6 +8,7 @@ defaults to ``0.0.0.0:9094``). The Debian builds default to system paths, so eve
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -91,6 +92,16 @@ def http_post(url: str, data: bytes = b"", timeout: float = 10.0) -> int:
         return 0
 
 
+_LIVE: "set[ManagedProcess]" = set()
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    """Safety net: whatever a caller forgot (or could not) stop is stopped when the interpreter exits."""
+    for proc in list(_LIVE):
+        proc.stop(grace=5)
+
+
 class ManagedProcess:
     """One long-running binary: started in its own process group, ready when ``ready_path`` answers 200."""
 
@@ -129,6 +140,7 @@ class ManagedProcess:
         finally:
             log.close()
         self.starts += 1
+        _LIVE.add(self)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.alive:
@@ -145,6 +157,7 @@ class ManagedProcess:
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM the process group, SIGKILL it after ``grace`` seconds; idempotent."""
         proc, self.proc = self.proc, None
+        _LIVE.discard(self)
         if proc is None:
             return
         if proc.poll() is None:
