@@ -1,6 +1,7 @@
 # make test  - create .venv, install requirements, fetch promtool/prometheus/alertmanager, run every test
 # make plan  - offline plan of the dev stack (no Pulumi CLI, no AWS credentials)
 # make render STACK=dev OUT=out  - write every rendered config file for a stack
+# make latency - served-datapoint -> Teams-card latency, trailwatch vs the guide, production timings (~5 min)
 # make bench - replay (whole catalog) vs jq (one filter) throughput on generated CloudTrail records
 PYTHON ?= python3
 VENV := .venv
@@ -9,7 +10,7 @@ STACK ?= dev
 OUT ?= out
 RECORDS ?= 1000000
 
-.PHONY: test plan venv tools render bench
+.PHONY: test plan venv tools render bench latency
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +33,6 @@ render: venv
 
 bench: venv
 	$(PY) bench/replay_bench.py --records $(RECORDS)
+
+latency: venv tools
+	$(PY) bench/latency.py

@@ -289,6 +289,11 @@ def _cross_check(s: StackSettings) -> None:
     if s.alert_window_minutes <= window_needed:
         raise ConfigError(f"config 'trailwatch:alertWindowMinutes': must exceed exporterDelaySeconds + "
                           f"scrapeIntervalSeconds ({window_needed:g} min) or alerts can never see a datapoint")
+    heartbeat_needed = (s.exporter_delay_seconds + s.exporter_period_seconds + s.scrape_interval_seconds) / 60
+    if s.heartbeat_missing_minutes <= heartbeat_needed:
+        raise ConfigError(f"config 'trailwatch:heartbeatMissingMinutes': must exceed exporterDelaySeconds + "
+                          f"exporterPeriodSeconds + scrapeIntervalSeconds ({heartbeat_needed:g} min) or the "
+                          f"heartbeat alert fires while CloudTrail is fine")
     for key, image in (("exporterImage", s.exporter_image), ("adapterImage", s.adapter_image)):
         if not is_pinned_image(image):
             raise ConfigError(f"config 'trailwatch:{key}': {image!r} must be pinned to a version tag or digest "

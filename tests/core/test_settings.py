@@ -138,3 +138,10 @@ def test_invalid_configs_fail_with_the_documented_error_type_only(config):
         make_stack(**config)
     assert isinstance(err.value, (ConfigError, CatalogError))
     assert "\n" not in str(err.value)
+
+
+def test_heartbeat_window_must_outlast_the_exporter_delay():
+    # 12 minutes cannot contain a datapoint only readable after the 600 s delay + a 60 s period + a 60 s scrape.
+    with pytest.raises(ConfigError, match="heartbeatMissingMinutes': must exceed .* \\(12 min\\)"):
+        make_stack(heartbeatMissingMinutes=12)
+    assert make_stack(heartbeatMissingMinutes=13).settings.heartbeat_missing_minutes == 13

@@ -29,7 +29,7 @@ def example_stacks() -> list[str]:
 
 # Timings far from the defaults: the generated promtool tests must still hold (times derive from settings).
 VARIANTS = {
-    "fast": dict(alertWindowMinutes=8, exporterDelaySeconds=300, scrapeIntervalSeconds=30, heartbeatMissingMinutes=3,
+    "fast": dict(alertWindowMinutes=8, exporterDelaySeconds=300, scrapeIntervalSeconds=30, heartbeatMissingMinutes=8,
                  exporterPeriodSeconds=60, exporterRangeSeconds=120),
     "slow": dict(alertWindowMinutes=50, exporterDelaySeconds=1800, scrapeIntervalSeconds=300,
                  heartbeatMissingMinutes=90, exporterPeriodSeconds=300, exporterRangeSeconds=1800,

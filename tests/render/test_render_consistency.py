@@ -197,7 +197,9 @@ def test_exporter_and_scrape_config_follow_the_settings():
 
 def test_test_times_stay_clear_of_the_window_edges():
     for window, delay, scrape in ((30, 600, 60), (11, 600, 30), (2, 60, 30), (240, 7200, 300)):
-        stack = make_stack(alertWindowMinutes=window, exporterDelaySeconds=delay, scrapeIntervalSeconds=scrape)
+        heartbeat = (delay + 60 + scrape) // 60 + 15  # must outlast delay + period + scrape (settings check)
+        stack = make_stack(alertWindowMinutes=window, exporterDelaySeconds=delay, scrapeIntervalSeconds=scrape,
+                           heartbeatMissingMinutes=heartbeat)
         t = eval_times(stack.settings)
         assert t.event < t.firing < t.event + window <= t.resolved - 5
         assert t.heartbeat_stop < t.heartbeat_quiet < t.heartbeat_stop + stack.settings.heartbeat_missing_minutes \

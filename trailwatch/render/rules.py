@@ -157,8 +157,9 @@ def heartbeat_annotations(stack: Stack, det: Detection, account_id: str | None =
 
 def heartbeat_for(settings: StackSettings) -> int:
     """Seconds the heartbeat must stay missing on top of its window: a Prometheus that has not scraped the
-    exporter yet (fresh start) evaluates the rule on no data at all, which must not page anyone."""
-    return max(300, 3 * settings.scrape_interval_seconds)
+    exporter yet (fresh start) evaluates the rule on no data at all, which must not page anyone. Five scrapes
+    (5 minutes at the shipped 60 s interval), never under 30 s: Prometheus starts scraping up to 5 s late."""
+    return max(30, 5 * settings.scrape_interval_seconds)
 
 
 def heartbeat_rule(stack: Stack, det: Detection, account_id: str | None = None) -> dict[str, Any]:
@@ -172,8 +173,8 @@ def heartbeat_rule(stack: Stack, det: Detection, account_id: str | None = None) 
 
 
 def exporter_down_for(stack: Stack) -> int:
-    """Seconds ``up == 0`` must hold: a few missed scrapes, at least 5 minutes."""
-    return max(300, 3 * stack.settings.scrape_interval_seconds)
+    """Seconds ``up == 0`` must hold: five missed scrapes (5 minutes at the shipped interval), at least 30 s."""
+    return max(30, 5 * stack.settings.scrape_interval_seconds)
 
 
 def scrape_errors_for(stack: Stack) -> int:
