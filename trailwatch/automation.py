@@ -46,6 +46,7 @@ from .errors import ConfigError
 from .policies.webhooks import contains_webhook
 from .settings import PROJECT, declared, qualified
 from .stack import PROJECT_ROOT, stack_from_config
+from .violations import Violation
 
 POLICY_PACK = PROJECT_ROOT / "policy"
 SECRET_MASK = "[secret]"
@@ -67,21 +68,6 @@ def secret(value: Any) -> Secret:
 
 
 @dataclass(frozen=True)
-class PolicyViolation:
-    policy: str
-    level: str
-    pack: str
-    type: str
-    name: str
-    message: str
-    urn: str = ""
-
-    @property
-    def mandatory(self) -> bool:
-        return self.level == "mandatory"
-
-
-@dataclass(frozen=True)
 class Result:
     operation: Operation
     stack: str
@@ -90,11 +76,11 @@ class Result:
     """Resource changes by operation, e.g. ``{"create": 40, "same": 2}``."""
     outputs: dict[str, Any] = field(default_factory=dict)
     """Stack outputs after ``up`` (secret ones are ``"[secret]"``); empty for preview and destroy."""
-    violations: tuple[PolicyViolation, ...] = ()
+    violations: tuple[Violation, ...] = ()
     error: Optional[str] = None
 
     @property
-    def mandatory_violations(self) -> tuple[PolicyViolation, ...]:
+    def mandatory_violations(self) -> tuple[Violation, ...]:
         return tuple(v for v in self.violations if v.mandatory)
 
 
@@ -194,14 +180,14 @@ class StackRunner:
     def _run(self, operation: Operation, call: Callable[[dict], Any]) -> Result:
         from pulumi import automation as auto
 
-        violations: list[PolicyViolation] = []
+        violations: list[Violation] = []
         summary: dict[str, int] = {}
 
         def on_event(event) -> None:
             if event.policy_event is not None:
                 pe = event.policy_event
                 rtype, name = _type_and_name(pe.resource_urn or "")
-                violations.append(PolicyViolation(
+                violations.append(Violation(
                     policy=pe.policy_name, level=pe.enforcement_level, pack=pe.policy_pack_name, type=rtype,
                     name=name, message=pe.message, urn=pe.resource_urn or ""))
             if event.summary_event is not None:

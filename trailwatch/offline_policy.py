@@ -27,7 +27,6 @@ flags); ``pulumi preview`` refuses such a stack itself because Pulumi.yaml decla
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import pulumi.runtime
@@ -43,6 +42,7 @@ from .mockrun import Recording, Registration
 from .policies import PACK_NAME, PACK_VERSION, POLICIES
 from .policies.webhooks import contains_webhook
 from .settings import PROJECT, declared, qualified
+from .violations import Violation
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 CONFIG_TYPE = "pulumi:config"
@@ -51,26 +51,6 @@ LEVELS = {proto.ADVISORY: "advisory", proto.MANDATORY: "mandatory", proto.REMEDI
 _LEVEL_NAMES = {"advisory": proto.ADVISORY, "mandatory": proto.MANDATORY, "remediate": proto.REMEDIATE,
                 "disabled": proto.DISABLED}
 _RPC_SECRET = rpc._special_sig_key, rpc._special_secret_sig
-
-
-@dataclass(frozen=True)
-class Violation:
-    policy: str
-    level: str
-    type: str
-    name: str
-    message: str
-    urn: str = ""
-
-    @property
-    def mandatory(self) -> bool:
-        return self.level == "mandatory"
-
-    def as_dict(self) -> dict[str, str]:
-        """The plan JSON form: ``{policy, level, type, name, message}``."""
-        out = asdict(self)
-        out.pop("urn")
-        return out
 
 
 def stack_urn(stack: str, project: str = PROJECT) -> str:
