@@ -72,6 +72,17 @@ def ec2_trust_policy() -> dict[str, Any]:
         "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 
 
+def healthcheck_command(port: int = PORT) -> list[str]:
+    """Docker HEALTHCHECK for the exporter: GET /-/healthy over bash's /dev/tcp, healthy on an HTTP 200.
+
+    prom/cloudwatch-exporter is built FROM eclipse-temurin:<n>-jre-noble, which installs neither curl nor wget
+    (wget is purged after the JDK download), so a ``curl`` check could never pass.
+    """
+    request = r"printf 'GET /-/healthy HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3"
+    return ["CMD", "bash", "-c",
+            f"exec 3<>/dev/tcp/127.0.0.1/{port} && {request} && head -n 1 <&3 | grep -q ' 200 '"]
+
+
 def checksum(*texts: str) -> str:
     """sha256 of the texts (NUL-joined): a pod-template annotation that changes exactly when they do."""
     return hashlib.sha256("\0".join(texts).encode("utf-8")).hexdigest()
@@ -305,8 +316,8 @@ class CloudWatchExporter(pulumi.ComponentResource):
             memory=512,
             cpus="0.5",
             restart="unless-stopped",
-            # The image's eclipse-temurin base ships curl.
-            healthcheck={"tests": ["CMD", "curl", "-fsS", f"http://127.0.0.1:{PORT}/-/healthy"],
+            # The image (eclipse-temurin:*-jre-noble base) has no curl or wget; bash, head and grep are there.
+            healthcheck={"tests": healthcheck_command(),
                          "interval": "30s", "timeout": "5s", "retries": 3, "start_period": "30s"},
             labels=[{"label": "trailwatch.component", "value": "cloudwatch-exporter"}],
             # the access key pair (when used) stays encrypted in the container's state outputs too

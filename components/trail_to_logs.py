@@ -6,6 +6,7 @@ With ``create_trail=False`` it creates nothing and passes the named log group on
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -15,6 +16,17 @@ import pulumi_aws as aws
 from trailwatch import aws_policies as docs
 
 from .aws_context import AwsContext
+
+
+_ALIAS_UNSAFE = re.compile(r"[^a-zA-Z0-9/_-]")
+
+
+def kms_alias_name(trail_name: str) -> str:
+    """``alias/<trail name>`` with every character KMS refuses in alias names (``[a-zA-Z0-9/_-]`` only) as ``-``.
+
+    Trail names (from the stack name) may contain periods, which CloudTrail accepts and KMS rejects.
+    """
+    return "alias/" + _ALIAS_UNSAFE.sub("-", trail_name)
 
 
 @dataclass
@@ -66,7 +78,7 @@ class TrailToLogs(pulumi.ComponentResource):
             policy=pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id, trail_arn).apply(
                 lambda v: json.dumps(docs.trail_key_policy(v[0], v[1], v[2], v[3], log_group_name))),
             opts=child)
-        aws.kms.Alias(f"{name}-key-alias", name=f"alias/{args.trail_name}", target_key_id=key.key_id, opts=child)
+        aws.kms.Alias(f"{name}-key-alias", name=kms_alias_name(args.trail_name), target_key_id=key.key_id, opts=child)
 
         bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=False, opts=child)
         public_block = aws.s3.BucketPublicAccessBlock(

@@ -1,6 +1,7 @@
 """Security properties of the CloudTrail half, asserted on what the real program registers under mocks."""
 
 import json
+import re
 
 import pytest
 
@@ -158,3 +159,12 @@ def test_bring_your_own_log_group_creates_no_trail():
     assert filters and {f.inputs["logGroupName"] for f in filters} == {"/org/cloudtrail"}
     assert rec.outputs["logGroupName"] == "/org/cloudtrail"
     assert json.dumps(rec.outputs).count("trailArn") == 0
+
+
+def test_kms_alias_is_valid_for_stack_names_with_periods():
+    # Pulumi stack names may contain '.', CloudTrail trail names too, KMS alias names may not.
+    rec = run_stack("prod.eu")
+    assert rec.one(TRAIL).inputs["name"] == "trailwatch-prod.eu"
+    alias = rec.one("aws:kms/alias:Alias").inputs["name"]
+    assert alias == "alias/trailwatch-prod-eu"
+    assert re.fullmatch(r"alias/[a-zA-Z0-9/_-]+", alias) and not alias.startswith("alias/aws/")

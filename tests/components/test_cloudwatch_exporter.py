@@ -181,7 +181,12 @@ def test_docker_container_is_hardened_and_bound_to_loopback():
     assert c["user"] == "65534:65534" and c["readOnly"] is True
     assert c["capabilities"] == {"drops": ["ALL"]} and "no-new-privileges:true" in c["securityOpts"]
     assert c["memory"] == 512 and c["restart"] == "unless-stopped"
-    assert c["healthcheck"]["tests"] == ["CMD", "curl", "-fsS", "http://127.0.0.1:9106/-/healthy"]
+    # the image has bash but no curl/wget (eclipse-temurin jre-noble base): probe /-/healthy over /dev/tcp
+    assert c["healthcheck"]["tests"] == [
+        "CMD", "bash", "-c",
+        "exec 3<>/dev/tcp/127.0.0.1/9106 && printf 'GET /-/healthy HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3"
+        " && head -n 1 <&3 | grep -q ' 200 '"]
+    assert not {"curl", "wget"} & set(" ".join(c["healthcheck"]["tests"]).split())
     assert not c.get("privileged") and not c.get("publishAllPorts")
 
 
