@@ -25,6 +25,9 @@ CIS_ALARM_PERIOD_SECONDS = 300
 class MetricFilterSetArgs:
     log_group_name: pulumi.Input[str]
     detections: Sequence[Detection]
+    name_prefix: str = "trailwatch"
+    """Prefix of the AWS-side filter and alarm names: they share one namespace per log group / account and
+    region, so two stacks must not use the same prefix."""
     security_hub_alarms: bool = False
     alarm_emails: Sequence[str] = field(default_factory=tuple)
     alarm_https_endpoints: Sequence[str] = field(default_factory=tuple)
@@ -39,7 +42,7 @@ class MetricFilterSet(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         for det in args.detections:
             aws.cloudwatch.LogMetricFilter(
-                f"{name}-{det.id}", name=f"trailwatch-{det.id}", log_group_name=args.log_group_name,
+                f"{name}-{det.id}", name=f"{args.name_prefix}-{det.id}", log_group_name=args.log_group_name,
                 pattern=det.pattern,
                 metric_transformation={"name": det.metric, "namespace": det.namespace, "value": "1",
                                        "default_value": "0", "unit": "Count"},
@@ -69,7 +72,7 @@ class MetricFilterSet(pulumi.ComponentResource):
         for det in (d for d in args.detections if d.is_cis):
             label = det.security_hub_control or f"CIS-{next(iter(det.cis.values()))}"
             aws.cloudwatch.MetricAlarm(
-                f"{name}-{det.id}-alarm", name=f"trailwatch-{label}-{det.metric}",
+                f"{name}-{det.id}-alarm", name=f"{args.name_prefix}-{label}-{det.metric}",
                 alarm_description=f"{det.title} ({label}); created for Security Hub by trailwatch",
                 namespace=det.namespace, metric_name=det.metric, statistic="Sum",
                 period=CIS_ALARM_PERIOD_SECONDS, evaluation_periods=1, threshold=1,

@@ -38,6 +38,7 @@ def build_pipeline(stack: Stack) -> dict[str, Any]:
     filters = MetricFilterSet(COMPONENT_NAME, MetricFilterSetArgs(
         log_group_name=logs.log_group_name,
         detections=stack.detections,
+        name_prefix=trail_name(stack.name),
         security_hub_alarms=s.security_hub_alarms,
         alarm_emails=s.alarm_emails,
         alarm_https_endpoints=s.alarm_https_endpoints,

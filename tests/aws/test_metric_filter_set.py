@@ -26,7 +26,7 @@ def reference_patterns():
 def test_one_filter_per_enabled_detection(rec):
     stack = make_stack()
     filters = rec.of_type(FILTER)
-    assert sorted(f.inputs["name"] for f in filters) == sorted(f"trailwatch-{d.id}" for d in stack.detections)
+    assert sorted(f.inputs["name"] for f in filters) == sorted(f"trailwatch-test-{d.id}" for d in stack.detections)
     for f in filters:
         t = f.inputs["metricTransformation"]
         assert (t["value"], t["defaultValue"], t["namespace"]) == ("1", "0", "CloudTrailMetrics")
@@ -35,7 +35,7 @@ def test_one_filter_per_enabled_detection(rec):
 
 def test_cis_patterns_are_byte_identical_to_security_hub(rec):
     expected = reference_patterns()
-    deployed = {f.inputs["name"].removeprefix("trailwatch-"): f.inputs["pattern"] for f in rec.of_type(FILTER)}
+    deployed = {f.inputs["name"].removeprefix("trailwatch-test-"): f.inputs["pattern"] for f in rec.of_type(FILTER)}
     assert len(expected) == 15
     for ident, pattern in expected.items():
         assert deployed[ident] == pattern, ident
@@ -79,6 +79,7 @@ def test_security_hub_alarms_one_per_cis_detection_on_an_encrypted_topic():
     rec = run_stack(securityHubAlarms=True, alarmEmails=["secops@example.com"])
     alarms = rec.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
     assert len(alarms) == 15
+    assert all(a.inputs["name"].startswith("trailwatch-test-") for a in alarms)  # per stack: names are account-wide
     for alarm in alarms:
         i = alarm.inputs
         assert (i["statistic"], i["period"], i["threshold"], i["evaluationPeriods"]) == ("Sum", 300, 1, 1)
