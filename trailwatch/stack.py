@@ -7,6 +7,7 @@ Also reads ``Pulumi.<stack>.yaml`` the way the Pulumi CLI hands config to a prog
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -34,8 +35,20 @@ class Stack:
     secret_keys: tuple[str, ...]
 
 
+_TRAIL_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|[._-](?=[A-Za-z0-9])){2,127}\Z")
+
+
 def trail_name(stack_name: str) -> str:
     return f"trailwatch-{stack_name}"
+
+
+def check_trail_name(stack_name: str) -> None:
+    """CloudTrail names: 3-128 letters, digits, '.', '_', '-', starting and ending alphanumeric, no two
+    separators in a row. Stack names Pulumi accepts can break that (``a_-b``, ``prod.``)."""
+    name = trail_name(stack_name)
+    if not _TRAIL_NAME.match(name):
+        raise ConfigError(f"stack {stack_name!r}: the trail name {name!r} is not a valid CloudTrail name (letters, "
+                          f"digits and single '.', '_' or '-' between them, ending alphanumeric, at most 128)")
 
 
 def log_group_name(stack: Stack) -> str:
@@ -171,5 +184,7 @@ def load_stack(name: str, root: Path = PROJECT_ROOT, catalog_path: Path | None =
 def stack_from_config(name: str, config: Mapping[str, str], secret_keys: tuple[str, ...] = (),
                       catalog_path: Path | None = None) -> Stack:
     settings = parse_settings(config)
+    if not settings.existing_log_group_name:
+        check_trail_name(name)
     catalog = load_catalog(catalog_path) if catalog_path else load_catalog()
     return Stack(name, settings, resolve_detections(catalog, settings), dict(config), tuple(secret_keys))

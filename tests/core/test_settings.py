@@ -145,3 +145,13 @@ def test_heartbeat_window_must_outlast_the_exporter_delay():
     with pytest.raises(ConfigError, match="heartbeatMissingMinutes': must exceed .* \\(12 min\\)"):
         make_stack(heartbeatMissingMinutes=12)
     assert make_stack(heartbeatMissingMinutes=13).settings.heartbeat_missing_minutes == 13
+
+
+@pytest.mark.parametrize("name, ok", [("dev", True), ("prod.eu", True), ("a_-b", False), ("prod.", False),
+                                      ("x" * 117, True), ("x" * 118, False)])  # "trailwatch-" + 117 = 128
+def test_stack_names_must_give_a_valid_cloudtrail_name(name, ok):
+    if ok:
+        assert make_stack(name).name == name
+    else:
+        with pytest.raises(ConfigError, match=f"stack '{name[:20]}.*is not a valid CloudTrail name"):
+            make_stack(name)
