@@ -75,8 +75,8 @@ class TrailToLogs(pulumi.ComponentResource):
         key = aws.kms.Key(
             f"{name}-key", description=f"Encrypts CloudTrail logs of {args.trail_name}", enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id, trail_arn).apply(
-                lambda v: json.dumps(docs.trail_key_policy(v[0], v[1], v[2], v[3], log_group_name))),
+            policy=pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id, trail_arn, ctx.dns_suffix).apply(
+                lambda v: json.dumps(docs.trail_key_policy(v[0], v[1], v[2], v[3], log_group_name, v[4]))),
             opts=child)
         aws.kms.Alias(f"{name}-key-alias", name=kms_alias_name(args.trail_name), target_key_id=key.key_id, opts=child)
 

@@ -38,8 +38,11 @@ def cloudtrail_bucket_policy(bucket_arn: str, trail: str, account: str, org_id: 
     }
 
 
-def trail_key_policy(partition: str, region: str, account: str, trail: str, log_group: str) -> Document:
-    """Account admins manage the key; CloudTrail encrypts for this trail; CloudWatch Logs for this log group."""
+def trail_key_policy(partition: str, region: str, account: str, trail: str, log_group: str,
+                     dns_suffix: str = "amazonaws.com") -> Document:
+    """Account admins manage the key; CloudTrail encrypts for this trail; CloudWatch Logs for this log group.
+
+    The CloudWatch Logs principal is regional and partition-specific (``logs.cn-north-1.amazonaws.com.cn``)."""
     cloudtrail = {"Service": "cloudtrail.amazonaws.com"}
     trail_context = f"arn:{partition}:cloudtrail:*:{account}:trail/*"
     return {
@@ -58,7 +61,7 @@ def trail_key_policy(partition: str, region: str, account: str, trail: str, log_
              "Condition": {"StringEquals": {"kms:CallerAccount": account},
                            "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": trail_context}}},
             {"Sid": "CloudWatchLogsEncryptsLogGroup", "Effect": "Allow",
-             "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+             "Principal": {"Service": f"logs.{region}.{dns_suffix}"},
              "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
              "Resource": "*",
              "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn":

@@ -133,6 +133,8 @@ def test_partition_aware_arns(monkeypatch):
     assert role["Statement"][0]["Resource"].startswith("arn:aws-cn:logs:cn-north-1:")
     key = policy_doc(rec.one("aws:kms/key:Key"))
     assert key["Statement"][0]["Principal"] == {"AWS": "arn:aws-cn:iam::123456789012:root"}
+    logs = next(s for s in key["Statement"] if s["Sid"] == "CloudWatchLogsEncryptsLogGroup")
+    assert logs["Principal"] == {"Service": "logs.cn-north-1.amazonaws.com.cn"}
 
 
 def test_settings_reach_the_resources():
