@@ -26,7 +26,7 @@ from trailwatch.errors import PatternError
 
 from .json_pattern import MAX_REGEXES
 from .lexer import NAME_CHARS, Scanner
-from .values import RELATIONAL_OPS, Literal, check_relational, comparison_predicate, parse_value, read_operator
+from .values import Literal, comparison_predicate, parse_operand, read_operator
 
 TokenPredicate = Callable[[str], bool]
 _NAME_START = frozenset(string.ascii_letters + "_")
@@ -125,13 +125,7 @@ def _comparison(sc: Scanner) -> Comparison:
     op = read_operator(sc)
     if op is None:
         raise sc.expected("an operator (=, !=, <, <=, >, >=), ',' or ']' after the field name")
-    sc.skip_ws()
-    lit = parse_value(sc, op)
-    if op in RELATIONAL_OPS:
-        if lit.regex is not None:
-            raise PatternError(f"expected '=' or '!=' before a regular expression, found {op!r}", pos, sc.text)
-        check_relational(lit, op, sc.text)
-    return Comparison(op, lit, pos)
+    return Comparison(op, parse_operand(sc, op, pos), pos)
 
 
 # -- log lines ---------------------------------------------------------------------------------

@@ -22,11 +22,9 @@ from .lexer import MAX_NESTING, Scanner
 from .selectors import Selector, make_getter, parse_selector
 from .values import (
     MISSING,
-    RELATIONAL_OPS,
     Literal,
-    check_relational,
     comparison_predicate,
-    parse_value,
+    parse_operand,
     read_operator,
 )
 
@@ -156,13 +154,7 @@ def _condition(sc: Scanner) -> Condition:
     op = read_operator(sc)
     if op is None:
         raise sc.expected("an operator (=, !=, <, <=, >, >=), IS NULL, IS TRUE, IS FALSE or NOT EXISTS after the selector")
-    sc.skip_ws()
-    lit = parse_value(sc, op)
-    if op in RELATIONAL_OPS:
-        if lit.regex is not None:
-            raise PatternError(f"expected '=' or '!=' before a regular expression, found {op!r}", op_pos, sc.text)
-        check_relational(lit, op, sc.text)
-    return Condition(sel, op, lit, start)
+    return Condition(sel, op, parse_operand(sc, op, op_pos), start)
 
 
 def iter_conditions(node: Node):

@@ -103,9 +103,16 @@ def parse_value(sc: Scanner, after: str) -> Literal:
     return Literal(token, segments, False, number, None, start)
 
 
-def check_relational(lit: Literal, op: str, pattern: str) -> None:
-    if lit.number is None:
-        raise PatternError(f"expected a number after {op!r}, found {lit.text!r}", lit.pos, pattern)
+def parse_operand(sc: Scanner, op: str, op_pos: int) -> Literal:
+    """The value after comparison operator ``op`` (at ``op_pos``): ``< <= > >=`` need a number, not a regex."""
+    sc.skip_ws()
+    lit = parse_value(sc, op)
+    if op in RELATIONAL_OPS:
+        if lit.regex is not None:
+            raise PatternError(f"expected '=' or '!=' before a regular expression, found {op!r}", op_pos, sc.text)
+        if lit.number is None:
+            raise PatternError(f"expected a number after {op!r}, found {lit.text!r}", lit.pos, sc.text)
+    return lit
 
 
 # -- predicate construction --------------------------------------------------------------------
