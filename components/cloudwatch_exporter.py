@@ -10,66 +10,25 @@ The config text comes from ``trailwatch.render.exporter`` (pure); this component
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Mapping, Optional
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
-from trailwatch.settings import is_pinned_image
+from trailwatch.aws_policies import ec2_trust_policy, exporter_policy, irsa_trust_policy
+
+from .workload import (
+    NOBODY, app_labels, check_runtime, checksum, container_security_context, pod_security_context,
+)
 
 PORT = 9106
-NOBODY = 65534
 CONFIG_DIR = "/config"
 CONFIG_FILE = "config.yml"
-RUNTIMES = ("kubernetes", "docker")
 JOB_LABEL = "trailwatch.io/scrape-job"
-
-# The exporter only reads CloudWatch metrics. These three actions do not support resource-level permissions
-# (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html), so
-# Resource "*" is unavoidable; no write, no logs:*, no tag:GetResources (aws_tag_select is not used).
-EXPORTER_ACTIONS = ("cloudwatch:GetMetricStatistics", "cloudwatch:GetMetricData", "cloudwatch:ListMetrics")
-
-
-def exporter_policy() -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [{"Sid": "ReadCloudWatchMetrics", "Effect": "Allow", "Action": list(EXPORTER_ACTIONS),
-                       "Resource": "*"}],
-    }
-
-
-def oidc_issuer(provider_arn: str) -> str:
-    """``arn:aws:iam::123:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X`` -> the issuer host/path."""
-    if ":oidc-provider/" not in provider_arn:
-        raise ValueError(f"not an IAM OIDC provider ARN: {provider_arn!r}")
-    return provider_arn.split(":oidc-provider/", 1)[1]
-
-
-def irsa_trust_policy(provider_arn: str, namespace: str, service_account: str) -> dict[str, Any]:
-    """Only pods running as ``namespace/service_account`` with an STS-audience token may assume the role."""
-    issuer = oidc_issuer(provider_arn)
-    return {
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Federated": provider_arn},
-            "Action": "sts:AssumeRoleWithWebIdentity",
-            "Condition": {"StringEquals": {
-                f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
-                f"{issuer}:aud": "sts.amazonaws.com",
-            }},
-        }],
-    }
-
-
-def ec2_trust_policy() -> dict[str, Any]:
-    return {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 
 
 def healthcheck_command(port: int = PORT) -> list[str]:
@@ -81,35 +40,6 @@ def healthcheck_command(port: int = PORT) -> list[str]:
     request = r"printf 'GET /-/healthy HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3"
     return ["CMD", "bash", "-c",
             f"exec 3<>/dev/tcp/127.0.0.1/{port} && {request} && head -n 1 <&3 | grep -q ' 200 '"]
-
-
-def checksum(*texts: str) -> str:
-    """sha256 of the texts (NUL-joined): a pod-template annotation that changes exactly when they do."""
-    return hashlib.sha256("\0".join(texts).encode("utf-8")).hexdigest()
-
-
-# Shared by the Kubernetes workloads of this package (the Teams adapter uses them too).
-def pod_security_context() -> dict[str, Any]:
-    return {"run_as_user": NOBODY, "run_as_group": NOBODY, "fs_group": NOBODY, "run_as_non_root": True,
-            "seccomp_profile": {"type": "RuntimeDefault"}}
-
-
-def container_security_context() -> dict[str, Any]:
-    return {"run_as_user": NOBODY, "run_as_group": NOBODY, "run_as_non_root": True,
-            "read_only_root_filesystem": True, "allow_privilege_escalation": False, "privileged": False,
-            "capabilities": {"drop": ["ALL"]}, "seccomp_profile": {"type": "RuntimeDefault"}}
-
-
-def app_labels(app: str, instance: str) -> dict[str, str]:
-    return {"app.kubernetes.io/name": app, "app.kubernetes.io/instance": instance,
-            "app.kubernetes.io/part-of": "trailwatch", "app.kubernetes.io/managed-by": "pulumi"}
-
-
-def check_runtime(runtime: str, image: str, component: str) -> None:
-    if runtime not in RUNTIMES:
-        raise ValueError(f"{component}: runtime must be one of {', '.join(RUNTIMES)} (got {runtime!r})")
-    if not is_pinned_image(image):
-        raise ValueError(f"{component}: image {image!r} must be pinned to a version tag or digest")
 
 
 @dataclass

@@ -21,7 +21,7 @@ import pulumi_kubernetes as k8s
 
 from trailwatch.render.msteams import CONNECTOR_NAME, card_template, connector_config
 
-from .cloudwatch_exporter import (
+from .workload import (
     NOBODY, app_labels, check_runtime, checksum, container_security_context, pod_security_context,
 )
 

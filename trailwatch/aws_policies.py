@@ -105,3 +105,46 @@ def alarm_topic_key_policy(partition: str, account: str) -> Document:
              "Condition": {"StringEquals": {"aws:SourceAccount": account}}},
         ],
     }
+
+
+# The exporter only reads CloudWatch metrics. These three actions do not support resource-level permissions
+# (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html), so
+# Resource "*" is unavoidable; no write, no logs:*, no tag:GetResources (aws_tag_select is not used).
+EXPORTER_ACTIONS = ("cloudwatch:GetMetricStatistics", "cloudwatch:GetMetricData", "cloudwatch:ListMetrics")
+
+
+def exporter_policy() -> Document:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "ReadCloudWatchMetrics", "Effect": "Allow", "Action": list(EXPORTER_ACTIONS),
+                       "Resource": "*"}],
+    }
+
+
+def oidc_issuer(provider_arn: str) -> str:
+    """``arn:aws:iam::123:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X`` -> the issuer host/path."""
+    if ":oidc-provider/" not in provider_arn:
+        raise ValueError(f"not an IAM OIDC provider ARN: {provider_arn!r}")
+    return provider_arn.split(":oidc-provider/", 1)[1]
+
+
+def irsa_trust_policy(provider_arn: str, namespace: str, service_account: str) -> Document:
+    """Only pods running as ``namespace/service_account`` with an STS-audience token may assume the role."""
+    issuer = oidc_issuer(provider_arn)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": provider_arn},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {
+                f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                f"{issuer}:aud": "sts.amazonaws.com",
+            }},
+        }],
+    }
+
+
+def ec2_trust_policy() -> Document:
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}

@@ -75,9 +75,9 @@ def _export_webhook(stack, outputs) -> None:
 
 
 def _latest_image(monkeypatch):
-    import components.cloudwatch_exporter as exporter
+    import components.workload as workload
 
-    monkeypatch.setattr(exporter, "is_pinned_image", lambda image: True)  # the component's own guard removed
+    monkeypatch.setattr(workload, "is_pinned_image", lambda image: True)  # the component's own guard removed
     stack = stack_with(K8S, exporter_image="prom/cloudwatch-exporter:latest")
     return check(K8S, program_for(stack))
 

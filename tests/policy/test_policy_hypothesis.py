@@ -77,7 +77,7 @@ def test_random_weakened_configs_are_caught(config, weakenings, short_retention,
         image = ("prom/cloudwatch-exporter:latest" if field == "exporter_image"
                  else "quay.io/prometheusmsteams/prometheus-msteams")
         program = program_for(stack_with(config, **{field: image}))
-    with mock.patch("components.cloudwatch_exporter.is_pinned_image", lambda image: True):
+    with mock.patch("components.workload.is_pinned_image", lambda image: True):
         found = check(config, program)
     assert names(found) == {WEAKENINGS[w] for w in weakenings}
     assert all(WEBHOOK not in v.message for v in found)
