@@ -57,6 +57,8 @@ class CloudWatchExporterArgs:
     """Upper bound of the scrape timeout (one CloudWatch call per metric per scrape); never above the interval."""
     scrape_job: str = "trailwatch-cloudwatch-exporter"
     """The ``job`` label Prometheus gives the scrape (the exporter-health alerts select on it)."""
+    scrape_labels: Mapping[str, str] = field(default_factory=dict)
+    """Labels the scrape adds to every series (``trailwatch_stack``: the rules of one stack select on it)."""
     # Docker
     access_key: bool = False
     """Docker only: create an IAM user + access key instead of relying on the host's instance role."""
@@ -191,7 +193,9 @@ class CloudWatchExporter(pulumi.ComponentResource):
                 "selector": {"matchLabels": selector},
                 "namespaceSelector": {"matchNames": [ns]},
                 "endpoints": [{"port": "http", "path": "/metrics", "interval": f"{interval}s",
-                               "scrapeTimeout": f"{min(interval, args.scrape_timeout_seconds)}s"}],
+                               "scrapeTimeout": f"{min(interval, args.scrape_timeout_seconds)}s",
+                               "relabelings": [{"action": "replace", "targetLabel": key, "replacement": value}
+                                               for key, value in sorted(args.scrape_labels.items())]}],
             },
             opts=child)
         return service.metadata.name.apply(lambda svc: f"http://{svc}.{ns}.svc:{PORT}/metrics")

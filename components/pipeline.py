@@ -6,7 +6,7 @@ from typing import Any
 
 import pulumi
 
-from trailwatch.render.common import EXPORTER_PORT, EXPORTER_SCRAPE_JOB
+from trailwatch.render.common import EXPORTER_PORT, EXPORTER_SCRAPE_JOB, stack_labels
 from trailwatch.render.exporter import render_exporter_config
 from trailwatch.render.scrape import MAX_SCRAPE_TIMEOUT_SECONDS
 from trailwatch.stack import Stack, log_group_name, trail_name
@@ -78,6 +78,7 @@ def build_alerting(stack: Stack, depends_on: list[pulumi.Resource] | None = None
             service_monitor_labels=s.prometheus_selector_labels,
             scrape_interval_seconds=s.scrape_interval_seconds,
             scrape_job=EXPORTER_SCRAPE_JOB,
+            scrape_labels=stack_labels(stack),
             scrape_timeout_seconds=MAX_SCRAPE_TIMEOUT_SECONDS,
             bind_address=DOCKER_BIND_ADDRESS,
             access_key=s.exporter_access_key and runtime == "docker",

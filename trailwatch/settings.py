@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
+from . import readpath
 from .errors import ConfigError
 
 PROJECT = "trailwatch"
@@ -185,19 +186,20 @@ class StackSettings:
         "Docker runtime only: create an IAM user and access key for the exporter (default: instance role).")
     alert_window_minutes: int = setting(
         "alertWindowMinutes", "integer", 30,
-        "Window of max_over_time in detection alerts; must exceed the exporter delay plus a scrape.",
-        check=_at_least(1))
+        "A detection fires when at least `threshold` matching events have event times within this many minutes; "
+        "also the CloudWatch period of the exporter's sliding-window read.", check=_at_least(2))
+    delivery_lag_tolerance_minutes: int = setting(
+        "deliveryLagToleranceMinutes", "integer", 25,
+        "CloudTrail -> CloudWatch Logs delivery lag that must still alert; validated against the window, delay "
+        "and scrape interval.", check=_at_least(0))
     heartbeat_missing_minutes: int = setting(
-        "heartbeatMissingMinutes", "integer", 45,
-        "Alert when no CloudTrail heartbeat datapoint arrived for this long.", check=_at_least(1))
-    exporter_period_seconds: int = setting("exporterPeriodSeconds", "integer", 60,
-                                           "CloudWatch period the exporter requests.", check=_at_least(60))
-    exporter_delay_seconds: int = setting("exporterDelaySeconds", "integer", 600,
-                                          "How far behind now the exporter reads CloudWatch (datapoints settle).",
-                                          check=_at_least(0))
-    exporter_range_seconds: int = setting("exporterRangeSeconds", "integer", 600,
-                                          "Range of CloudWatch data the exporter reads per scrape.",
-                                          check=_at_least(60))
+        "heartbeatMissingMinutes", "integer", 26,
+        "Alert when no CloudTrail event with an event time in this many minutes was delivered (delivery stopped, "
+        "or flows later than the tolerance); at most alertWindowMinutes.", check=_at_least(2))
+    exporter_delay_seconds: int = setting(
+        "exporterDelaySeconds", "integer", 0,
+        "How far behind now the exporter's window ends; each second adds a second of latency and of tolerance.",
+        check=_at_least(0))
     scrape_interval_seconds: int = setting("scrapeIntervalSeconds", "integer", 60,
                                            "How often Prometheus scrapes the exporter.", check=_at_least(1))
     group_wait_seconds: int = setting("groupWaitSeconds", "integer", 10,
@@ -285,15 +287,8 @@ def _cross_check(s: StackSettings) -> None:
     if s.eks_oidc_provider_arn and ":oidc-provider/" not in s.eks_oidc_provider_arn:
         raise ConfigError("config 'trailwatch:eksOidcProviderArn': must be an IAM OIDC provider ARN "
                           "(arn:<partition>:iam::<account>:oidc-provider/<issuer host/path>)")
-    window_needed = (s.exporter_delay_seconds + s.scrape_interval_seconds) / 60
-    if s.alert_window_minutes <= window_needed:
-        raise ConfigError(f"config 'trailwatch:alertWindowMinutes': must exceed exporterDelaySeconds + "
-                          f"scrapeIntervalSeconds ({window_needed:g} min) or alerts can never see a datapoint")
-    heartbeat_needed = (s.exporter_delay_seconds + s.exporter_period_seconds + s.scrape_interval_seconds) / 60
-    if s.heartbeat_missing_minutes <= heartbeat_needed:
-        raise ConfigError(f"config 'trailwatch:heartbeatMissingMinutes': must exceed exporterDelaySeconds + "
-                          f"exporterPeriodSeconds + scrapeIntervalSeconds ({heartbeat_needed:g} min) or the "
-                          f"heartbeat alert fires while CloudTrail is fine")
+    readpath.check(s.alert_window_minutes, s.delivery_lag_tolerance_minutes, s.heartbeat_missing_minutes,
+                   s.exporter_delay_seconds, s.scrape_interval_seconds)
     for key, image in (("exporterImage", s.exporter_image), ("adapterImage", s.adapter_image)):
         if not is_pinned_image(image):
             raise ConfigError(f"config 'trailwatch:{key}': {image!r} must be pinned to a version tag or digest "

@@ -107,7 +107,7 @@ def test_docker_and_none_export_exactly_what_render_writes(name, adapter_url, ta
     assert fragment == alertmanager_fragment(stack, stack.settings.teams_mode, adapter_url)
     if target:
         assert yaml.safe_load(rec.outputs["prometheusScrapeConfig"])["scrape_configs"][0]["static_configs"] == \
-            [{"targets": [target]}]
+            [{"targets": [target], "labels": {"trailwatch_stack": stack.name}}]
     assert [r for r in rec.resources if r.type.startswith("kubernetes:")] == []
 
 

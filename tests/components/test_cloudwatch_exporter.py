@@ -127,7 +127,7 @@ def test_config_checksum_annotation_follows_the_config():
     text = plain(k8s(rec, "ConfigMap", "exporter-config").inputs)["data"]["config.yml"]
     assert checksum_annotation(rec) == hashlib.sha256(text.encode()).hexdigest()
     assert rec.outputs["exporterConfigChecksum"] == checksum_annotation(rec)
-    changed = recording(**{**SCENARIOS["k8s-adapter"], "exporterPeriodSeconds": 120})
+    changed = recording(**{**SCENARIOS["k8s-adapter"], "alertWindowMinutes": 40})
     assert checksum_annotation(changed) != checksum_annotation(rec)
     # same config, same checksum: no needless rollouts (k8s-native differs only outside the exporter config)
     assert checksum_annotation(scenario("k8s-native")) == checksum_annotation(rec)

@@ -29,7 +29,12 @@ from trailwatch.stack import suspicious_ip_pattern
     ({"metricNamespace": "AWS/Mine"}, "must not start with 'AWS/'"),
     ({"exporterImage": "prom/cloudwatch-exporter:latest"}, "must be pinned"),
     ({"exporterImage": "prom/cloudwatch-exporter"}, "must be pinned"),
-    ({"alertWindowMinutes": 10}, "must exceed exporterDelaySeconds + scrapeIntervalSeconds"),
+    ({"alertWindowMinutes": 10}, "'trailwatch:deliveryLagToleranceMinutes': 25 min cannot be honoured: "
+                                 "alertWindowMinutes (10) - 2 min + exporterDelaySeconds - scrapeIntervalSeconds "
+                                 "leaves 7 min; set alertWindowMinutes to at least 28 or lower the tolerance"),
+    ({"alertWindowMinutes": 27}, "set alertWindowMinutes to at least 28"),
+    ({"heartbeatMissingMinutes": 31}, "must not exceed alertWindowMinutes (31 > 30)"),
+    ({"heartbeatMissingMinutes": 3}, "heartbeatMissingMinutes': must be at least 4 with these timings"),
     ({"runtime": "nomad"}, "must be one of kubernetes, docker, none"),
     ({"customDetections": [{"id": "c1"}]}, "customDetections'[0] 'c1': field 'title' is required"),
 ])
@@ -140,11 +145,14 @@ def test_invalid_configs_fail_with_the_documented_error_type_only(config):
     assert "\n" not in str(err.value)
 
 
-def test_heartbeat_window_must_outlast_the_exporter_delay():
-    # 12 minutes cannot contain a datapoint only readable after the 600 s delay + a 60 s period + a 60 s scrape.
-    with pytest.raises(ConfigError, match="heartbeatMissingMinutes': must exceed .* \\(12 min\\)"):
-        make_stack(heartbeatMissingMinutes=12)
-    assert make_stack(heartbeatMissingMinutes=13).settings.heartbeat_missing_minutes == 13
+def test_the_tolerance_fits_exactly_in_the_lag_budget():
+    # W - 60 s + delay - 60 s (filter) - scrape: 28 min with a 60 s scrape leaves exactly 25 min.
+    assert make_stack(alertWindowMinutes=28, heartbeatMissingMinutes=26).settings.alert_window_minutes == 28
+    # A longer delay buys tolerance second for second; a slower scrape costs it.
+    assert make_stack(alertWindowMinutes=27, heartbeatMissingMinutes=26, exporterDelaySeconds=60)
+    with pytest.raises(ConfigError, match="at least 29"):
+        make_stack(alertWindowMinutes=28, heartbeatMissingMinutes=26, scrapeIntervalSeconds=120)
+    assert make_stack(alertWindowMinutes=5, deliveryLagToleranceMinutes=2, heartbeatMissingMinutes=4)
 
 
 @pytest.mark.parametrize("name, ok", [("dev", True), ("prod.eu", True), ("a_-b", False), ("prod.", False),

@@ -8,7 +8,6 @@ and collected by the tests that need them.
 from __future__ import annotations
 
 import subprocess
-import time
 
 import pytest
 import yaml
@@ -48,15 +47,15 @@ def rendered_stacks(tmp_path_factory):
             run.communicate()
 
 
-def exposition(stack, counts: dict[str, float], timestamp_ms: int) -> str:
-    """What cloudwatch_exporter serves: gauges with its job/instance labels and CloudWatch's timestamp."""
+def exposition(stack, counts: dict[str, float]) -> str:
+    """What cloudwatch_exporter serves for trailwatch's config: gauges with its job/instance labels and no
+    timestamp (``set_timestamp: false``: Prometheus stamps them with the scrape time)."""
     lines = []
     for det in stack.detections:
         name = det.exported_name
         lines += [f"# HELP {name} CloudWatch metric {det.namespace} {det.metric} Dimensions: [] Statistic: Sum",
                   f"# TYPE {name} gauge",
-                  f'{name}{{job="{exporter_job(det.namespace)}",instance="",}} {counts.get(det.id, 0.0)} '
-                  f"{timestamp_ms}"]
+                  f'{name}{{job="{exporter_job(det.namespace)}",instance="",}} {counts.get(det.id, 0.0)}']
     lines += ["# TYPE cloudwatch_exporter_scrape_error gauge", "cloudwatch_exporter_scrape_error 0.0",
               "# TYPE cloudwatch_exporter_scrape_duration_seconds gauge",
               "cloudwatch_exporter_scrape_duration_seconds 0.2"]
@@ -65,12 +64,11 @@ def exposition(stack, counts: dict[str, float], timestamp_ms: int) -> str:
 
 @pytest.fixture(scope="session")
 def scrape_run(tmp_path_factory):
-    """A real Prometheus scraping an exporter stand-in (root_usage: 1 event, heartbeat: 42 records, both
-    stamped ``delay_seconds`` ago) through the rendered scrape config, evaluating the rendered rules."""
+    """A real Prometheus scraping an exporter stand-in (window sums: root_usage 1 event, heartbeat 42 records)
+    through the rendered scrape config, evaluating the rendered rules."""
     root = tmp_path_factory.mktemp("scrape")
     stack = load_stack("dev")
-    stamp = int(time.time() * 1000) - stack.settings.exporter_delay_seconds * 1000
-    exporter = serve_text(exposition(stack, {"root_usage": 1.0, "cloudtrail_heartbeat": 42.0}, stamp))
+    exporter = serve_text(exposition(stack, {"root_usage": 1.0, "cloudtrail_heartbeat": 42.0}))
     target = f"127.0.0.1:{exporter.server_address[1]}"
     files = F.render_all(stack, exporter_target=target)
     (root / "rules.yml").write_text(files[F.RULES_FILE])

@@ -29,11 +29,11 @@ def example_stacks() -> list[str]:
 
 # Timings far from the defaults: the generated promtool tests must still hold (times derive from settings).
 VARIANTS = {
-    "fast": dict(alertWindowMinutes=8, exporterDelaySeconds=300, scrapeIntervalSeconds=30, heartbeatMissingMinutes=8,
-                 exporterPeriodSeconds=60, exporterRangeSeconds=120),
-    "slow": dict(alertWindowMinutes=50, exporterDelaySeconds=1800, scrapeIntervalSeconds=300,
-                 heartbeatMissingMinutes=90, exporterPeriodSeconds=300, exporterRangeSeconds=1800,
-                 groupWaitSeconds=0, repeatIntervalMinutes=90),
+    "fast": dict(alertWindowMinutes=8, deliveryLagToleranceMinutes=5, exporterDelaySeconds=30,
+                 scrapeIntervalSeconds=30, heartbeatMissingMinutes=6,
+                 detectionOverrides={"root_usage": {"threshold": 4}}),
+    "slow": dict(alertWindowMinutes=90, deliveryLagToleranceMinutes=60, exporterDelaySeconds=600,
+                 scrapeIntervalSeconds=300, heartbeatMissingMinutes=75, groupWaitSeconds=0, repeatIntervalMinutes=90),
     "kubernetes-custom": dict(
         runtime="kubernetes", teamsMode="native", teamsWebhookUrl="https://example.invalid/workflows?sig=x",
         eksOidcProviderArn="arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC",

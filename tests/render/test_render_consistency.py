@@ -13,7 +13,7 @@ from stacks import make_stack
 from trailwatch.errors import CatalogError, TrailwatchError
 from trailwatch.naming import exporter_metric_name
 from trailwatch.render.alertmanager import (
-    DEFAULT_ADAPTER_URL, RECEIVER, alertmanager_config_spec, alertmanager_example, alertmanager_fragment,
+    DEFAULT_ADAPTER_URL, alertmanager_config_spec, alertmanager_example, alertmanager_fragment,
 )
 from trailwatch.render.common import (
     PIPELINE_ALERTS, STACK_LABEL, TRAILWATCH_LABEL, TRAILWATCH_VALUE, RenderError, detection_alert_name, duration,
@@ -58,17 +58,18 @@ def test_every_exported_metric_has_exactly_one_alert_on_exactly_its_name(stack):
 
 @pytest.mark.parametrize("stack", all_stacks(), ids=lambda s: s.name)
 def test_detection_alerts_have_the_documented_shape(stack):
-    window = duration(stack.settings.alert_window_minutes * 60)
+    # The window sum is computed by CloudWatch; the rule only bridges failed scrapes: 10 scrapes, >= 30 s.
+    hold = duration(max(30, 10 * stack.settings.scrape_interval_seconds))
+    own = f'{{trailwatch_stack="{stack.name}"}}'
     by_name = {rule["alert"]: rule for rule in alerts(stack)}
     for det in stack.detections:
         if det.heartbeat:
             rule = by_name["TrailwatchHeartbeatMissing"]
-            assert det.exported_name in rule["expr"] and "or vector(0)" in rule["expr"]
-            assert f"[{duration(stack.settings.heartbeat_missing_minutes * 60)}]" in rule["expr"]
+            assert rule["expr"] == f"(sum({det.exported_name}{own}) or vector(0)) < 1"
             continue
         rule = by_name[detection_alert_name(det)]
-        assert rule["expr"] == f"sum(max_over_time({det.exported_name}[{window}])) >= {det.threshold}"
-        assert "for" not in rule  # one event is one sample: for: would never be satisfied
+        assert rule["expr"] == f"sum(max_over_time({det.exported_name}{own}[{hold}])) >= {det.threshold}"
+        assert "for" not in rule  # the value already is "events in the window": no reason to wait
         labels = rule["labels"]
         assert labels["severity"] == det.severity and labels["detection"] == det.id
         assert labels[TRAILWATCH_LABEL] == TRAILWATCH_VALUE and labels[STACK_LABEL] == stack.name
@@ -143,9 +144,11 @@ def test_alertmanager_fragment_routes_groups_and_inhibits():
     stack = load_stack("dev")
     fragment = alertmanager_fragment(stack, "adapter")
     route = fragment["route"]
-    assert route["matchers"] == ['trailwatch="true"'] and route["group_by"] == ["alertname", "detection"]
-    assert route["group_wait"] == "10s" and route["repeat_interval"] == "4h" and route["receiver"] == RECEIVER
-    assert fragment["receivers"] == [{"name": RECEIVER, "webhook_configs": [
+    assert route["matchers"] == ['trailwatch="true"', 'trailwatch_stack="dev"']
+    assert route["group_by"] == ["alertname", "detection", "trailwatch_stack"]
+    assert route["group_wait"] == "10s" and route["repeat_interval"] == "4h"
+    assert route["receiver"] == "trailwatch-dev-teams"
+    assert fragment["receivers"] == [{"name": "trailwatch-dev-teams", "webhook_configs": [
         {"url": DEFAULT_ADAPTER_URL, "send_resolved": True}]}]
     down = fragment["inhibit_rules"][0]
     assert 'alertname="TrailwatchExporterDown"' in down["source_matchers"]
@@ -173,8 +176,10 @@ def test_alertmanager_config_spec_is_camel_case_with_a_secret_reference():
     stack = load_stack("dev")
     native = alertmanager_config_spec(stack, "native", None, "trailwatch-teams", "webhook-url")
     assert not [k for k in _keys(native) if "_" in k]
-    assert native["route"]["matchers"] == [{"name": "trailwatch", "value": "true", "matchType": "="}]
-    assert native["route"]["groupBy"] == ["alertname", "detection"] and native["route"]["groupWait"] == "10s"
+    assert native["route"]["matchers"] == [{"name": "trailwatch", "value": "true", "matchType": "="},
+                                           {"name": "trailwatch_stack", "value": "dev", "matchType": "="}]
+    assert native["route"]["groupBy"] == ["alertname", "detection", "trailwatch_stack"]
+    assert native["route"]["groupWait"] == "10s" and native["route"]["receiver"] == "trailwatch-dev-teams"
     teams = native["receivers"][0]["msteamsv2Configs"][0]
     assert teams["webhookURL"] == {"name": "trailwatch-teams", "key": "webhook-url"} and teams["sendResolved"]
     adapter = alertmanager_config_spec(stack, "adapter", "http://a:2000/trailwatch", "unused", "unused")
@@ -184,28 +189,35 @@ def test_alertmanager_config_spec_is_camel_case_with_a_secret_reference():
 
 
 def test_exporter_and_scrape_config_follow_the_settings():
-    stack = make_stack(exporterDelaySeconds=900, exporterPeriodSeconds=300, scrapeIntervalSeconds=120,
-                       alertWindowMinutes=40)
-    metric = exporter_config(stack)["metrics"][0]
-    assert (metric["delay_seconds"], metric["period_seconds"]) == (900, 300)
+    stack = make_stack(exporterDelaySeconds=900, scrapeIntervalSeconds=120, alertWindowMinutes=40,
+                       heartbeatMissingMinutes=35)
+    by_metric = {m["aws_metric_name"]: m for m in exporter_config(stack)["metrics"]}
+    window = by_metric["RootAccountUsage"]
+    assert (window["delay_seconds"], window["period_seconds"], window["range_seconds"]) == (900, 2400, 2340)
+    assert window["set_timestamp"] is False
+    heartbeat = by_metric["CloudTrailEventCount"]
+    assert (heartbeat["period_seconds"], heartbeat["range_seconds"]) == (2100, 2040)
     assert "aws_dimensions:" not in render_exporter_config(stack)
     job = scrape_config(stack, "10.0.0.5:9106")
+    assert job["job_name"] == "trailwatch-cloudwatch-exporter-test"
     assert job["scrape_interval"] == "2m" and job["scrape_timeout"] == "30s"
-    assert job["static_configs"] == [{"targets": ["10.0.0.5:9106"]}]
-    assert "[40m]" in render_rules(stack)
+    assert job["static_configs"] == [{"targets": ["10.0.0.5:9106"], "labels": {"trailwatch_stack": "test"}}]
+    assert job["relabel_configs"] == [{"target_label": "job", "replacement": "trailwatch-cloudwatch-exporter"}]
+    assert "[20m]" in render_rules(stack)  # 10 scrapes of 2 minutes
 
 
 def test_test_times_stay_clear_of_the_window_edges():
-    for window, delay, scrape in ((30, 600, 60), (11, 600, 30), (2, 60, 30), (240, 7200, 300)):
-        heartbeat = (delay + 60 + scrape) // 60 + 15  # must outlast delay + period + scrape (settings check)
-        stack = make_stack(alertWindowMinutes=window, exporterDelaySeconds=delay, scrapeIntervalSeconds=scrape,
-                           heartbeatMissingMinutes=heartbeat)
+    for window, tolerance, delay, scrape in ((30, 25, 0, 60), (11, 5, 600, 30), (8, 4, 0, 30), (240, 200, 7200, 300)):
+        stack = make_stack(alertWindowMinutes=window, deliveryLagToleranceMinutes=tolerance,
+                           exporterDelaySeconds=delay, scrapeIntervalSeconds=scrape, heartbeatMissingMinutes=window)
         t = eval_times(stack.settings)
-        assert t.event < t.firing < t.event + window <= t.resolved - 5
+        assert t.event < t.firing < t.gap < t.gap + 3 < t.event + window <= t.resolved - 5
+        assert t.event + t.late_lag + 2 < t.event + window  # the late event is still in its window when checked
         assert t.heartbeat_stop < t.heartbeat_quiet < t.heartbeat_stop + stack.settings.heartbeat_missing_minutes \
             < t.heartbeat_firing
     defaults = eval_times(make_stack().settings)
-    assert (defaults.event, defaults.firing, defaults.resolved) == (5, 16, 45)
+    # event at 5, scraped at 6, checked at 13; the window (30) and the 10-minute hold end by 45: checked at 55
+    assert (defaults.event, defaults.firing, defaults.resolved, defaults.late_lag) == (5, 13, 55, 25)
 
 
 @pytest.mark.parametrize("call, message", [

@@ -23,7 +23,7 @@ from render_support import alertmanager_argv, free_port
 from stacks import make_stack
 from tools import run_tool
 
-from trailwatch.render.alertmanager import RECEIVER, alertmanager_example
+from trailwatch.render.alertmanager import alertmanager_example, receiver_name
 from trailwatch.render.common import TEAMS_INTEGRATION, detection_alert_name
 from trailwatch.render.msteams import CONNECTOR_NAME, card_template
 from trailwatch.render.rules import detection_annotations, detection_labels
@@ -146,8 +146,9 @@ def test_adapter_mode_posts_to_the_connector_and_the_card_renders(tmp_path, sink
         sent = post_alert(url, stack)
         path, payload = sink.next()
         assert path == f"/{CONNECTOR_NAME}"
-        assert payload["version"] == "4" and payload["status"] == "firing" and payload["receiver"] == RECEIVER
-        assert payload["groupLabels"] == {"alertname": "TrailwatchRootUsage", "detection": "root_usage"}
+        assert payload["version"] == "4" and payload["status"] == "firing" and payload["receiver"] == receiver_name(stack)
+        assert payload["groupLabels"] == {"alertname": "TrailwatchRootUsage", "detection": "root_usage",
+                                          "trailwatch_stack": stack.name}
         assert payload["alerts"][0]["annotations"] == sent["annotations"]
 
         card = render_card(tmp_path, payload)

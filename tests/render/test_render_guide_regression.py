@@ -13,9 +13,9 @@ The guide used ``sum(rate(aws_cloudwatch_CloudTrailMetrics_AccessDeniedCount_sum
   in real time. (promtool holds every sample from the start, so it cannot show this one; our rule's window
   is validated to exceed delay + scrape instead.)
 
-Realistic series: the exporter's real name and labels as a default scrape stores them, one datapoint per
-minute (the metric filters' ``default_value: 0`` records zeros while the log group receives events), each at
-its CloudWatch timestamp (``set_timestamp: true``), one AccessDenied event at minute 5.
+Realistic series: the exporter's real name and labels as trailwatch's scrape stores them, one sample per
+scrape holding the window sum trailwatch's exporter config reads (one AccessDenied event at minute 5 stays in
+the sum for the alert window). The second test uses the guide's own exporter setup: one sample per event minute.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def test_guide_rule_never_fires_where_ours_does(tmp_path):
     times = eval_times(stack.settings)
     checks = [{"eval_time": f"{m}m", "alertname": "GuideAccessDenied", "exp_alerts": []} for m in CHECK_MINUTES]
     checks.append({"eval_time": f"{times.firing}m", "alertname": "TrailwatchAccessDenied", "exp_alerts": [ours]})
-    run(tmp_path, [{"interval": "1m", "input_series": [{"series": series, "values": event_values(times, 1)}],
+    run(tmp_path, [{"interval": "1m", "input_series": [{"series": series, "values": event_values(times, 1, stack.settings.alert_window_minutes)}],
                     "alert_rule_test": checks}])
 
 

@@ -2,8 +2,8 @@
 
 This checks the assumptions every other test builds on (field notes §5): with the default
 ``honor_labels: false`` the exporter's ``job`` label is stored as ``exported_job``, its empty ``instance`` is
-replaced by the target's, and a sample stamped ``delay_seconds`` in the past (``set_timestamp: true``) is
-accepted and makes the detection alert fire on the first evaluation, with no ``for:``. (Prometheus and the
+replaced by the target's, the scrape adds ``trailwatch_stack`` and keeps the common ``job`` the rules select,
+and a window sum of 1 makes the detection alert fire on the first evaluation, with no ``for:``. (Prometheus and the
 stand-in are started by the ``scrape_run`` fixture in conftest.py.)
 """
 
@@ -25,7 +25,7 @@ def api(base: str, path: str, **params) -> dict:
         return json.loads(response.read())["data"]
 
 
-def test_prometheus_stores_exported_job_and_fires_on_a_delayed_sample(scrape_run):
+def test_prometheus_stores_exported_job_and_stack_and_fires_on_a_window_sum(scrape_run):
     base, proc, stack = scrape_run["url"], scrape_run["proc"], scrape_run["stack"]
     firing: dict = {}
     deadline = time.monotonic() + TIMEOUT
@@ -37,7 +37,7 @@ def test_prometheus_stores_exported_job_and_fires_on_a_delayed_sample(scrape_run
         except OSError:
             pass
         time.sleep(0.2)
-    assert "TrailwatchRootUsage" in firing, "the detection alert did not fire on a delay-old sample"
+    assert "TrailwatchRootUsage" in firing, "the detection alert did not fire on a window sum of 1"
     # Heartbeat present (and held by for: before the first scrape), exporter up: nothing else fires.
     assert set(firing) == {"TrailwatchRootUsage"}, set(firing)
     assert firing["TrailwatchRootUsage"]["labels"]["detection"] == "root_usage"
@@ -45,6 +45,8 @@ def test_prometheus_stores_exported_job_and_fires_on_a_delayed_sample(scrape_run
     root = next(d for d in stack.detections if d.id == "root_usage")
     series = api(base, "/api/v1/series", **{"match[]": root.exported_name})
     assert series == [{"__name__": root.exported_name, "exported_job": "cloudtrailmetrics",
-                       "instance": scrape_run["target"], "job": EXPORTER_SCRAPE_JOB}]
-    up = api(base, "/api/v1/query", query=f'up{{job="{EXPORTER_SCRAPE_JOB}"}}')["result"]
+                       "instance": scrape_run["target"], "job": EXPORTER_SCRAPE_JOB,
+                       "trailwatch_stack": stack.name}]
+    up = api(base, "/api/v1/query", query=f'up{{job="{EXPORTER_SCRAPE_JOB}", trailwatch_stack="{stack.name}"}}')
+    up = up["result"]
     assert [r["value"][1] for r in up] == ["1"]

@@ -84,10 +84,12 @@ def test_exporter_config_uses_only_known_keys_and_no_dimensions(rendered):
     for metric in config["metrics"]:
         assert set(metric) <= EXPORTER_METRIC_KEYS
         assert "aws_dimensions" not in metric
-        assert metric["aws_statistics"] == ["Sum"] and metric["set_timestamp"] is True
-        assert metric["period_seconds"] == stack.settings.exporter_period_seconds
+        # one sliding-window bucket per read, stamped with the scrape time
+        assert metric["aws_statistics"] == ["Sum"] and metric["set_timestamp"] is False
+        assert metric["period_seconds"] % 60 == 0 and metric["range_seconds"] == metric["period_seconds"] - 60
+        assert metric["period_seconds"] in (stack.settings.alert_window_minutes * 60,
+                                            stack.settings.heartbeat_missing_minutes * 60)
         assert metric["delay_seconds"] == stack.settings.exporter_delay_seconds
-        assert metric["range_seconds"] == stack.settings.exporter_range_seconds
 
 
 def test_dashboard_is_grafana_json_querying_only_exported_names(rendered):

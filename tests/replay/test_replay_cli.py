@@ -88,7 +88,7 @@ def test_cmk_detection_values(corpus_doc):
     det = corpus_doc["detections"]["cmk_disable_or_deletion"]
     assert det["matches"] == 4 and det["peak_per_minute"] == 4
     assert det["first"] == det["last"] == "2019-01-01T00:00:00Z"
-    assert det["alerts"] == [{"start": "2019-01-01T00:00:00Z", "end": "2019-01-01T00:30:00Z"}]
+    assert det["alerts"] == [{"start": "2019-01-01T00:00:00Z", "end": "2019-01-01T00:40:00Z"}]  # + 30 min window + 10 min hold
     assert det["top_principals"] == [["arn:aws:sts::123456789012:assumed-role/tester", 4]]
     assert det["top_source_ips"] == [["111.111.111.111", 4]]
     assert det["top_event_names"] == [["DisableKey", 2], ["ScheduleKeyDeletion", 2]]
@@ -96,14 +96,15 @@ def test_cmk_detection_values(corpus_doc):
 
 def test_organizations_detection_values(corpus_doc):
     # Panther 2 (2025-01-20 15:59:33, naive = UTC), TrailAlerts 67 (2025-03-09T16:39:48Z), Stratus 24
-    # (2024-08-02T08:30:00Z): three LeaveOrganization calls far apart -> three alerts
+    # (2024-08-02T08:30:00Z): three LeaveOrganization calls far apart -> three alerts, each
+    # ending 30 min (window) + 10 min (the rules' hold: 10 scrapes of 60 s) after its minute
     det = corpus_doc["detections"]["organizations_changes"]
     assert det["matches"] == 3 and det["peak_per_minute"] == 1
     assert (det["first"], det["last"]) == ("2024-08-02T08:30:00Z", "2025-03-09T16:39:00Z")
     assert det["alerts"] == [
-        {"start": "2024-08-02T08:30:00Z", "end": "2024-08-02T09:00:00Z"},
-        {"start": "2025-01-20T15:59:00Z", "end": "2025-01-20T16:29:00Z"},
-        {"start": "2025-03-09T16:39:00Z", "end": "2025-03-09T17:09:00Z"},
+        {"start": "2024-08-02T08:30:00Z", "end": "2024-08-02T09:10:00Z"},
+        {"start": "2025-01-20T15:59:00Z", "end": "2025-01-20T16:39:00Z"},
+        {"start": "2025-03-09T16:39:00Z", "end": "2025-03-09T17:19:00Z"},
     ]
     assert det["top_event_names"] == [["LeaveOrganization", 3]]
     assert det["top_source_ips"] == [["1.2.3.4", 2], ["252.5.222.230", 1]]
@@ -129,8 +130,8 @@ def test_threshold_five_on_the_stratus_detonations(corpus_dir, tmp_path):
     assert det["threshold"] == 5
     assert (det["matches"], det["peak_per_minute"], det["first"], det["last"]) == (
         18, 8, "2024-07-30T21:31:00Z", "2024-08-02T08:30:00Z")
-    assert det["alerts"] == [{"start": "2024-07-30T21:31:00Z", "end": "2024-07-30T22:01:00Z"},
-                             {"start": "2024-07-31T19:52:00Z", "end": "2024-07-31T20:22:00Z"}]
+    assert det["alerts"] == [{"start": "2024-07-30T21:31:00Z", "end": "2024-07-30T22:11:00Z"},
+                             {"start": "2024-07-31T19:52:00Z", "end": "2024-07-31T20:32:00Z"}]
     assert det["top_event_names"] == [["DescribeInstanceAttribute", 6], ["GetPasswordData", 6], ["AssumeRole", 4],
                                       ["LeaveOrganization", 1], ["RunInstances", 1]]
     assert det["top_source_ips"] == [["200.249.253.51", 8], ["255.18.064.253", 8], ["06.237.252.245", 1],
@@ -147,7 +148,7 @@ def test_table_format_and_window_option(corpus_dir, capsys):
     assert out.startswith("407 events, 6 malformed; alert window 45 min")
     assert "access_denied" not in out  # disabled in the stack, not requested
     assert "cmk_disable_or_deletion: 4 matches" in out
-    assert "2019-01-01 00:00 -> 2019-01-01 00:45" in out
+    assert "2019-01-01 00:00 -> 2019-01-01 00:55" in out
 
 
 def test_errors_are_one_line_exit_2(corpus_dir, tmp_path, capsys):

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..replay import render_table, replay_paths, stack_detections
+from ..replay import alert_hold_minutes, render_table, replay_paths, stack_detections
 from ..replay.readers import ReplayError
 from ..stack import PROJECT_ROOT, load_stack
 
@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
         raise ReplayError(f"--window: must be >= 1 minute (got {window})")
     if args.top < 0:
         raise ReplayError(f"--top: must be >= 0 (got {args.top})")
-    report = replay_paths(args.paths, detections, window, top=args.top, progress=True)
+    report = replay_paths(args.paths, detections, window, top=args.top, progress=True,
+                          hold_minutes=alert_hold_minutes(stack))
     out = report.to_json() if args.format == "json" else render_table(report)
     sys.stdout.write(out + "\n")
     return 0

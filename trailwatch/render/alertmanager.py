@@ -1,8 +1,14 @@
 """Alertmanager routing for trailwatch alerts, as a fragment, a complete example and an AlertmanagerConfig.
 
-One route matches ``trailwatch="true"`` (every rule carries it) and groups by ``alertname`` and
-``detection``, so each detection gets its own Teams card and a burst of the same event updates that card
-instead of posting many. ``group_wait`` is short: these are security events, already ~10 minutes late.
+One route per stack matches ``trailwatch="true"`` and ``trailwatch_stack="<stack>"`` (every rule carries both)
+and groups by ``alertname``, ``detection`` and the stack, so each detection of each stack gets its own Teams card
+and a burst of the same event updates that card instead of posting many. Receivers are named after the stack
+(``trailwatch-<stack>-teams``), so several stacks' fragments merge into one Alertmanager config.
+``group_wait`` is short: these are security events.
+
+Repeat events: a new matching event while a detection's alert is already firing raises its value but not its
+identity, so Alertmanager posts no new card for it until ``repeat_interval`` (``repeatIntervalMinutes``) has
+passed since the last card; that setting bounds the silence.
 
 Two Teams paths:
   * ``adapter``: ``webhook_configs`` to prometheus-msteams (``http://<adapter>:2000/<connector>``), which
@@ -27,8 +33,7 @@ from .common import (
 )
 from .msteams import CONNECTOR_NAME
 
-RECEIVER = "trailwatch-teams"
-GROUP_BY = ("alertname", "detection")
+GROUP_BY = ("alertname", "detection", STACK_LABEL)
 DEFAULT_ADAPTER_URL = f"http://prometheus-msteams:2000/{CONNECTOR_NAME}"
 DEFAULT_WEBHOOK_URL_FILE = "/etc/alertmanager/secrets/trailwatch-teams-webhook-url"
 
@@ -61,7 +66,14 @@ def _matcher_objects(pairs: list[tuple[str, str, str]]) -> list[dict[str, str]]:
     return [{"name": name, "value": value, "matchType": op} for name, op, value in pairs]
 
 
-ROUTE_MATCH = [(TRAILWATCH_LABEL, "=", TRAILWATCH_VALUE)]
+def receiver_name(stack: Stack) -> str:
+    return f"trailwatch-{stack.name}-teams"
+
+
+def route_match(stack: Stack) -> list[tuple[str, str, str]]:
+    return [(TRAILWATCH_LABEL, "=", TRAILWATCH_VALUE), (STACK_LABEL, "=", stack.name)]
+
+
 _INHIBITIONS = [
     ([(TRAILWATCH_LABEL, "=", TRAILWATCH_VALUE), ("alertname", "=", ALERT_EXPORTER_DOWN)],
      [(TRAILWATCH_LABEL, "=", TRAILWATCH_VALUE),
@@ -80,7 +92,8 @@ def _timings(stack: Stack) -> dict[str, str]:
 
 
 def route(stack: Stack) -> dict[str, Any]:
-    return {"receiver": RECEIVER, "matchers": _matcher_strings(ROUTE_MATCH), "group_by": list(GROUP_BY),
+    return {"receiver": receiver_name(stack), "matchers": _matcher_strings(route_match(stack)),
+            "group_by": list(GROUP_BY),
             **_timings(stack), "continue": False}
 
 
@@ -88,9 +101,9 @@ def receiver(stack: Stack, mode: str | None, adapter_url: str | None = None,
              webhook_url_file: str = DEFAULT_WEBHOOK_URL_FILE) -> dict[str, Any]:
     mode = check_mode(mode, stack)
     if mode == "adapter":
-        return {"name": RECEIVER, "webhook_configs": [
+        return {"name": receiver_name(stack), "webhook_configs": [
             {"url": adapter_url or DEFAULT_ADAPTER_URL, "send_resolved": True}]}
-    return {"name": RECEIVER, "msteamsv2_configs": [
+    return {"name": receiver_name(stack), "msteamsv2_configs": [
         {"webhook_url_file": webhook_url_file, "send_resolved": True, "title": NATIVE_TITLE, "text": NATIVE_TEXT}]}
 
 
@@ -135,10 +148,11 @@ def alertmanager_config_spec(stack: Stack, mode: str | None, adapter_url: str | 
         teams = {"msteamsv2Configs": [{"webhookURL": {"name": webhook_secret_name, "key": webhook_secret_key},
                                        "sendResolved": True, "title": NATIVE_TITLE, "text": NATIVE_TEXT}]}
     return {
-        "route": {"receiver": RECEIVER, "matchers": _matcher_objects(ROUTE_MATCH), "groupBy": list(GROUP_BY),
+        "route": {"receiver": receiver_name(stack), "matchers": _matcher_objects(route_match(stack)),
+                  "groupBy": list(GROUP_BY),
                   "groupWait": t["group_wait"], "groupInterval": t["group_interval"],
                   "repeatInterval": t["repeat_interval"]},
-        "receivers": [{"name": RECEIVER, **teams}],
+        "receivers": [{"name": receiver_name(stack), **teams}],
         "inhibitRules": [{"sourceMatch": _matcher_objects(src), "targetMatch": _matcher_objects(dst),
                           "equal": list(INHIBIT_EQUAL)} for src, dst in _INHIBITIONS],
     }

@@ -80,6 +80,18 @@ def exported_name(stack: Stack, det: Detection) -> str:
     return exporter_metric_name(namespace_of(stack, det), det.metric, "Sum")
 
 
+def stack_labels(stack: Stack) -> dict[str, str]:
+    """Labels the scrape adds to every series of this stack's exporter (``static_configs`` labels or
+    ServiceMonitor relabelings), so N stacks can share one Prometheus without reading each other's series."""
+    return {STACK_LABEL: stack.name}
+
+
+def stack_selector(stack: Stack, **labels: str) -> str:
+    """``{trailwatch_stack="<stack>", ...}``: the label matchers every rule of this stack selects with."""
+    pairs = {**labels, **stack_labels(stack)}
+    return "{" + ", ".join(f'{k}="{v}"' for k, v in pairs.items()) + "}"
+
+
 def exported_job(stack: Stack, det: Detection) -> str:
     """``exported_job`` on the detection's series: the exporter's ``job`` label, renamed by the scrape."""
     return exporter_job(namespace_of(stack, det))

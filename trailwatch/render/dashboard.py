@@ -1,8 +1,10 @@
 """A Grafana dashboard: matching events per detection, firing trailwatch alerts, and pipeline health.
 
-Every panel queries exactly the names the exporter serves (the same ``exported_name`` the rules use), so
-a renamed metric cannot leave a silently empty panel. Events are ``sum_over_time`` per step: the exporter
-stores each CloudWatch datapoint once at its own timestamp, so the sum over a step is the events in it.
+Every panel queries exactly the names the exporter serves (the same ``exported_name`` and the same
+``trailwatch_stack`` selector the rules use), so a renamed metric cannot leave a silently empty panel and
+another stack's series never show up here. The exporter serves sliding-window sums (:mod:`trailwatch.readpath`),
+so the event panels show "matching events in the last window", exactly what the alerts compare with the
+threshold (``max_over_time`` per step keeps a short burst visible at coarse steps).
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from typing import Any
 
 from ..stack import Stack
 from .common import (
-    EXPORTER_SCRAPE_JOB, STACK_LABEL, TEAMS_INTEGRATION, TRAILWATCH_LABEL, TRAILWATCH_VALUE, event_detections,
-    exported_name, heartbeat_detections,
+    EXPORTER_SCRAPE_JOB, STACK_LABEL, TEAMS_INTEGRATION, TRAILWATCH_LABEL, TRAILWATCH_VALUE, duration,
+    event_detections, exported_name, heartbeat_detections, stack_selector,
 )
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -44,7 +46,9 @@ def _bars(unit: str = "short") -> dict[str, Any]:
 
 def dashboard(stack: Stack) -> dict[str, Any]:
     alerts = f'ALERTS{{{TRAILWATCH_LABEL}="{TRAILWATCH_VALUE}", {STACK_LABEL}="{stack.name}", alertstate="firing"}}'
-    job = f'job="{EXPORTER_SCRAPE_JOB}"'
+    job = stack_selector(stack, job=EXPORTER_SCRAPE_JOB)
+    own = stack_selector(stack)
+    window = duration(stack.settings.alert_window_minutes * 60)
     integration = TEAMS_INTEGRATION[stack.settings.teams_mode]
     panels = [
         _panel(1, "table", "Firing trailwatch alerts", (0, 0, 12, 8),
@@ -53,29 +57,31 @@ def dashboard(stack: Stack) -> dict[str, Any]:
                options={"showHeader": True}),
         _panel(2, "timeseries", "Firing alerts over time", (12, 0, 12, 8),
                [_target("A", f"count by (alertname) ({alerts})", "{{alertname}}")], **_bars()),
-        _panel(3, "timeseries", "Matching CloudTrail events per detection", (0, 8, 24, 10),
-               [_target(det.id, f"sum(sum_over_time({exported_name(stack, det)}[$__interval]))", det.title)
+        _panel(3, "timeseries", f"Matching CloudTrail events in the last {window}, per detection", (0, 8, 24, 10),
+               [_target(det.id, f"sum(max_over_time({exported_name(stack, det)}{own}[$__interval]))", det.title)
                 for det in event_detections(stack)],
-               "Metric-filter matches, placed at CloudTrail event time (they reach Prometheus about "
-               f"{stack.settings.exporter_delay_seconds // 60} minutes later).", interval="1m", **_bars()),
+               f"Matching events with event times in the last {window}, as delivered so far (late deliveries "
+               "raise the count when they arrive); an alert fires when a detection reaches its threshold.",
+               interval="1m"),
     ]
     y = 18
     for det in heartbeat_detections(stack):
         panels.append(_panel(len(panels) + 1, "timeseries", f"CloudTrail records delivered ({det.id})",
                              (0, y, 12, 8),
-                             [_target("A", f"sum(sum_over_time({exported_name(stack, det)}[$__interval]))",
+                             [_target("A", f"sum(min_over_time({exported_name(stack, det)}{own}[$__interval]))",
                                       det.title)],
-                             "Every record the trail delivers to the log group; a gap here is the heartbeat alert.",
-                             interval="1m", **_bars()))
+                             f"CloudTrail records with event times in the last "
+                             f"{duration(stack.settings.heartbeat_missing_minutes * 60)}, as delivered so far; at 0 "
+                             "the heartbeat alert fires.", interval="1m"))
     health = [
-        ("stat", "Exporter up", [_target("A", f"up{{{job}}}", "{{instance}}")], {}),
-        ("timeseries", "Exporter scrape errors", [_target("A", f"cloudwatch_exporter_scrape_error{{{job}}}",
+        ("stat", "Exporter up", [_target("A", f"up{job}", "{{instance}}")], {}),
+        ("timeseries", "Exporter scrape errors", [_target("A", f"cloudwatch_exporter_scrape_error{job}",
                                                           "{{instance}}")], {}),
         ("timeseries", "Exporter scrape duration",
-         [_target("A", f"cloudwatch_exporter_scrape_duration_seconds{{{job}}}", "{{instance}}")],
+         [_target("A", f"cloudwatch_exporter_scrape_duration_seconds{job}", "{{instance}}")],
          {"fieldConfig": {"defaults": {"unit": "s"}, "overrides": []}}),
         ("timeseries", "CloudWatch API requests per hour (cost)",
-         [_target("A", f"sum by (action) (increase(cloudwatch_requests_total{{{job}}}[1h]))", "{{action}}")], {}),
+         [_target("A", f"sum by (action) (increase(cloudwatch_requests_total{job}[1h]))", "{{action}}")], {}),
         ("timeseries", f"Teams notification failures ({integration})",
          [_target("A", f'sum(increase(alertmanager_notifications_failed_total{{integration="{integration}"}}[1h]))',
                   "failed per hour")], {}),

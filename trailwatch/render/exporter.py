@@ -1,17 +1,27 @@
 """The cloudwatch_exporter configuration: one entry per enabled detection (heartbeat included).
 
+Every metric is read as a sliding-window sum (:mod:`trailwatch.readpath`): one Period-long bucket covering the
+last ``alertWindowMinutes`` (the heartbeat: ``heartbeatMissingMinutes``), re-read whole on every scrape, stamped
+with the scrape time (``set_timestamp: false``), so late deliveries and failed scrapes lose nothing.
 Metric-filter metrics have no dimensions, so ``aws_dimensions`` is omitted: an empty list would add a
 ListMetrics call per scrape and export nothing once the metric had no data for three hours. Only ``Sum`` is
-fetched (the exporter fetches all five statistics otherwise, five times the cost and series), and
-``set_timestamp`` keeps CloudWatch's datapoint time, which is what the alert window is measured against.
+fetched (the exporter fetches all five statistics otherwise, five times the cost and series).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..catalog import Detection
+from ..readpath import window_read
 from ..stack import Stack
 from .common import dump_yaml, exported_detections, generated_header, namespace_of
+
+
+def window_minutes(stack: Stack, det: Detection) -> int:
+    """The window a detection's series sums over: the alert window, or the heartbeat's staleness window."""
+    s = stack.settings
+    return s.heartbeat_missing_minutes if det.heartbeat else s.alert_window_minutes
 
 
 def exporter_config(stack: Stack) -> dict[str, Any]:
@@ -21,10 +31,7 @@ def exporter_config(stack: Stack) -> dict[str, Any]:
             "aws_namespace": namespace_of(stack, det),
             "aws_metric_name": det.metric,
             "aws_statistics": ["Sum"],
-            "period_seconds": s.exporter_period_seconds,
-            "delay_seconds": s.exporter_delay_seconds,
-            "range_seconds": s.exporter_range_seconds,
-            "set_timestamp": True,
+            **window_read(window_minutes(stack, det), s.exporter_delay_seconds),
         }
         for det in exported_detections(stack)
     ]

@@ -1,13 +1,19 @@
 """A promtool unit-test file for the rendered rules, so ``promtool test rules`` proves they fire.
 
 Series are written the way a default scrape stores the exporter's output: the exporter's exact name, its
-``job`` label renamed to ``exported_job`` (``honor_labels: false``), ``job``/``instance`` of the scrape, one
-sample per minute (the metric filters' ``default_value: 0`` records zeros while the log group receives
-events) and the event's count at the event's CloudWatch time (``set_timestamp: true``).
+``job`` label renamed to ``exported_job`` (``honor_labels: false``), ``job``/``instance`` of the scrape, the
+stack's ``trailwatch_stack`` label, and one sample per scrape (the tests scrape once a minute) holding the
+sliding-window sum the exporter serves (:mod:`trailwatch.readpath`): the matching events delivered so far whose
+event time lies in the last ``alertWindowMinutes``.
+
+What the generated tests pin: one event fires and resolves by itself; an event delivered late (the window sum
+only rises when it arrives, and falls at the same event-time bound) still fires; failed scrapes while firing do
+not resolve the alert; ``threshold`` counts events over the whole window (one a minute reaches it); another
+stack's series never fire this stack's alerts; the heartbeat fires when its window sum drops to 0 or the series
+vanishes, only after its ``for:``.
 
 Evaluation times are derived from the settings and kept clear of window edges, because promtool 2.x and
-3.x disagree exactly at the edge (closed vs left-open range selectors). With defaults: event at minute 5,
-firing at minute 16 (when delay + scrape have passed and the sample could have arrived), gone at 45.
+3.x disagree exactly at the edge (closed vs left-open range selectors).
 """
 
 from __future__ import annotations
@@ -21,17 +27,19 @@ from ..settings import StackSettings
 from ..stack import Stack
 from .common import (
     ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, ALERT_TEAMS_FAILING, EXAMPLE_EXPORTER_TARGET,
-    EXPORTER_SCRAPE_JOB, TEAMS_INTEGRATION, detection_alert_name, dump_yaml, event_detections, exported_job,
-    exported_name, generated_header, heartbeat_detections,
+    EXPORTER_SCRAPE_JOB, STACK_LABEL, TEAMS_INTEGRATION, detection_alert_name, dump_yaml, event_detections,
+    exported_job, exported_name, generated_header, heartbeat_detections, stack_labels,
 )
 from .rules import (
-    TEAMS_FAILING_FOR, TEAMS_FAILING_WINDOW, detection_annotations, detection_labels,
+    TEAMS_FAILING_FOR, TEAMS_FAILING_WINDOW, detection_annotations, detection_hold, detection_labels,
     exporter_down_for, heartbeat_annotations, heartbeat_for, heartbeat_labels, pipeline_rules, scrape_errors_for,
 )
 
 #: Minutes between clearing the window edge and the evaluation, either side.
 MARGIN = 10
 EVENT_MINUTE = 5
+#: Consecutive failed scrapes placed inside a firing alert (fewer than the rules' hold).
+FAILED_SCRAPES = 3
 
 
 def _minutes(seconds: int) -> int:
@@ -42,36 +50,44 @@ def _minutes(seconds: int) -> int:
 class EvalTimes:
     """Evaluation minutes of the generated tests, all derived from the stack's timings."""
 
-    event: int
-    firing: int          # the sample has arrived (delay + one scrape after the event)
-    resolved: int        # well past event + alert window
-    heartbeat_stop: int  # last heartbeat sample
-    heartbeat_quiet: int  # still inside heartbeat_missing after the stop: no alert yet
+    event: int           # event minute of the prompt event (delivered and scraped the next minute)
+    firing: int          # inside the window, after the sample arrived
+    gap: int             # first of FAILED_SCRAPES missing scrapes while firing
+    resolved: int        # past event + window + hold
+    late_lag: int        # minutes the late event is delivered after its event minute
+    heartbeat_stop: int  # last minute CloudTrail delivers
+    heartbeat_quiet: int  # events still in the heartbeat window: no alert yet
     heartbeat_firing: int
     length: int          # minutes of input series
 
 
 def eval_times(settings: StackSettings) -> EvalTimes:
-    window = settings.alert_window_minutes
-    arrival = _minutes(settings.exporter_delay_seconds + settings.scrape_interval_seconds)
-    # Settings guarantee window > delay + scrape; stay at least a minute inside the window anyway.
-    firing = EVENT_MINUTE + min(arrival, max(window - 1, 0))
-    resolved = EVENT_MINUTE + window + MARGIN
-    hb, hold = settings.heartbeat_missing_minutes, _minutes(heartbeat_for(settings))
+    window, hold = settings.alert_window_minutes, _minutes(detection_hold(settings))
+    firing = EVENT_MINUTE + 1 + max(1, (window - 2) // 4)
+    gap = firing + 1
+    resolved = EVENT_MINUTE + window + hold + MARGIN
+    late_lag = max(1, min(settings.delivery_lag_tolerance_minutes, window - 3))
+    hb, hb_for = settings.heartbeat_missing_minutes, _minutes(heartbeat_for(settings))
     heartbeat_stop = resolved + MARGIN
-    heartbeat_quiet = heartbeat_stop + hb // 2
-    heartbeat_firing = heartbeat_stop + hb + hold + MARGIN // 2
-    return EvalTimes(EVENT_MINUTE, firing, resolved, heartbeat_stop, heartbeat_quiet, heartbeat_firing,
-                     heartbeat_firing + MARGIN)
+    heartbeat_quiet = heartbeat_stop + max(1, hb // 2)
+    heartbeat_firing = heartbeat_stop + hb + hb_for + MARGIN // 2
+    return EvalTimes(EVENT_MINUTE, firing, gap, resolved, late_lag, heartbeat_stop, heartbeat_quiet,
+                     heartbeat_firing, heartbeat_firing + MARGIN)
 
 
-def scrape_labels() -> dict[str, str]:
-    """``job``/``instance`` a default scrape of the exporter adds (the exporter's own ``instance`` is empty)."""
-    return {"job": EXPORTER_SCRAPE_JOB, "instance": EXAMPLE_EXPORTER_TARGET}
+def scrape_labels(stack: Stack) -> dict[str, str]:
+    """``job``/``instance``/``trailwatch_stack`` the stack's scrape of the exporter adds (the exporter's own
+    ``instance`` is empty)."""
+    return {"job": EXPORTER_SCRAPE_JOB, "instance": EXAMPLE_EXPORTER_TARGET, **stack_labels(stack)}
 
 
 def detection_series_labels(stack: Stack, det: Detection) -> dict[str, str]:
-    return {"exported_job": exported_job(stack, det), **scrape_labels()}
+    return {"exported_job": exported_job(stack, det), **scrape_labels(stack)}
+
+
+def other_stack_labels(stack: Stack, det: Detection) -> dict[str, str]:
+    """The same series as another stack sharing this Prometheus would have it."""
+    return {**detection_series_labels(stack, det), STACK_LABEL: f"{stack.name}-other"}
 
 
 def selector(name: str, labels: dict[str, str]) -> str:
@@ -94,14 +110,42 @@ def _values(points: list[tuple[int, int | None]]) -> str:
     return " ".join(out)
 
 
-def event_values(times: EvalTimes, count: int) -> str:
-    """Zeros every minute with ``count`` events at the event minute."""
-    return _values([(times.event, 0), (1, count), (times.length - times.event, 0)])
+def window_values(times: EvalTimes, count: int, window: int, arrives: int, gap: bool = False) -> str:
+    """The exporter's window sum for ``count`` events at minute ``times.event`` delivered at minute ``arrives``:
+    0 until the first scrape after delivery, ``count`` while the event minute is in the window, 0 after;
+    ``gap``: FAILED_SCRAPES missing samples from ``times.gap`` on (failed scrapes)."""
+    leaves = times.event + window  # first minute whose window no longer holds the event minute
+    first = min(arrives + 1, leaves)
+    points: list[tuple[int, int | None]] = [(first, 0)]
+    if gap and first <= times.gap < leaves - FAILED_SCRAPES:
+        points += [(times.gap - first, count), (FAILED_SCRAPES, None), (leaves - times.gap - FAILED_SCRAPES, count)]
+    else:
+        points.append((leaves - first, count))
+    points.append((times.length - leaves + 1, 0))
+    return _values(points)
 
 
-def heartbeat_values(times: EvalTimes) -> str:
-    """One or more CloudTrail records every minute until the stop, then nothing."""
-    return _values([(times.heartbeat_stop + 1, 3)])
+def event_values(times: EvalTimes, count: int, window: int) -> str:
+    """``count`` events at the event minute, delivered at once."""
+    return window_values(times, count, window, times.event)
+
+
+def spread_values(times: EvalTimes, per_minute: int, minutes: int, window: int) -> str:
+    """``per_minute`` events in each of ``minutes`` consecutive minutes from the event minute on, each delivered
+    at once: the window sum climbs by ``per_minute`` a minute, then falls as the minutes leave the window."""
+    points: list[tuple[int, int | None]] = [(times.event + 1, 0)]
+    points += [(1, per_minute * k) for k in range(1, minutes + 1)]
+    points.append((window - minutes, per_minute * minutes))
+    points += [(1, per_minute * (minutes - k)) for k in range(1, minutes)]
+    used = sum(n for n, _ in points)
+    points.append((times.length - used + 1, 0))
+    return _values(points)
+
+
+def heartbeat_values(times: EvalTimes, window: int) -> str:
+    """Records every minute until the stop; the window sum stays positive until the last one leaves the
+    heartbeat window, then the series is absent (no datapoint in the window at all)."""
+    return _values([(times.heartbeat_stop + window, 60)])
 
 
 def _alert(labels: dict[str, str], annotations: dict[str, str]) -> dict[str, Any]:
@@ -114,42 +158,80 @@ def _check(alertname: str, minute: int, alerts: list[dict[str, Any]]) -> dict[st
 
 def timeline_tests(stack: Stack, times: EvalTimes, account_id: str | None) -> dict[str, Any] | None:
     """One timeline for all detections and the heartbeat: each alert only reads its own series, and one
-    group evaluates every rule once per minute, so a shared timeline keeps ``promtool test`` fast."""
+    group evaluates every rule once per minute, so a shared timeline keeps ``promtool test`` fast. Every
+    detection's series has failed scrapes while its alert fires."""
+    s = stack.settings
     series, checks = [], []
     for det in event_detections(stack):
         name, alert = exported_name(stack, det), detection_alert_name(det)
         series.append({"series": selector(name, detection_series_labels(stack, det)),
-                       "values": event_values(times, det.threshold)})
+                       "values": window_values(times, det.threshold, s.alert_window_minutes, times.event, gap=True)})
         expected = _alert(detection_labels(stack, det),
                           detection_annotations(stack, det, str(det.threshold), account_id, template=False))
-        checks += [_check(alert, times.event - 1, []), _check(alert, times.firing, [expected]),
-                   _check(alert, times.resolved, [])]
+        checks += [_check(alert, times.event, []), _check(alert, times.firing, [expected]),
+                   _check(alert, times.gap + FAILED_SCRAPES - 1, [expected]), _check(alert, times.resolved, [])]
     for det in heartbeat_detections(stack):
         series.append({"series": selector(exported_name(stack, det), detection_series_labels(stack, det)),
-                       "values": heartbeat_values(times)})
+                       "values": heartbeat_values(times, s.heartbeat_missing_minutes)})
         expected = _alert(heartbeat_labels(stack, det), heartbeat_annotations(stack, det, account_id, template=False))
         checks += [_check(ALERT_HEARTBEAT_MISSING, times.firing, []),
                    _check(ALERT_HEARTBEAT_MISSING, times.heartbeat_quiet, []),
                    _check(ALERT_HEARTBEAT_MISSING, times.heartbeat_firing, [expected])]
     if not series:
         return None
-    return {"name": (f"one event per detection at minute {times.event} fires at {times.firing} and is gone at "
-                     f"{times.resolved}; the heartbeat stops at {times.heartbeat_stop} and alerts at "
-                     f"{times.heartbeat_firing}"),
+    return {"name": (f"one event per detection at minute {times.event} fires at {times.firing}, survives "
+                     f"{FAILED_SCRAPES} failed scrapes and is gone at {times.resolved}; the heartbeat stops at "
+                     f"{times.heartbeat_stop} and alerts at {times.heartbeat_firing}"),
             "interval": "1m", "input_series": series, "alert_rule_test": checks}
 
 
-def below_threshold_tests(stack: Stack, times: EvalTimes) -> dict[str, Any] | None:
-    dets = [d for d in event_detections(stack) if d.threshold > 1]
+def late_delivery_tests(stack: Stack, times: EvalTimes, account_id: str | None) -> dict[str, Any] | None:
+    """Each detection's event delivered ``late_lag`` minutes late: quiet until it arrives, then firing."""
+    s = stack.settings
+    dets = event_detections(stack)
     if not dets:
         return None
-    return {
-        "name": "fewer events than the threshold do not fire",
-        "interval": "1m",
-        "input_series": [{"series": selector(exported_name(stack, d), detection_series_labels(stack, d)),
-                          "values": event_values(times, d.threshold - 1)} for d in dets],
-        "alert_rule_test": [_check(detection_alert_name(d), times.firing, []) for d in dets],
-    }
+    arrives = times.event + times.late_lag
+    series, checks = [], []
+    for det in dets:
+        series.append({"series": selector(exported_name(stack, det), detection_series_labels(stack, det)),
+                       "values": window_values(times, det.threshold, s.alert_window_minutes, arrives)})
+        expected = _alert(detection_labels(stack, det),
+                          detection_annotations(stack, det, str(det.threshold), account_id, template=False))
+        alert = detection_alert_name(det)
+        checks += [_check(alert, arrives, []), _check(alert, arrives + 2, [expected]),
+                   _check(alert, times.resolved, [])]
+    return {"name": f"an event delivered {times.late_lag} minutes late fires when it arrives",
+            "interval": "1m", "input_series": series, "alert_rule_test": checks}
+
+
+def threshold_tests(stack: Stack, times: EvalTimes, account_id: str | None) -> dict[str, Any] | None:
+    """Thresholds count the window: one event a minute reaches N after N minutes (not before); N - 1 events
+    never fire; another stack's series above the threshold never fire this stack's alert."""
+    s = stack.settings
+    window = s.alert_window_minutes
+    spread = [d for d in event_detections(stack) if 1 < d.threshold < window]
+    series, checks = [], []
+    for det in spread:
+        expected = _alert(detection_labels(stack, det),
+                          detection_annotations(stack, det, str(det.threshold), account_id, template=False))
+        series.append({"series": selector(exported_name(stack, det), detection_series_labels(stack, det)),
+                       "values": spread_values(times, 1, det.threshold, window)})
+        reached = times.event + det.threshold  # scrape after the threshold-th minute
+        checks += [_check(detection_alert_name(det), reached - 1, []),
+                   _check(detection_alert_name(det), reached + 1, [expected])]
+    quiet = [d for d in event_detections(stack) if d not in spread]
+    for det in quiet:
+        if det.threshold > 1:
+            series.append({"series": selector(exported_name(stack, det), detection_series_labels(stack, det)),
+                           "values": event_values(times, det.threshold - 1, window)})
+        series.append({"series": selector(exported_name(stack, det), other_stack_labels(stack, det)),
+                       "values": event_values(times, det.threshold + 5, window)})
+        checks.append(_check(detection_alert_name(det), times.firing, []))
+    if not checks:
+        return None
+    return {"name": "thresholds count events over the window; other stacks' series never fire this stack",
+            "interval": "1m", "input_series": series, "alert_rule_test": checks}
 
 
 def heartbeat_edge_tests(stack: Stack, account_id: str | None) -> list[dict[str, Any]]:
@@ -163,7 +245,7 @@ def heartbeat_edge_tests(stack: Stack, account_id: str | None) -> list[dict[str,
                                                                                template=False))]
         series = selector(exported_name(stack, det), detection_series_labels(stack, det))
         groups.append({
-            "name": f"{det.id}: only zeros (the log group receives no CloudTrail records) alerts",
+            "name": f"{det.id}: a window sum of 0 (no CloudTrail record delivered in the window) alerts",
             "interval": "1m",
             "input_series": [{"series": series, "values": _values([(fires_at + 1, 0)])}],
             "alert_rule_test": [_check(ALERT_HEARTBEAT_MISSING, fires_at, expected)],
@@ -181,7 +263,7 @@ def heartbeat_edge_tests(stack: Stack, account_id: str | None) -> list[dict[str,
 def pipeline_tests(stack: Stack, account_id: str | None) -> dict[str, Any]:
     """Exporter down, scrape errors and Teams failures on one timeline: healthy until minute 10, broken after."""
     rules = {r["alert"]: r for r in pipeline_rules(stack, account_id)}
-    target = scrape_labels()
+    target = scrape_labels(stack)
     start = 10
     down_hold, errors_hold = _minutes(exporter_down_for(stack)), _minutes(scrape_errors_for(stack))
     rising, window, teams_hold = 20, _minutes(TEAMS_FAILING_WINDOW), _minutes(TEAMS_FAILING_FOR)
@@ -222,7 +304,8 @@ def pipeline_tests(stack: Stack, account_id: str | None) -> dict[str, Any]:
 
 def rule_tests(stack: Stack, rules_filename: str, account_id: str | None = None) -> dict[str, Any]:
     times = eval_times(stack.settings)
-    tests = [timeline_tests(stack, times, account_id), below_threshold_tests(stack, times)]
+    tests = [timeline_tests(stack, times, account_id), late_delivery_tests(stack, times, account_id),
+             threshold_tests(stack, times, account_id)]
     tests += heartbeat_edge_tests(stack, account_id)
     tests.append(pipeline_tests(stack, account_id))
     return {"rule_files": [rules_filename], "evaluation_interval": "1m", "tests": [t for t in tests if t]}

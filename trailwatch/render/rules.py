@@ -1,15 +1,19 @@
 """The Prometheus rule file: one alert per enabled detection, plus the pipeline's own health alerts.
 
-Why the detection expression is ``sum(max_over_time(<name>[window])) >= threshold`` with no ``for:``:
-the exported series is a gauge (CloudWatch's per-period Sum) whose samples carry CloudWatch's own, ~10
-minutes old, timestamps and exist only for periods with datapoints. ``rate()`` needs two samples and reads
-drops as counter resets; any window shorter than the exporter delay never sees a sample; ``for:`` would
-make a single event (one sample) never fire. ``max_over_time`` over a window longer than delay + scrape sees
-the sample for ``window`` minutes after the event, so one event fires once and resolves by itself.
+The exporter serves each detection as a sliding-window sum (:mod:`trailwatch.readpath`): at every scrape, the
+number of matching events delivered so far whose event time lies in the last ``alertWindowMinutes``, stamped
+with the scrape time. So the detection expression is
+``sum(max_over_time(<name>{trailwatch_stack="<stack>"}[hold])) >= threshold`` with no ``for:``: the current value
+already is "events in the window"; ``max_over_time`` over a few scrapes (``hold``) only keeps a firing alert
+from resolving and firing again (a second card) while scrapes fail. ``rate()`` would be wrong on this gauge.
 
-A heartbeat detection gets no event alert: it counts every delivered CloudTrail record, and its alert fires
-when it *stops* (``or vector(0)`` makes "no series at all" count as stopped, so a blind pipeline alerts too;
-a short ``for:`` keeps a Prometheus that has not scraped yet from paging).
+Every selector carries ``trailwatch_stack``: the scrape adds it (``render.scrape`` / the ServiceMonitor), so
+stacks sharing a Prometheus never fire on each other's series, and each heartbeat watches its own trail.
+
+The heartbeat gets no event alert: it counts every delivered CloudTrail record over ``heartbeatMissingMinutes``
+and fires when that sum is 0 (``or vector(0)`` makes "no series at all" count too, so a blind pipeline
+alerts): delivery stopped, or flows later than the window. A short ``for:`` keeps a Prometheus that has not
+scraped yet from paging.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import json
 from typing import Any
 
 from ..catalog import Detection
+from .. import readpath
 from ..errors import CatalogError
 from ..settings import StackSettings
 from ..stack import Stack, log_group_name
@@ -25,6 +30,7 @@ from .common import (
     ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, ALERT_TEAMS_FAILING, EXPORTER_SCRAPE_JOB,
     PIPELINE_ALERTS, STACK_LABEL, TEAMS_INTEGRATION, TRAILWATCH_LABEL, TRAILWATCH_VALUE, check_account_id,
     detection_alert_name, dump_yaml, duration, event_detections, exported_name, generated_header, heartbeat_detections,
+    stack_selector,
 )
 from .insights import MIN_LOOKBACK_SECONDS, logs_insights_url, query_for
 
@@ -44,7 +50,7 @@ def literal(text: str) -> str:
 
 def _lookback(stack: Stack) -> int:
     s = stack.settings
-    return max(MIN_LOOKBACK_SECONDS, 2 * (s.alert_window_minutes * 60 + s.exporter_delay_seconds))
+    return max(MIN_LOOKBACK_SECONDS, 2 * s.alert_window_minutes * 60 + s.delivery_lag_tolerance_minutes * 60)
 
 
 def base_labels(stack: Stack, severity: str) -> dict[str, str]:
@@ -97,8 +103,7 @@ def detection_annotations(stack: Stack, det: Detection, value: str = VALUE, acco
     """Annotations of a detection alert. ``value``/``template=False`` give the expanded text promtool expects."""
     s = stack.settings
     text = literal if template else (lambda t: t)
-    period = duration(s.exporter_period_seconds)
-    description = (f"Up to {value} matching CloudTrail event(s) per {period} CloudWatch period in the last "
+    description = (f"{value} matching CloudTrail event(s) with event times within "
                    f"{duration(s.alert_window_minutes * 60)} (alert threshold {det.threshold}). ")
     out = {
         "summary": text(det.title),
@@ -113,9 +118,14 @@ def detection_annotations(stack: Stack, det: Detection, value: str = VALUE, acco
     return out
 
 
+def detection_hold(settings: StackSettings) -> int:
+    """Seconds a detection's max_over_time looks back: bridges failed scrapes without resolving the alert."""
+    return readpath.detection_hold_seconds(settings.scrape_interval_seconds)
+
+
 def detection_expr(stack: Stack, det: Detection) -> str:
-    window = duration(stack.settings.alert_window_minutes * 60)
-    return f"sum(max_over_time({exported_name(stack, det)}[{window}])) >= {det.threshold}"
+    hold = duration(detection_hold(stack.settings))
+    return f"sum(max_over_time({exported_name(stack, det)}{stack_selector(stack)}[{hold}])) >= {det.threshold}"
 
 
 def detection_rule(stack: Stack, det: Detection, account_id: str | None = None) -> dict[str, Any]:
@@ -128,8 +138,7 @@ def detection_rule(stack: Stack, det: Detection, account_id: str | None = None) 
 
 
 def heartbeat_expr(stack: Stack, det: Detection) -> str:
-    window = duration(stack.settings.heartbeat_missing_minutes * 60)
-    return f"(sum(max_over_time({exported_name(stack, det)}[{window}])) or vector(0)) < 1"
+    return f"(sum({exported_name(stack, det)}{stack_selector(stack)}) or vector(0)) < 1"
 
 
 def heartbeat_labels(stack: Stack, det: Detection) -> dict[str, str]:
@@ -144,10 +153,11 @@ def heartbeat_annotations(stack: Stack, det: Detection, account_id: str | None =
     text = literal if template else (lambda t: t)
     out = {
         "summary": "CloudTrail events stopped arriving",
-        "description": (f"No CloudTrail event was counted by the {det.metric} metric filter on "
-                        f"{log_group_name(stack)} for {duration(s.heartbeat_missing_minutes * 60)} or more: the trail "
-                        "stopped logging, delivery to CloudWatch Logs broke, or the exporter cannot read "
-                        "CloudWatch. Until it is back, no detection can fire."),
+        "description": (f"No CloudTrail event with an event time in the last "
+                        f"{duration(s.heartbeat_missing_minutes * 60)} has reached {log_group_name(stack)} (counted by "
+                        f"the {det.metric} metric filter): the trail stopped logging, delivery to CloudWatch Logs "
+                        "broke or runs later than that, or the exporter cannot read CloudWatch. Events delivered "
+                        f"more than {s.delivery_lag_tolerance_minutes} minutes late may never alert."),
         "runbook": text(det.runbook),
         "logs_insights_url": logs_insights_url(s.region, log_group_name(stack), HEARTBEAT_QUERY, _lookback(stack)),
     }
@@ -156,10 +166,10 @@ def heartbeat_annotations(stack: Stack, det: Detection, account_id: str | None =
 
 
 def heartbeat_for(settings: StackSettings) -> int:
-    """Seconds the heartbeat must stay missing on top of its window: a Prometheus that has not scraped the
-    exporter yet (fresh start) evaluates the rule on no data at all, which must not page anyone. Five scrapes
-    (5 minutes at the shipped 60 s interval), never under 30 s: Prometheus starts scraping up to 5 s late."""
-    return max(30, 5 * settings.scrape_interval_seconds)
+    """Seconds the heartbeat must stay missing: a Prometheus that has not scraped the exporter yet (fresh
+    start) evaluates the rule on no data at all, and one failed scrape marks the series stale; neither must
+    page anyone. A few scrapes, never under 30 s (Prometheus starts scraping up to 5 s late)."""
+    return readpath.heartbeat_for_seconds(settings.scrape_interval_seconds)
 
 
 def heartbeat_rule(stack: Stack, det: Detection, account_id: str | None = None) -> dict[str, Any]:
@@ -174,13 +184,17 @@ def heartbeat_rule(stack: Stack, det: Detection, account_id: str | None = None) 
 
 def exporter_down_for(stack: Stack) -> int:
     """Seconds ``up == 0`` must hold: five missed scrapes (5 minutes at the shipped interval), at least 30 s."""
-    return max(30, 5 * stack.settings.scrape_interval_seconds)
+    return readpath.exporter_down_for_seconds(stack.settings.scrape_interval_seconds)
 
 
 def scrape_errors_for(stack: Stack) -> int:
-    """Seconds scrape errors must persist. The exporter re-reads ``range_seconds`` of CloudWatch data on every
-    scrape, so shorter error bursts lose no datapoint; past that, events can be missed."""
-    return max(stack.settings.exporter_range_seconds, 3 * stack.settings.scrape_interval_seconds)
+    """Seconds scrape errors must persist. Every scrape re-reads the whole window, so errors lose nothing while
+    the delivery lag plus the error time stays within the lag budget; at the tolerated lag, the budget's
+    margin over the tolerance is what an error burst may last (never less than three scrapes)."""
+    s = stack.settings
+    margin = readpath.lag_budget_seconds(s.alert_window_minutes, s.exporter_delay_seconds,
+                                         s.scrape_interval_seconds) - s.delivery_lag_tolerance_minutes * 60
+    return max(margin, 3 * s.scrape_interval_seconds, readpath.MIN_HOLD_SECONDS)
 
 
 TEAMS_FAILING_WINDOW = 600
@@ -189,13 +203,13 @@ TEAMS_FAILING_FOR = 300
 
 def pipeline_rules(stack: Stack, account_id: str | None = None) -> list[dict[str, Any]]:
     """Exporter down, exporter scrape errors and Teams notifications failing."""
-    job = f'job="{EXPORTER_SCRAPE_JOB}"'
+    job = stack_selector(stack, job=EXPORTER_SCRAPE_JOB)
     integration = TEAMS_INTEGRATION[stack.settings.teams_mode]
     common = _common_annotations(stack, account_id)
     return [
         {
             "alert": ALERT_EXPORTER_DOWN,
-            "expr": f"up{{{job}}} == 0",
+            "expr": f"up{job} == 0",
             "for": duration(exporter_down_for(stack)),
             "labels": {**base_labels(stack, "critical"), "component": "exporter"},
             "annotations": {
@@ -209,13 +223,14 @@ def pipeline_rules(stack: Stack, account_id: str | None = None) -> list[dict[str
         },
         {
             "alert": ALERT_SCRAPE_ERRORS,
-            "expr": f"cloudwatch_exporter_scrape_error{{{job}}} > 0",
+            "expr": f"cloudwatch_exporter_scrape_error{job} > 0",
             "for": duration(scrape_errors_for(stack)),
             "labels": {**base_labels(stack, "warning"), "component": "exporter"},
             "annotations": {
                 "summary": "cloudwatch_exporter cannot read CloudWatch",
-                "description": (f"Every scrape for {duration(scrape_errors_for(stack))} reported an error, longer "
-                                "than the exporter's read range: CloudTrail events in that time may be missed."),
+                "description": (f"Every scrape for {duration(scrape_errors_for(stack))} reported an error: events "
+                                f"delivered close to the {stack.settings.delivery_lag_tolerance_minutes}-minute "
+                                "tolerance may leave the read window before a scrape succeeds."),
                 "runbook": ("Read the exporter logs: usually missing cloudwatch:GetMetricStatistics / "
                             "ListMetrics permission, expired credentials, a wrong region or API throttling."),
                 **common,

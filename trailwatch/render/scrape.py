@@ -2,7 +2,11 @@
 
 ``honor_labels`` stays at its default (false): the exporter's ``job`` label then arrives as
 ``exported_job`` and the scrape's own ``job``/``instance`` identify the exporter, which is exactly what the
-rules (``up{job=...}``) and the promtool tests assume. The job name must stay as rendered for the same reason.
+rules (``up{job=...}``) and the promtool tests assume.
+
+Several stacks may share one Prometheus: each stack's job is named after the stack (job names must be unique in
+a prometheus.yml), relabeled back to the common ``job`` the rules select, and its target carries
+``trailwatch_stack=<stack>``, which every series of that scrape inherits and every rule of that stack selects on.
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..stack import Stack
-from .common import EXAMPLE_EXPORTER_TARGET, EXPORTER_SCRAPE_JOB, dump_yaml, duration, generated_header
+from .common import (
+    EXAMPLE_EXPORTER_TARGET, EXPORTER_SCRAPE_JOB, dump_yaml, duration, generated_header, stack_labels,
+)
 
 #: One GetMetricStatistics call per metric per scrape; give slow CloudWatch answers time, within the interval.
 MAX_SCRAPE_TIMEOUT_SECONDS = 30
@@ -19,11 +25,12 @@ MAX_SCRAPE_TIMEOUT_SECONDS = 30
 def scrape_config(stack: Stack, target: str = EXAMPLE_EXPORTER_TARGET) -> dict[str, Any]:
     interval = stack.settings.scrape_interval_seconds
     return {
-        "job_name": EXPORTER_SCRAPE_JOB,
+        "job_name": f"{EXPORTER_SCRAPE_JOB}-{stack.name}",
         "scrape_interval": duration(interval),
         "scrape_timeout": duration(min(interval, MAX_SCRAPE_TIMEOUT_SECONDS)),
         "metrics_path": "/metrics",
-        "static_configs": [{"targets": [target]}],
+        "static_configs": [{"targets": [target], "labels": stack_labels(stack)}],
+        "relabel_configs": [{"target_label": "job", "replacement": EXPORTER_SCRAPE_JOB}],
     }
 
 

@@ -2,10 +2,11 @@
 
 Public API::
 
-    replay_paths(paths, detections, window_minutes=30, *, top=5, progress=False) -> Report
-    replay_records(records, detections, window_minutes=30, *, top=5) -> Report
+    replay_paths(paths, detections, window_minutes=30, *, top=5, progress=False, hold_minutes=0) -> Report
+    replay_records(records, detections, window_minutes=30, *, top=5, hold_minutes=0) -> Report
     stack_detections(stack, *, include_disabled=False) -> list[Detection]
-    simulate_alerts(series, window_minutes, threshold=1) -> list[Alert]
+    alert_hold_minutes(stack) -> int                   # the rules' max_over_time look-back, in minutes
+    simulate_alerts(series, window_minutes, threshold=1, hold_minutes=0) -> list[Alert]
     read_records(paths) -> iterator of record dicts and Malformed markers
 
     Report.events, .malformed, .malformed_samples, .window_minutes
@@ -30,6 +31,7 @@ from dataclasses import replace
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ..catalog import Detection, load_catalog
+from ..readpath import detection_hold_seconds
 from ..stack import Stack
 from .alerts import Alert, simulate_alerts
 from .engine import Aggregator, Progress, Rule, minute_of
@@ -38,7 +40,7 @@ from .report import DetectionReport, Report, build_report, render_table
 
 __all__ = [
     "Alert", "DetectionReport", "Malformed", "Report", "ReplayError", "Rule", "minute_of", "read_records",
-    "render_table", "replay_paths", "replay_records", "simulate_alerts", "stack_detections",
+    "alert_hold_minutes", "render_table", "replay_paths", "replay_records", "simulate_alerts", "stack_detections",
 ]
 
 Detections = Sequence[Detection] | Mapping[str, str] | Iterable[Rule]
@@ -50,15 +52,15 @@ def read_records(paths: Iterable[str | os.PathLike]) -> Iterator[Any]:
 
 
 def replay_records(records: Iterable[Any], detections: Detections, window_minutes: int = 30, *,
-                   top: int = 5) -> Report:
+                   top: int = 5, hold_minutes: int = 0) -> Report:
     """Replay an iterable of records (dicts, raw JSON lines, or Malformed markers), consumed lazily."""
     agg = Aggregator(detections)
     agg.feed(records)
-    return build_report(agg, window_minutes, top)
+    return build_report(agg, window_minutes, top, hold_minutes)
 
 
 def replay_paths(paths: Iterable[str | os.PathLike], detections: Detections, window_minutes: int = 30, *,
-                 top: int = 5, progress: bool | Any = False) -> Report:
+                 top: int = 5, progress: bool | Any = False, hold_minutes: int = 0) -> Report:
     """Replay CloudTrail files and folders. ``progress``: True for a bar on stderr when it is a
     terminal (after a second), or a stream to draw it on. Raises ReplayError for a missing path."""
     reader = RecordReader(paths)
@@ -72,7 +74,13 @@ def replay_paths(paths: Iterable[str | os.PathLike], detections: Detections, win
     finally:
         if bar is not None:
             bar.close()
-    return build_report(agg, window_minutes, top)
+    return build_report(agg, window_minutes, top, hold_minutes)
+
+
+def alert_hold_minutes(stack: Stack) -> int:
+    """How long, in whole minutes, the stack's detection rules keep an alert after its window drops below the
+    threshold (their ``max_over_time`` look-back): what replay adds to each simulated alert's end."""
+    return -(-detection_hold_seconds(stack.settings.scrape_interval_seconds) // 60)
 
 
 def stack_detections(stack: Stack, *, include_disabled: bool = False) -> list[Detection]:

@@ -1,24 +1,18 @@
-"""When a detection's alert rule would have fired and resolved, from its per-minute Sum series.
+"""When a detection's alert rule would have fired and resolved, from its per-minute match counts.
 
-The rendered Prometheus rule is ``sum(max_over_time(<series>[W])) >= threshold`` (``> 0`` when the
-threshold is 1) with no ``for:``, over the gauge cloudwatch_exporter serves: one sample per CloudWatch
-period (one minute) that has a datapoint, carrying the datapoint's own timestamp. At evaluation time
-``t`` the range selector sees the samples with timestamps in ``(t - W, t]``, so the alert is active at
-``t`` exactly when some minute ``m`` with ``Sum(m) >= threshold`` lies in that range, i.e. when
-``m <= t < m + W``. The active time is the union of those half-open intervals; overlapping or touching
-ones form one alert.
+This is the pipeline's own semantics (:mod:`trailwatch.readpath`, :mod:`trailwatch.render.rules`): the exporter
+serves, at every scrape, the number of matching events whose event minute lies in the last ``W`` minutes (the
+alert window); the rule fires while the max of that value over the last ``hold`` minutes reaches the threshold.
+At minute ``t`` the window holds the minutes ``t - W + 1 .. t``, so the alert is active at ``t`` when some
+``t'`` in ``t - hold .. t`` has ``sum(count[t' - W + 1 .. t']) >= threshold``. A threshold of N therefore means N
+matching events within W minutes, wherever they fall in that window.
 
-Times here are in **datapoint time** (the minute of ``eventTime``). The live pipeline is later:
-CloudTrail delivers to CloudWatch Logs about 5 minutes after the call, cloudwatch_exporter reads
-CloudWatch ``exporterDelaySeconds`` (600 s by default) behind real time, and Prometheus scrapes every
-``scrapeIntervalSeconds``; the rule is evaluated every evaluation interval on top. A datapoint at
-minute ``m`` therefore starts the live alert roughly at ``m`` + 5 min + exporter delay + scrape, while
-it still leaves the window at ``m + W`` (the sample keeps its own timestamp), so the live alert lasts
-correspondingly less than the span reported here. Prometheus 2.x range selectors also include the
-left edge ``t - W``; 3.x does not (the half-open form above), which only matters at that exact instant.
+Times here are in **event time** (the minute of ``eventTime``), assuming every event is delivered within the
+stack's ``deliveryLagToleranceMinutes``. Live, an alert starts when the event that completes the threshold has
+been delivered and scraped (CloudTrail's delivery lag plus up to a scrape and an evaluation), and ends at the
+same event-time bound as here (late events shorten the live alert, they never lengthen it).
 
-Non-integral thresholds do not occur (the catalog requires a whole number >= 1); the heartbeat
-detection alerts on absence, not on counts, and is not simulated here.
+The heartbeat detection alerts on absence, not on counts, and is not simulated here.
 """
 
 from __future__ import annotations
@@ -31,30 +25,49 @@ from typing import Mapping
 @dataclass(frozen=True)
 class Alert:
     """One firing period: active from ``start`` (inclusive) until ``end`` (exclusive: the first
-    minute it is no longer active), both in datapoint time."""
+    minute it is no longer active), both in event time."""
 
     start: datetime
     end: datetime
 
 
-def simulate_alerts(series: Mapping[datetime, float], window_minutes: int, threshold: float = 1) -> list[Alert]:
-    """Firing periods of ``max_over_time(series[window]) >= threshold`` over a per-minute series.
+def _qualifying(series: Mapping[datetime, float], window: timedelta, threshold: float) -> list[tuple[datetime, datetime]]:
+    """Half-open intervals of minutes ``t`` whose window ``(t - W, t]`` holds at least ``threshold`` matches.
 
-    ``series`` maps minute timestamps to the Sum datapoint of that minute (absent minutes have no
-    datapoint; zeros may be present and never fire a threshold >= 1).
-    """
+    The window sum only changes where a minute with matches enters (at ``m``) or leaves (at ``m + W``), so it
+    is evaluated at those points only: linear in the number of minutes with matches."""
+    counts = {m: v for m, v in series.items() if v > 0}
+    points = sorted(set(counts) | {m + window for m in counts})
+    minutes = sorted(counts)
+    intervals: list[tuple[datetime, datetime]] = []
+    total, enter, leave = 0.0, 0, 0
+    for i, point in enumerate(points):
+        while enter < len(minutes) and minutes[enter] <= point:
+            total += counts[minutes[enter]]
+            enter += 1
+        while leave < enter and minutes[leave] + window <= point:
+            total -= counts[minutes[leave]]
+            leave += 1
+        if total >= threshold and i + 1 < len(points):
+            intervals.append((point, points[i + 1]))
+    return intervals
+
+
+def simulate_alerts(series: Mapping[datetime, float], window_minutes: int, threshold: float = 1,
+                    hold_minutes: int = 0) -> list[Alert]:
+    """Firing periods of the detection rule over a per-minute match series (minutes without matches may be
+    absent or 0). ``hold_minutes``: the rule's ``max_over_time`` look-back, which keeps an alert active that
+    long after its window drops below the threshold."""
     if window_minutes < 1:
         raise ValueError(f"window_minutes must be >= 1 (got {window_minutes})")
-    window = timedelta(minutes=window_minutes)
+    if hold_minutes < 0:
+        raise ValueError(f"hold_minutes must be >= 0 (got {hold_minutes})")
+    hold = timedelta(minutes=hold_minutes)
     alerts: list[Alert] = []
-    start = end = None
-    for minute in sorted(m for m, value in series.items() if value >= threshold):
-        if end is not None and minute <= end:  # overlaps or touches the current period
-            end = minute + window
-            continue
-        if start is not None:
+    for start, end in _qualifying(series, timedelta(minutes=window_minutes), threshold):
+        end += hold
+        if alerts and start <= alerts[-1].end:
+            alerts[-1] = Alert(alerts[-1].start, max(end, alerts[-1].end))
+        else:
             alerts.append(Alert(start, end))
-        start, end = minute, minute + window
-    if start is not None:
-        alerts.append(Alert(start, end))
     return alerts

@@ -98,12 +98,13 @@ class Report:
         return json.dumps(self.to_dict(), indent=indent)
 
 
-def build_report(agg: Aggregator, window_minutes: int, top: int = 5) -> Report:
+def build_report(agg: Aggregator, window_minutes: int, top: int = 5, hold_minutes: int = 0) -> Report:
     detections = {}
     matches = agg.matches
     for i, rule in enumerate(agg.rules):
         series = {_minute(k): v for k, v in sorted(agg.series[i].items())}
-        alerts = [] if rule.heartbeat else simulate_alerts(series, window_minutes, rule.threshold)
+        alerts = [] if rule.heartbeat else simulate_alerts(series, window_minutes, rule.threshold,
+                                                                      hold_minutes)
         detections[rule.id] = DetectionReport(
             id=rule.id, threshold=rule.threshold, heartbeat=rule.heartbeat, matches=matches[i],
             series=series, alerts=alerts,
@@ -128,7 +129,7 @@ def render_table(report: Report) -> str:
     """Noisy detections first: most alerts, then most matches."""
     lines = [
         f"{report.events:,} events, {report.malformed:,} malformed; alert window {report.window_minutes} min "
-        f"(times are datapoint minutes, UTC; the live alert starts ~delivery + exporter delay + scrape later)",
+        f"(times are CloudTrail event minutes, UTC; live, an alert starts when its events are delivered and scraped)",
         "",
     ]
     header = ("detection", "matches", "peak/min", "thr", "alerts", "first match", "last match")
