@@ -70,7 +70,8 @@ def hold_seconds(scrapes: int, scrape_interval_seconds: int) -> int:
 
 
 def detection_hold_seconds(scrape_interval_seconds: int) -> int:
-    return hold_seconds(DETECTION_HOLD_SCRAPES, scrape_interval_seconds)
+    """No floor here: the hold only bridges failed scrapes, it is not about a fresh Prometheus."""
+    return DETECTION_HOLD_SCRAPES * scrape_interval_seconds
 
 
 def heartbeat_for_seconds(scrape_interval_seconds: int) -> int:

@@ -1,9 +1,13 @@
 """Shared pieces of the end-to-end scenarios: stacks with shortened timings, the original guide's files, a
 runner that executes scenario runs concurrently in background threads, and card helpers.
 
-Timings are shortened only through stack settings (what a user would put in ``Pulumi.<stack>.yaml``):
-1 s scrape and evaluation, a 5 s exporter delay, 1 minute alert window, 1 s group_wait, 2 s group_interval.
-Prometheus' evaluation_interval is the stack's scrapeIntervalSeconds (see trailwatch.localrun.pipeline).
+Time: the emulated CloudWatch runs TIME_SCALE (60) times faster than the wall clock (``ScaledClock``): one
+wall second is one CloudWatch minute. The exporter serves no timestamps, so Prometheus and Alertmanager run on
+wall time unchanged, and a stack scraping every second reads CloudWatch exactly as a production stack scraping
+every minute does: the shipped window (30 min), tolerance (25 min) and heartbeat (26 min) are kept as they
+are. Only wall-time settings are shortened (what a user would put in ``Pulumi.<stack>.yaml``): 1 s scrape and
+evaluation, 1 s group_wait, 2 s group_interval. Prometheus' evaluation_interval is the stack's
+scrapeIntervalSeconds (see trailwatch.localrun.pipeline).
 
 Why runs are concurrent: each scenario spends almost all its time waiting for the real binaries (alert
 windows, ``for:`` durations, a 60 s refusal); run one after another they would take ~20 minutes, side by side
@@ -32,19 +36,14 @@ SCENARIO1_FILE = FIXTURES / "scenario1-cloudtrail.json"
 ACCOUNT_ID = "123456789012"
 #: The original guide's two detections are off by default; the scenarios turn them on (as the dev stack would).
 GUIDE_DETECTIONS = ["access_denied", "console_login_failures"]
+#: Emulated CloudWatch seconds per wall second.
+TIME_SCALE = 60
 E2E_TIMINGS: dict[str, Any] = {
     "scrapeIntervalSeconds": 1,
-    "exporterDelaySeconds": 5,
-    "exporterRangeSeconds": 120,
-    "alertWindowMinutes": 1,
-    "heartbeatMissingMinutes": 2,
     "groupWaitSeconds": 1,
     "groupIntervalSeconds": 2,
     "repeatIntervalMinutes": 240,
 }
-#: Seconds from the process start to the first scrape: Prometheus' target discovery sends its first target
-#: set after up to 5 s.
-FIRST_SCRAPE_LEAD = 8
 
 
 def e2e_stack(name: str = "e2e", **overrides: Any) -> Stack:
@@ -95,7 +94,7 @@ def corrected_guide_rules_text(stack: Stack, for_seconds: int = GUIDE_FOR) -> st
     """The guide's rules corrected just enough to fire: the exporter's real names and max_over_time over the
     stack's window (what our rules do), keeping the guide's ``for: 2m`` and labels."""
     from trailwatch.render.common import exported_name
-    window = f"{stack.settings.alert_window_minutes}m"
+    window = f"{stack.settings.alert_window_minutes * 60 // TIME_SCALE}s"  # the window, on the wall clock
     by_id = {d.id: d for d in stack.detections}
     rules = [{"alert": f"Guide{detection_alert_name(by_id[ident])}",
               "expr": f"sum(max_over_time({exported_name(stack, by_id[ident])}[{window}])) > 0",

@@ -9,6 +9,11 @@ assert on those observations. Runs never assert themselves (except that a waited
 * ``heartbeat``: scenario 3, CloudTrail delivery stops.
 * ``exporter_down``: scenario 3, the exporter stops answering.
 * ``storm``: scenario 4, 50,000 AccessDenied events within two minutes.
+* ``readpath``: the lag-tolerant read path. While a fast region fills every minute with zeros: events
+  delivered 0, 5, 10, 15, 20 and 25 minutes late; threshold 5 reached by one event a minute (and 4 events that
+  must not fire); one failed scrape and a 5-minute exporter outage at the moment events become readable.
+* ``two_stacks``: two stacks on one Prometheus and one Alertmanager: no cross-firing, and each heartbeat
+  fires only when its own trail stops.
 """
 
 from __future__ import annotations
@@ -21,18 +26,21 @@ from typing import Any
 
 import yaml
 from harness import (
-    ACCOUNT_ID, FIRST_SCRAPE_LEAD, GUIDE_FOR, GUIDE_GROUP_WAIT, GUIDE_SELECTORS, SCENARIO1_FILE, RunContext, e2e_stack,
+    ACCOUNT_ID, GUIDE_FOR, GUIDE_GROUP_WAIT, GUIDE_SELECTORS, SCENARIO1_FILE, TIME_SCALE, RunContext, e2e_stack,
     group_of, guide_alertmanager_text, guide_rules_text, status_of,
 )
 from teams_standin import Delivery, TeamsStandIn
 
+from trailwatch.localrun.clock import ScaledClock
 from trailwatch.localrun.emulation import StackEmulation
 from trailwatch.localrun.pipeline import LocalPipeline
 from trailwatch.localrun.timeline import ReplayedMinutes
 from trailwatch.render.common import (
     ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, EXPORTER_SCRAPE_JOB, detection_alert_name, exported_name,
+    stack_selector,
 )
-from trailwatch.replay import replay_paths, replay_records, stack_detections
+from trailwatch.render.rules import detection_hold
+from trailwatch.replay import alert_hold_minutes, replay_paths, replay_records, simulate_alerts, stack_detections
 from trailwatch.stack import Stack
 
 CORPUS = SCENARIO1_FILE.parent.parent.parent / "fixtures" / "cloudtrail"
@@ -53,10 +61,22 @@ def start_teams(ctx: RunContext) -> TeamsStandIn:
     return teams
 
 
-def start_emulation(ctx: RunContext, stack: Stack, lead: float = FIRST_SCRAPE_LEAD + 4) -> StackEmulation:
-    emulation = StackEmulation(stack, first_readable_at=time.time() + lead)
+def start_emulation(ctx: RunContext, stack: Stack) -> StackEmulation:
+    emulation = StackEmulation(stack, clock=ScaledClock(TIME_SCALE))
     ctx.on_cleanup(emulation.stop)
     return emulation
+
+
+def wall_seconds(emulated: float) -> float:
+    """A CloudWatch-side duration on the wall clock."""
+    return emulated / TIME_SCALE
+
+
+def resolved_by(emulation: StackEmulation, last_slot_time: int) -> float:
+    """Wall time by which an alert whose last event minute is ``last_slot_time`` has left the window and the
+    rules' hold (the hold counts scrapes: wall time)."""
+    s = emulation.stack.settings
+    return emulation.clock.to_wall(last_slot_time + s.alert_window_minutes * 60) + detection_hold(s)
 
 
 def start_pipeline(ctx: RunContext, stack: Stack, emulation: StackEmulation, teams_url: str, name: str,
@@ -139,7 +159,8 @@ class DeliveryRun:
 def run_delivery(ctx: RunContext) -> DeliveryRun:
     native_stack = e2e_stack(teamsMode="native")
     adapter_stack = e2e_stack(teamsMode="adapter")
-    report = replay_paths([SCENARIO1_FILE], stack_detections(native_stack), native_stack.settings.alert_window_minutes)
+    report = replay_paths([SCENARIO1_FILE], stack_detections(native_stack), native_stack.settings.alert_window_minutes,
+                          hold_minutes=alert_hold_minutes(native_stack))
     expected = expected_alerts(native_stack, report)
     ctx.note(f"replayed {report.events} events; expected alerts {sorted(expected)}")
     emulation = start_emulation(ctx, native_stack)
@@ -154,10 +175,10 @@ def run_delivery(ctx: RunContext) -> DeliveryRun:
     slot_time = emulation.slot_time(slot)
     readable = emulation.readable_at(slot)
     groups = {(name, ident) for ident, name in expected.items()}
-    window = native_stack.settings.alert_window_minutes * 60
     for teams in (native_teams, adapter_teams):
         ctx.wait_for(lambda t=teams: have_all(t, groups, "firing"), readable + 60 - time.time(), "firing notices")
-        ctx.wait_for(lambda t=teams: have_all(t, groups, "resolved"), readable + window + 60 - time.time(),
+        ctx.wait_for(lambda t=teams: have_all(t, groups, "resolved"),
+                     resolved_by(emulation, max(emulation.placements[-1].values())) + 60 - time.time(),
                      "resolved notices")
     ctx.note("all firing and resolved notices arrived; quiet period")
     # The guide's path needs `for: 2m` plus its 30 s group_wait even if a rule matched: watch it that long.
@@ -172,7 +193,7 @@ def run_delivery(ctx: RunContext) -> DeliveryRun:
                         for d in native_stack.detections for ident in [d.id] if ident in expected},
         "notifications_sent": sum(float(r["value"][1]) for r in prom.query("alertmanager_notifications_total")),
     }
-    first_served = {ident: emulation.first_served(exported_name(native_stack, d), slot_time)
+    first_served = {ident: first_value_at(emulation, exported_name(native_stack, d))
                     for d in native_stack.detections for ident in [d.id] if ident in expected}
     return DeliveryRun(
         stack=native_stack, events=report.events, expected=expected, readable_at=readable, slot_time=slot_time,
@@ -180,6 +201,14 @@ def run_delivery(ctx: RunContext) -> DeliveryRun:
         adapter=adapter_teams.accepted(), adapter_rejected=list(adapter_teams.rejected), guide=guide_teams.attempts(),
         guide_rejected=list(guide_teams.rejected), guide_stats=stats, observed_seconds=time.time() - readable,
         log=list(ctx.log))
+
+
+def first_value_at(emulation: StackEmulation, series: str, at_least: float = 1) -> float | None:
+    """Wall time of the first scrape that served ``series`` with a value of at least ``at_least``."""
+    for when, value in emulation.exporter.served.get(series, ()):
+        if value >= at_least:
+            return emulation.clock.to_wall(when)
+    return None
 
 
 # -- scenario 3: Teams faults and an Alertmanager restart ----------------------------------------------------
@@ -208,9 +237,9 @@ def panther_record(label: str) -> dict:
 
 
 def run_faults(ctx: RunContext) -> FaultsRun:
-    # A 3-minute window keeps the first alerts firing past the 60 s outage (an alert that fires and resolves
-    # entirely while Teams is unreachable is never shown by Alertmanager, by design).
-    stack = e2e_stack("faults", teamsMode="native", alertWindowMinutes=3)
+    # A 150-minute window (150 s on the wall clock) keeps the first alerts firing past the Teams outage (an
+    # alert that fires and resolves entirely while Teams is unreachable is never shown by Alertmanager).
+    stack = e2e_stack("faults", teamsMode="native", alertWindowMinutes=150)
     detections = stack_detections(stack)
     window = stack.settings.alert_window_minutes
     wave1_report = replay_paths([SCENARIO1_FILE], detections, window)
@@ -224,8 +253,9 @@ def run_faults(ctx: RunContext) -> FaultsRun:
     teams.fail_next(3, 429)
     teams.then_refuse_for(60)
     pipeline = start_pipeline(ctx, stack, emulation, teams.workflow_url, "faults")
+    # wave 2 eight CloudWatch minutes (8 s) after wave 1: after the Teams outage has started
     slot = place_after_first_scrapes(ctx, emulation, ReplayedMinutes.from_report(wave1_report), pipeline,
-                                     extra=((ReplayedMinutes.from_report(wave2_report), 2),))
+                                     extra=((ReplayedMinutes.from_report(wave2_report), 80),))
     groups1 = {(name, ident) for ident, name in wave1.items()}
     ctx.wait_for(lambda: teams.refusals or not teams.listening, emulation.readable_at(slot) + 60 - time.time(),
                  "500s and 429s served, refusal started")
@@ -234,7 +264,7 @@ def run_faults(ctx: RunContext) -> FaultsRun:
     ctx.note("listening again")
     ctx.wait_for(lambda: have_all(teams, groups1, "firing"), 60, "wave-1 firing cards after the outage")
     ctx.note("wave 1 delivered; restarting Alertmanager while wave 2 fires")
-    readable2 = emulation.readable_at(slot + 2)
+    readable2 = emulation.readable_at(slot + 80)
     ctx.sleep_until(readable2 - 1)
     stopped = time.time()
     pipeline.alertmanager.stop()
@@ -247,7 +277,7 @@ def run_faults(ctx: RunContext) -> FaultsRun:
     groups2 = {(name, ident) for ident, name in wave2.items()}
     # Prometheus re-sends a firing alert every --rules.alert.resend-delay (1 m by default).
     ctx.wait_for(lambda: have_all(teams, groups2, "firing"), 100, "wave-2 firing card after the restart")
-    resolve1 = emulation.slot_time(slot) + window * 60
+    resolve1 = resolved_by(emulation, max(emulation.placements[0].values()))
     ctx.wait_for(lambda: have_all(teams, groups1, "resolved"), resolve1 + 60 - time.time(), "wave-1 resolved cards")
     ctx.sleep_until(time.time() + 5)
     attempts = teams.attempts()
@@ -291,7 +321,7 @@ def run_heartbeat(ctx: RunContext) -> PipelineAlertRun:
     emulation.stop_traffic(stopped)
     ctx.note("CloudTrail delivery stopped")
     for_seconds = rule_for_seconds(pipeline, ALERT_HEARTBEAT_MISSING)
-    deadline = stopped + stack.settings.heartbeat_missing_minutes * 60 + for_seconds + 90
+    deadline = stopped + wall_seconds(stack.settings.heartbeat_missing_minutes * 60) + for_seconds + 90
     ctx.wait_for(lambda: _first_card(teams, ALERT_HEARTBEAT_MISSING), deadline - time.time(), "heartbeat card")
     ctx.sleep_until(time.time() + 3)
     return PipelineAlertRun(ALERT_HEARTBEAT_MISSING, stopped, for_seconds, teams.accepted(), list(teams.rejected),
@@ -308,7 +338,8 @@ def run_exporter_down(ctx: RunContext) -> PipelineAlertRun:
     stopped = time.time()
     emulation.stop()
     ctx.note("exporter stopped")
-    ctx.wait_for(lambda: pipeline.prometheus.query(f'up{{job="{EXPORTER_SCRAPE_JOB}"}} == 0'), 30, "up == 0")
+    ctx.wait_for(lambda: pipeline.prometheus.query(f"up{stack_selector(stack, job=EXPORTER_SCRAPE_JOB)} == 0"), 30,
+                 "up == 0")
     for_seconds = rule_for_seconds(pipeline, ALERT_EXPORTER_DOWN)
     ctx.wait_for(lambda: _first_card(teams, ALERT_EXPORTER_DOWN), stopped + for_seconds + 90 - time.time(),
                  "exporter-down notification")
@@ -380,8 +411,7 @@ def run_storm(ctx: RunContext) -> StormRun:
     last_time = max(emulation.placements[-1].values())
     ctx.wait_for(lambda: have_all(teams, groups, "firing"), emulation.readable_at(slot) + 60 - time.time(),
                  "storm firing cards")
-    window = stack.settings.alert_window_minutes * 60
-    ctx.wait_for(lambda: have_all(teams, groups, "resolved"), last_time + window + 60 - time.time(),
+    ctx.wait_for(lambda: have_all(teams, groups, "resolved"), resolved_by(emulation, last_time) + 60 - time.time(),
                  "storm resolved cards")
     ctx.sleep_until(time.time() + 3)
     return StormRun(
@@ -392,7 +422,140 @@ def run_storm(ctx: RunContext) -> StormRun:
         log=list(ctx.log))
 
 
+# -- the lag-tolerant read path --------------------------------------------------------------------------------
+
+#: Delivery lag (minutes) -> the detection whose single event is delivered that late.
+LAGGED = {0: "root_usage", 5: "iam_policy_changes", 10: "cloudtrail_config_changes", 15: "cmk_disable_or_deletion",
+          20: "s3_bucket_policy_changes", 25: "aws_config_changes"}
+SPREAD = "unauthorized_api_calls"     # threshold 5: one event a minute for 5 minutes
+SHORT = "console_auth_failures"       # threshold 5: 4 events over 5 minutes, never
+FAILED_SCRAPE = ("security_group_changes", 5)   # (detection, lag minutes): its first readable scrape fails
+OUTAGE = ("nacl_changes", 10)                   # the exporter is down for 5 minutes as it becomes readable
+OUTAGE_MINUTES = 5
+THRESHOLD = 5
+
+
+def one_event(ident: str, count: int = 1, minute: str = "2026-11-30T10:00") -> ReplayedMinutes:
+    return ReplayedMinutes.from_counts({minute: count}, {ident: {minute: count}})
+
+
+def per_minute(ident: str, minutes: int) -> ReplayedMinutes:
+    keys = [f"2026-11-30T10:{m:02d}" for m in range(minutes)]
+    return ReplayedMinutes.from_counts({k: 1 for k in keys}, {ident: {k: 1 for k in keys}})
+
+
+@dataclass
+class ReadPathRun:
+    stack: Stack
+    expected: dict[str, str]
+    never: dict[str, str]
+    readable: dict[str, float]           # detection -> wall time its (threshold-completing) event is readable
+    replay_fires: dict[str, bool]        # replay's alert simulation on the same per-minute counts
+    accepted: list[Delivery]
+    rejected: list[Delivery]
+    failed_scrapes: int
+    outage: tuple[float, float]
+    log: list[str] = field(default_factory=list)
+
+
+def run_readpath(ctx: RunContext) -> ReadPathRun:
+    overrides = {SPREAD: {"threshold": THRESHOLD}, SHORT: {"threshold": THRESHOLD}}
+    stack = e2e_stack("readpath", teamsMode="native", detectionOverrides=overrides)
+    emulation = start_emulation(ctx, stack)
+    emulation.start()
+    teams = start_teams(ctx)
+    pipeline = start_pipeline(ctx, stack, emulation, teams.workflow_url, "readpath")
+    pipeline.wait_for_first_scrape()
+    slot = emulation.slot_readable_after(time.time() + 1)
+    readable: dict[str, float] = {}
+    cases = [(ident, one_event(ident), lag) for lag, ident in LAGGED.items()]
+    cases += [(FAILED_SCRAPE[0], one_event(FAILED_SCRAPE[0]), FAILED_SCRAPE[1]),
+              (OUTAGE[0], one_event(OUTAGE[0]), OUTAGE[1]),
+              (SPREAD, per_minute(SPREAD, THRESHOLD), 0), (SHORT, per_minute(SHORT, THRESHOLD - 1), 0)]
+    by_id = {d.id: d for d in stack.detections}
+    replay_fires = {}
+    for ident, events, lag in cases:
+        placed = emulation.place(events, slot=slot, lag=lag * 60)
+        readable[ident] = emulation.readable_at(slot + len(placed) - 1, lag * 60)
+        series = {minute: matches.get(ident, 0) for minute, (_, matches) in events.minutes.items()}
+        replay_fires[ident] = bool(simulate_alerts(series, stack.settings.alert_window_minutes,
+                                                   by_id[ident].threshold, alert_hold_minutes(stack)))
+    ctx.note(f"events at slot {slot}; readable at " + ", ".join(
+        f"{k} +{v - ctx.started:.1f}s" for k, v in sorted(readable.items(), key=lambda kv: kv[1])))
+    # One failed scrape: the first scrape after that event became readable.
+    ctx.sleep_until(readable[FAILED_SCRAPE[0]])
+    emulation.exporter.fail_next(1)
+    ctx.note("next scrape fails")
+    # A 5-minute exporter outage (5 s here) starting as the other event becomes readable.
+    ctx.sleep_until(readable[OUTAGE[0]] - 0.2)
+    down = time.time()
+    emulation.exporter.stop()
+    ctx.sleep_until(down + wall_seconds(OUTAGE_MINUTES * 60))
+    emulation.exporter.start()
+    up = time.time()
+    ctx.note(f"exporter down {up - down:.1f} s")
+    expected = {ident: detection_alert_name(by_id[ident]) for ident, *_ in cases if ident != SHORT}
+    groups = {(name, ident) for ident, name in expected.items()}
+    last = max(max(p.values()) for p in emulation.placements)
+    ctx.wait_for(lambda: have_all(teams, groups, "firing"), max(readable.values()) + 30 - time.time(), "firing cards")
+    ctx.wait_for(lambda: have_all(teams, groups, "resolved"), resolved_by(emulation, last) + 30 - time.time(),
+                 "resolved cards")
+    ctx.sleep_until(time.time() + 3)
+    return ReadPathRun(stack, expected, {SHORT: detection_alert_name(by_id[SHORT])}, readable, replay_fires,
+                       teams.accepted(), list(teams.rejected), emulation.exporter.failed_scrapes, (down, up),
+                       list(ctx.log))
+
+
+@dataclass
+class TwoStacksRun:
+    stacks: tuple[str, str]
+    deliveries: list[Delivery]
+    rejected: list[Delivery]
+    stopped_at: float
+    log: list[str] = field(default_factory=list)
+
+
+def stack_groups(deliveries: list[Delivery], status: str) -> dict[tuple[str, str, str], int]:
+    """``{(stack, alertname, detection): notifications}`` from adapter (webhook v4) payloads."""
+    out: dict[tuple[str, str, str], int] = {}
+    for d in deliveries:
+        if d.payload["status"] != status:
+            continue
+        for alert in d.payload["alerts"]:
+            labels = alert["labels"]
+            key = (labels.get("trailwatch_stack", ""), labels["alertname"], labels.get("detection", ""))
+            out[key] = out.get(key, 0) + 1
+    return out
+
+
+def run_two_stacks(ctx: RunContext) -> TwoStacksRun:
+    alpha, beta = e2e_stack("alpha", teamsMode="adapter"), e2e_stack("beta", teamsMode="adapter")
+    em_alpha, em_beta = start_emulation(ctx, alpha), start_emulation(ctx, beta)
+    em_alpha.start()
+    em_beta.start()
+    teams = start_teams(ctx)
+    pipeline = start_pipeline(ctx, alpha, em_alpha, teams.adapter_url, "two_stacks",
+                              others=[(beta, em_beta.exporter.address)])
+    pipeline.wait_for_first_scrape()
+    slot = em_beta.slot_readable_after(time.time() + 1)
+    em_beta.place(one_event("root_usage"), slot=slot)
+    root = ("beta", "TrailwatchRootUsage", "root_usage")
+    ctx.wait_for(lambda: stack_groups(teams.accepted(), "firing").get(root), em_beta.readable_at(slot) + 30 - time.time(),
+                 "beta's root-usage card")
+    stopped = time.time()
+    em_alpha.stop_traffic(stopped)
+    ctx.note("alpha's CloudTrail delivery stopped")
+    beat = ("alpha", ALERT_HEARTBEAT_MISSING, "cloudtrail_heartbeat")
+    deadline = stopped + wall_seconds(alpha.settings.heartbeat_missing_minutes * 60) + 60
+    ctx.wait_for(lambda: stack_groups(teams.accepted(), "firing").get(beat), deadline - time.time(),
+                 "alpha's heartbeat card")
+    ctx.sleep_until(time.time() + 5)
+    return TwoStacksRun(("alpha", "beta"), teams.accepted(), list(teams.rejected), stopped, list(ctx.log))
+
+
 RUNS = {
+    "readpath": run_readpath,
+    "two_stacks": run_two_stacks,
     "delivery": run_delivery,
     "faults": run_faults,
     "heartbeat": run_heartbeat,

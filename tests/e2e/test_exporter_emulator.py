@@ -191,7 +191,7 @@ def test_values_are_written_as_java_double_to_string(value, text):
 
 def test_rendered_exporter_config_serves_one_sum_series_per_detection(tmp_path):
     stack = make_stack(enableDetections=["access_denied"])
-    emulation = StackEmulation(stack, first_readable_at=T0, clock=ManualClock(T0 + 1))
+    emulation = StackEmulation(stack, clock=ManualClock(T0 + 1))
     text = emulation.exporter.render()
     served = {n for n in samples(text) if n.startswith("cloudtrailmetrics_")}
     assert served == {exported_name(stack, d) for d in stack.detections}

@@ -58,8 +58,8 @@ def test_every_exported_metric_has_exactly_one_alert_on_exactly_its_name(stack):
 
 @pytest.mark.parametrize("stack", all_stacks(), ids=lambda s: s.name)
 def test_detection_alerts_have_the_documented_shape(stack):
-    # The window sum is computed by CloudWatch; the rule only bridges failed scrapes: 10 scrapes, >= 30 s.
-    hold = duration(max(30, 10 * stack.settings.scrape_interval_seconds))
+    # The window sum is computed by CloudWatch; the rule only bridges failed scrapes: 10 scrapes.
+    hold = duration(10 * stack.settings.scrape_interval_seconds)
     own = f'{{trailwatch_stack="{stack.name}"}}'
     by_name = {rule["alert"]: rule for rule in alerts(stack)}
     for det in stack.detections:

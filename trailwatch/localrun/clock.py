@@ -1,4 +1,12 @@
-"""Clocks for the emulators: the real one for live runs, a manual one for tests that pin behaviour."""
+"""Clocks for the emulators: the real one, a scaled one for runs that compress CloudWatch time, and a manual
+one for tests that pin behaviour.
+
+The emulated CloudWatch and exporter read "now" from their clock; Prometheus and Alertmanager always run on
+wall time. With trailwatch's read path the exporter serves no timestamps (``set_timestamp: false``), so the
+two may run at different speeds: a :class:`ScaledClock` with factor 60 makes each wall second one CloudWatch
+minute, and a stack scraping every second then reads CloudWatch exactly as a production stack scraping every
+minute does. ``to_wall``/``from_wall`` convert moments between the two.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +19,48 @@ class Clock(Protocol):
     def now(self) -> float:
         """Seconds since the Unix epoch."""
 
+    def to_wall(self, moment: float) -> float:
+        """The wall-clock time at which this clock shows ``moment``."""
 
-class SystemClock:
-    """Wall-clock time: what Prometheus and Alertmanager see too. Use it whenever real binaries are involved."""
+    def from_wall(self, wall: float) -> float:
+        """What this clock shows at wall-clock time ``wall``."""
+
+
+class _Unscaled:
+    def to_wall(self, moment: float) -> float:
+        return moment
+
+    def from_wall(self, wall: float) -> float:
+        return wall
+
+
+class SystemClock(_Unscaled):
+    """Wall-clock time: what Prometheus and Alertmanager see too."""
 
     def now(self) -> float:
         return time.time()
 
 
-class ManualClock:
+class ScaledClock:
+    """Time that runs ``factor`` times faster than the wall clock, equal to it at ``origin`` (default: now)."""
+
+    def __init__(self, factor: float, origin: float | None = None):
+        if factor <= 0:
+            raise ValueError(f"factor must be > 0 (got {factor})")
+        self.factor = float(factor)
+        self.origin = time.time() if origin is None else float(origin)
+
+    def now(self) -> float:
+        return self.from_wall(time.time())
+
+    def to_wall(self, moment: float) -> float:
+        return self.origin + (moment - self.origin) / self.factor
+
+    def from_wall(self, wall: float) -> float:
+        return self.origin + (wall - self.origin) * self.factor
+
+
+class ManualClock(_Unscaled):
     """A clock that only moves when told to (unit tests of the emulators)."""
 
     def __init__(self, start: float = 1_700_000_000.0):

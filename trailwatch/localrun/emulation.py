@@ -5,14 +5,14 @@
 * a :class:`MetricStore` with one metric per enabled detection (heartbeat included), as ``MetricFilterSet``
   creates them (value 1 per match, ``default_value 0``);
 * steady background CloudTrail traffic (``background_events_per_minute`` records a minute that only the
-  heartbeat counts), starting ``history_periods`` periods before slot 0 so the exporter serves a heartbeat
-  from the first scrape, as in a live account;
+  heartbeat counts, ingested at once: a fast region filling every minute with zeros), starting early enough
+  that the heartbeat's window is full from the first scrape, as in a live account;
 * an :class:`ExporterEmulator` serving the stack's rendered exporter config.
 
-Slots: datapoints live on a grid ``origin + k * period``; slot ``k`` becomes readable by the exporter
-(older than ``exporterDelaySeconds``) at :meth:`readable_at` ``(k)``. ``origin`` is chosen so slot 0 is
-readable at ``first_readable_at``. :meth:`place` puts replayed CloudTrail minutes on the grid from a given
-slot on (see :mod:`.timeline`).
+Slots: datapoints live on a minute grid ``origin + k * 60`` of the emulation's clock (a :class:`ScaledClock`
+compresses CloudWatch time; see :mod:`.clock`). :meth:`place` puts replayed CloudTrail minutes on the grid from
+a given slot on (see :mod:`.timeline`), ingested ``lag`` seconds after their minute; :meth:`readable_at` says
+when (wall clock) the exporter can first serve them.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..readpath import MINUTE
 from ..render.exporter import render_exporter_config
 from ..stack import Stack
 from .clock import Clock, SystemClock
@@ -29,47 +30,55 @@ from .timeline import ReplayedMinutes, Timeline
 
 
 class StackEmulation:
-    def __init__(self, stack: Stack, first_readable_at: float, *, clock: Clock | None = None,
-                 background_events_per_minute: int = 20, history_periods: int = 5, port: int = 0):
+    def __init__(self, stack: Stack, *, clock: Clock | None = None, background_events_per_minute: int = 20,
+                 filter_latency: float = 0.0, alignment: str = "start", port: int = 0):
         s = stack.settings
         self.stack = stack
         self.clock = clock or SystemClock()
-        self.period = s.exporter_period_seconds
+        self.period = MINUTE
         self.delay = s.exporter_delay_seconds
-        self.origin = math.floor(first_readable_at) - self.delay
+        self.filter_latency = float(filter_latency)
+        self.origin = math.floor(self.clock.now())
         self.filters = [FilterMetric(d.namespace or s.metric_namespace, d.metric, d.id, d.heartbeat)
                         for d in stack.detections]  # resolved: every one of them is on
-        self.store = MetricStore(self.filters, origin=self.origin, period=self.period)
+        self.store = MetricStore(self.filters, origin=self.origin, period=self.period,
+                                 filter_latency=filter_latency, alignment=alignment)
         if background_events_per_minute:
-            self.store.steady_traffic(self.origin - history_periods * self.period, background_events_per_minute)
+            history = max(s.heartbeat_missing_minutes, s.alert_window_minutes) + 1
+            self.store.steady_traffic(self.origin - history * self.period, background_events_per_minute)
         self.exporter_config = render_exporter_config(stack)
         self.exporter = ExporterEmulator(self.exporter_config, self.store, self.clock, port=port)
         self.placements: list[dict[Any, int]] = []
 
     def slot_time(self, slot: int) -> int:
-        """The datapoint timestamp of slot ``slot`` (emulator clock, epoch seconds)."""
+        """The datapoint timestamp of slot ``slot`` (emulation clock, epoch seconds)."""
         return self.origin + slot * self.period
 
-    def readable_at(self, slot: int) -> float:
-        """When the exporter first may serve slot ``slot`` (``timestamp < now - delay``; served at the first
-        scrape after that)."""
-        return self.slot_time(slot) + self.delay
+    def readable_at(self, slot: int, lag: float = 0.0) -> float:
+        """Wall time from which the exporter may serve slot ``slot`` delivered ``lag`` seconds late: ingested
+        and through the metric filter, and older than the exporter's delay (served at the next scrape)."""
+        moment = self.slot_time(slot) + max(lag + self.filter_latency, self.delay)
+        return self.clock.to_wall(moment)
 
-    def slot_readable_after(self, moment: float) -> int:
-        """The first slot readable strictly after ``moment``."""
-        return max(0, math.floor((moment - self.origin - self.delay) / self.period) + 1)
+    def slot_readable_after(self, wall: float) -> int:
+        """The first slot readable (without lag) strictly after the wall time ``wall``."""
+        moment = self.clock.from_wall(wall)
+        return max(0, math.floor((moment - self.origin - max(self.delay, self.filter_latency)) / self.period) + 1)
 
-    def place(self, replayed: ReplayedMinutes, slot: int, max_gap_periods: int | None = 1) -> dict[Any, int]:
-        """Record the replayed minutes from slot ``slot`` on; returns ``{event minute: datapoint time}``."""
+    def place(self, replayed: ReplayedMinutes, slot: int, max_gap_periods: int | None = 1,
+              lag: float = 0.0) -> dict[Any, int]:
+        """Record the replayed minutes from slot ``slot`` on, each ingested ``lag`` seconds (emulation clock)
+        after its minute; returns ``{event minute: datapoint time}``."""
         timeline = Timeline(replayed.minutes, origin=self.slot_time(slot), period=self.period,
                             max_gap_periods=max_gap_periods)
-        placed = timeline.load(self.store, replayed)
+        placed = timeline.load(self.store, replayed, lag=lag)
         self.placements.append(placed)
         return placed
 
-    def stop_traffic(self, at: float | None = None) -> None:
-        """CloudTrail stops delivering: no background datapoints from the first slot at or after ``at``."""
-        self.store.stop_traffic(self.clock.now() if at is None else at)
+    def stop_traffic(self, wall: float | None = None) -> None:
+        """CloudTrail stops delivering: no background datapoints from the first slot at or after the wall time
+        ``wall`` (default: now)."""
+        self.store.stop_traffic(self.clock.now() if wall is None else self.clock.from_wall(wall))
 
     def first_served(self, series: str, slot_time: int) -> float | None:
         return self.exporter.first_served.get((series, slot_time * 1000))

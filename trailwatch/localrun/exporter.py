@@ -4,9 +4,10 @@ format 0.0.4) would for a given exporter config, reading an emulated CloudWatch 
 Not the real exporter: nothing here talks to AWS. What it reproduces, per scrape at clock time ``now``
 (cloudwatch_exporter's ``GetMetricStatisticsDataGetter`` and ``CloudWatchCollector.scrape``):
 
-* one GetMetricStatistics per configured metric over ``[now - delay - range, now - delay)`` (start rounded
-  down to a period boundary, end exclusive): only datapoints older than ``delay_seconds`` are ever served;
-* of those, only the NEWEST datapoint, one sample per requested statistic, named
+* one GetMetricStatistics per configured metric over ``[now - delay - range, now - delay)`` with the
+  configured ``period_seconds`` (start rounded down to the minute, end exclusive, :class:`MetricStore`): only
+  data older than ``delay_seconds`` and already ingested is ever served;
+* of the answer, only the NEWEST datapoint, one sample per requested statistic, named
   ``safe(lower(namespace) + "_" + snake(metric)) + suffix`` (``_sum``, ``_sample_count``, ``_minimum``,
   ``_maximum``, ``_average``), type gauge, HELP ``CloudWatch metric <ns> <metric> Dimensions: <dims>
   Statistic: <stat> Unit: <unit>``, labels ``job=safe(lower(namespace))`` and ``instance=""``;
@@ -15,7 +16,7 @@ Not the real exporter: nothing here talks to AWS. What it reproduces, per scrape
 * ``aws_dimensions`` omitted: no ListMetrics; ``aws_dimensions: []``: a ListMetrics call (RecentlyActive PT3H
   when ``range_seconds`` < 3 h) that lists the metric only if it had a datapoint in the last 3 hours;
 * ``cloudwatch_exporter_scrape_duration_seconds``, ``cloudwatch_exporter_scrape_error`` (1 and no CloudWatch
-  families when the scrape failed), ``aws_resource_info`` (empty), ``cloudwatch_requests_total`` and
+  families when the scrape failed, or when CloudWatch refused a request), ``aws_resource_info`` (empty), ``cloudwatch_requests_total`` and
   ``cloudwatch_metrics_requested_total`` counters with their ``_created`` gauges, ``/-/healthy``,
   ``/-/ready``, ``/-/reload`` (POST).
 
@@ -38,7 +39,7 @@ import yaml
 
 from ..naming import exporter_job, safe_name, snake_case
 from .clock import Clock, SystemClock
-from .cloudwatch import Datapoint, MetricStore
+from .cloudwatch import CloudWatchError, Datapoint, MetricStore
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STATISTICS = ("Sum", "SampleCount", "Minimum", "Maximum", "Average")
@@ -215,9 +216,10 @@ class ExporterEmulator:
     path). ``clock`` decides what "now" is for the CloudWatch reads; sample timestamps come from the datapoints.
 
     Controls for tests and demos: :meth:`start` / :meth:`stop` (exporter down: connections refused),
-    :attr:`fail_scrapes` (CloudWatch errors: ``cloudwatch_exporter_scrape_error 1``). Observations:
+    :attr:`fail_scrapes` (CloudWatch errors: ``cloudwatch_exporter_scrape_error 1``), :meth:`fail_next` (only
+    the next N scrapes fail). Observations:
     :attr:`first_served` (``{(series name, timestamp ms): clock time of the first scrape that served it}``),
-    :attr:`scrapes`.
+    :attr:`served` (``{series name: [(clock time, value), ...]}``, every successful scrape), :attr:`scrapes`.
     """
 
     def __init__(self, config: Mapping[str, Any] | str | Path, store: MetricStore, clock: Clock | None = None,
@@ -230,8 +232,11 @@ class ExporterEmulator:
         self.clock = clock or SystemClock()
         self.host, self.port = host, port
         self.fail_scrapes = False
+        self._failures_left = 0
+        self.failed_scrapes = 0
         self.scrapes = 0
         self.first_served: dict[tuple[str, int], float] = {}
+        self.served: dict[str, list[tuple[float, float]]] = {}
         self._requests = _Counter("cloudwatch_requests", "API requests made to CloudWatch", ("action", "namespace"),
                                   self.clock)
         self._requested = _Counter("cloudwatch_metrics_requested",
@@ -242,6 +247,11 @@ class ExporterEmulator:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+
+    def fail_next(self, scrapes: int) -> None:
+        """The next ``scrapes`` scrapes fail as on a CloudWatch error (timeout, throttling)."""
+        with self._lock:
+            self._failures_left = int(scrapes)
 
     # -- exposition ----------------------------------------------------------------------------------------------
 
@@ -257,7 +267,8 @@ class ExporterEmulator:
         for _ in dimension_lists:
             end = now - rule.delay_seconds
             start = end - rule.range_seconds
-            points = self.store.get_metric_statistics(rule.namespace, rule.metric_name, start, end)
+            points = self.store.get_metric_statistics(rule.namespace, rule.metric_name, start, end,
+                                                      rule.period_seconds, now)
             self._requests.inc("getMetricStatistics", rule.namespace)
             self._requested.inc(rule.metric_name, rule.namespace)
             point = max(points, key=lambda p: p.timestamp) if points else None
@@ -275,12 +286,22 @@ class ExporterEmulator:
                                                  [("build_version", EMULATOR_VERSION), ("release_date", "")],
                                                  1.0, None)])]
             error = 0.0
-            served: list[tuple[str, int]] = []
-            if self.fail_scrapes:
+            served: list[tuple[str, int, float]] = []
+            points = None
+            failing = self.fail_scrapes or self._failures_left > 0
+            if self._failures_left > 0:
+                self._failures_left -= 1
+            if failing:
+                self.failed_scrapes += 1
+            else:
+                try:
+                    points = [(rule, self._read(rule, now)) for rule in self.rules]
+                except CloudWatchError:
+                    points = None
+            if points is None:
                 error = 1.0
             else:
-                for rule in self.rules:
-                    point = self._read(rule, now)
+                for rule, point in points:
                     if point is None:
                         continue
                     labels = [("job", rule.job), ("instance", "")]
@@ -293,7 +314,7 @@ class ExporterEmulator:
                                                   f"{_java_list(rule.dimensions)} Statistic: {stat} Unit: {point.unit}")
                         families.append(_Family(name, "gauge", help_text,
                                                 [(name, labels, point.statistic(stat), ts)]))
-                        served.append((name, point.timestamp * 1000))
+                        served.append((name, point.timestamp * 1000, point.statistic(stat)))
                 families.append(_Family("aws_resource_info", "gauge", "AWS information available for resource", []))
             families.append(_Family("cloudwatch_exporter_scrape_duration_seconds", "gauge",
                                     "Time this CloudWatch scrape took, in seconds.",
@@ -302,8 +323,9 @@ class ExporterEmulator:
             families.append(_Family("cloudwatch_exporter_scrape_error", "gauge", "Non-zero if this scrape failed.",
                                     [("cloudwatch_exporter_scrape_error", [], error, None)]))
             families += [self._requests.family(), self._requested.family(), self._tagging.family()]
-            for key in served:
-                self.first_served.setdefault(key, now)
+            for name, ts, value in served:
+                self.first_served.setdefault((name, ts), now)
+                self.served.setdefault(name, []).append((now, value))
             return _write(families)
 
     def reload(self) -> None:

@@ -12,6 +12,9 @@
   written to a private file that the config's ``webhook_url_file`` names; adapter mode: the webhook URL is
   the adapter URL passed to ``render``.
 
+Several stacks can share the one Prometheus and Alertmanager (``others``): each adds its rendered scrape job,
+rule file and Alertmanager fragment, exactly as a team running N trailwatch stacks on one monitoring stack would.
+
 Timings come only from the stack settings (the test and the latency script shorten them by building a stack
 with other ``scrapeIntervalSeconds``, ``groupWaitSeconds``... exactly as a user would in Pulumi.<stack>.yaml).
 Other rule or Alertmanager files (the original guide's) can be passed in instead of the rendered ones.
@@ -21,12 +24,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import yaml
 
-from ..render.common import EXPORTER_SCRAPE_JOB, duration
-from ..render.files import AM_EXAMPLE_FILE, RULES_FILE, SCRAPE_FILE, render_all
+from ..render.alertmanager import combined_config
+from ..render.common import EXPORTER_SCRAPE_JOB, dump_yaml, duration, stack_selector
+from ..render.files import AM_EXAMPLE_FILE, AM_FRAGMENT_FILE, RULES_FILE, SCRAPE_FILE, render_all
 from ..stack import Stack
 from .processes import Alertmanager, LocalRunError, Prometheus, free_port, wait_until
 
@@ -40,7 +44,7 @@ class LocalPipeline:
     def __init__(self, stack: Stack, workdir: Path, exporter_address: str, teams_url: str, *,
                  mode: str | None = None, account_id: str | None = None, rules_text: str | None = None,
                  alertmanager_text: str | None = None, external_labels: Mapping[str, str] | None = None,
-                 name: str = "trailwatch"):
+                 name: str = "trailwatch", others: Sequence[tuple[Stack, str]] = ()):
         self.stack = stack
         self.name = name
         self.workdir = Path(workdir)
@@ -49,13 +53,18 @@ class LocalPipeline:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.rendered_dir = self.workdir / "rendered"
         self.webhook_url_file = self.workdir / WEBHOOK_URL_FILE
-        self.files = render_all(stack, self.mode, account_id=account_id,
-                                adapter_url=teams_url if self.mode == "adapter" else None,
-                                webhook_url_file=str(self.webhook_url_file), exporter_target=exporter_address)
-        for rel, text in self.files.items():
-            path = self.rendered_dir / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
+        self.stacks = [(stack, exporter_address), *others]
+        self.rendered = [render_all(each, self.mode, account_id=account_id,
+                                    adapter_url=teams_url if self.mode == "adapter" else None,
+                                    webhook_url_file=str(self.webhook_url_file), exporter_target=address)
+                         for each, address in self.stacks]
+        self.files = self.rendered[0]
+        for (each, _), files in zip(self.stacks, self.rendered):
+            folder = self.rendered_dir if each is stack else self.workdir / f"rendered-{each.name}"
+            for rel, text in files.items():
+                path = folder / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text)
         if self.mode == "native":
             self.webhook_url_file.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.webhook_url_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -63,7 +72,15 @@ class LocalPipeline:
                 handle.write(teams_url + "\n")
         self.rules_file = self.workdir / "rules.yml"
         self.rules_file.write_text(rules_text if rules_text is not None else self.files[RULES_FILE])
+        self.rule_files = [self.rules_file]
+        for (each, _), files in list(zip(self.stacks, self.rendered))[1:]:
+            extra = self.workdir / f"rules-{each.name}.yml"
+            extra.write_text(files[RULES_FILE])
+            self.rule_files.append(extra)
         self.alertmanager_file = self.workdir / "alertmanager.yml"
+        if alertmanager_text is None and others:
+            fragments = [yaml.safe_load(files[AM_FRAGMENT_FILE]) for files in self.rendered]
+            alertmanager_text = dump_yaml(combined_config(fragments))
         self.alertmanager_file.write_text(alertmanager_text if alertmanager_text is not None
                                           else self.files[AM_EXAMPLE_FILE])
         self.alertmanager = Alertmanager(self.workdir / "alertmanager", self.alertmanager_file, port=free_port())
@@ -76,13 +93,13 @@ class LocalPipeline:
 
     def prometheus_config(self) -> dict[str, Any]:
         interval = duration(self.stack.settings.scrape_interval_seconds)
-        rendered = yaml.safe_load(self.files[SCRAPE_FILE])["scrape_configs"]
-        exporter_jobs = [job for job in rendered if job.get("job_name") == EXPORTER_SCRAPE_JOB]
-        if len(exporter_jobs) != 1:
-            raise LocalRunError(f"rendered {SCRAPE_FILE} has no single '{EXPORTER_SCRAPE_JOB}' job")
+        rendered = [job for files in self.rendered for job in yaml.safe_load(files[SCRAPE_FILE])["scrape_configs"]]
+        exporter_jobs = [job for job in rendered if job.get("job_name", "").startswith(EXPORTER_SCRAPE_JOB)]
+        if len(exporter_jobs) != len(self.stacks):
+            raise LocalRunError(f"rendered {SCRAPE_FILE} has no single '{EXPORTER_SCRAPE_JOB}-<stack>' job per stack")
         config: dict[str, Any] = {
             "global": {"scrape_interval": interval, "evaluation_interval": interval},
-            "rule_files": [str(self.rules_file)],
+            "rule_files": [str(path) for path in self.rule_files],
             "alerting": {"alertmanagers": [{"static_configs": [{"targets": [self.alertmanager.address]}]}]},
             "scrape_configs": [
                 *rendered,
@@ -108,9 +125,10 @@ class LocalPipeline:
         return self
 
     def wait_for_first_scrape(self, timeout: float = 60.0) -> None:
-        """Until Prometheus has scraped the exporter successfully once."""
-        query = f'up{{job="{EXPORTER_SCRAPE_JOB}"}} == 1'
-        wait_until(lambda: self.prometheus.query(query), timeout, 0.2, f"a successful scrape of {self.exporter_address}")
+        """Until Prometheus has scraped every stack's exporter successfully once."""
+        for stack, address in self.stacks:
+            query = f"up{stack_selector(stack, job=EXPORTER_SCRAPE_JOB)} == 1"
+            wait_until(lambda q=query: self.prometheus.query(q), timeout, 0.2, f"a successful scrape of {address}")
 
     def stop(self) -> None:
         for proc in (self.prometheus, self.alertmanager):

@@ -116,10 +116,11 @@ class Timeline:
         except KeyError:
             raise KeyError(f"minute {minute!r} is not on this timeline") from None
 
-    def load(self, store: MetricStore, replayed: ReplayedMinutes) -> dict[datetime, int]:
-        """Record every replayed minute in ``store`` at its slot; returns ``{minute: slot}``."""
+    def load(self, store: MetricStore, replayed: ReplayedMinutes, lag: float = 0.0) -> dict[datetime, int]:
+        """Record every replayed minute in ``store`` at its slot, ingested ``lag`` seconds after it; returns
+        ``{minute: slot}``."""
         placed = {}
         for minute, (events, matches) in sorted(replayed.minutes.items()):
             placed[minute] = self.slot(minute)
-            store.record_minute(placed[minute], events, matches)
+            store.record_minute(placed[minute], events, matches, ingested_at=placed[minute] + lag)
         return placed

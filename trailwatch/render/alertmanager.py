@@ -120,16 +120,24 @@ def alertmanager_fragment(stack: Stack, mode: str | None, adapter_url: str | Non
             "inhibit_rules": inhibit_rules()}
 
 
+def combined_config(fragments: list[dict[str, Any]]) -> dict[str, Any]:
+    """A complete Alertmanager config holding several stacks' fragments (one Alertmanager for N stacks): a
+    do-nothing default receiver, one route and receiver per stack, the inhibit rules once each."""
+    inhibit: list[dict[str, Any]] = []
+    for fragment in fragments:
+        inhibit += [rule for rule in fragment["inhibit_rules"] if rule not in inhibit]
+    return {
+        "route": {"receiver": "default", "group_by": ["alertname"], "routes": [f["route"] for f in fragments]},
+        "receivers": [{"name": "default"}, *(r for f in fragments for r in f["receivers"])],
+        "inhibit_rules": inhibit,
+    }
+
+
 def alertmanager_example(stack: Stack, mode: str | None, adapter_url: str | None = None, *,
                          webhook_url_file: str = DEFAULT_WEBHOOK_URL_FILE) -> str:
     """A complete alertmanager.yml: a do-nothing default receiver, the trailwatch route, receiver and rules."""
     mode = check_mode(mode, stack)
-    fragment = alertmanager_fragment(stack, mode, adapter_url, webhook_url_file=webhook_url_file)
-    config = {
-        "route": {"receiver": "default", "group_by": ["alertname"], "routes": [fragment["route"]]},
-        "receivers": [{"name": "default"}, *fragment["receivers"]],
-        "inhibit_rules": fragment["inhibit_rules"],
-    }
+    config = combined_config([alertmanager_fragment(stack, mode, adapter_url, webhook_url_file=webhook_url_file)])
     note = ("Teams via prometheus-msteams (adapter mode)." if mode == "adapter" else
             f"Teams via msteamsv2_configs (native mode, Alertmanager >= 0.28): put the Teams Workflows URL in "
             f"{webhook_url_file}.")
