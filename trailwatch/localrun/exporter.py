@@ -255,6 +255,11 @@ class ExporterEmulator:
 
     # -- exposition ----------------------------------------------------------------------------------------------
 
+    def read_all(self, now: float) -> list[tuple[MetricRule, Datapoint | None]]:
+        """What one successful scrape at clock time ``now`` reads: per configured metric, the datapoint the
+        exporter exports (or None). Raises :class:`CloudWatchError` when CloudWatch refuses a request."""
+        return [(rule, self._read(rule, now)) for rule in self.rules]
+
     def _read(self, rule: MetricRule, now: float) -> Datapoint | None:
         dimension_lists: list[tuple[str, ...]] = [()]
         if rule.dimensions is not None:  # aws_dimensions: [] -> ListMetrics
@@ -295,7 +300,7 @@ class ExporterEmulator:
                 self.failed_scrapes += 1
             else:
                 try:
-                    points = [(rule, self._read(rule, now)) for rule in self.rules]
+                    points = self.read_all(now)
                 except CloudWatchError:
                     points = None
             if points is None:

@@ -1,0 +1,87 @@
+"""The read path's tolerance, proved on the model of :mod:`trailwatch.localrun.latency` (the emulators' own
+CloudWatch and exporter code, a minimal Prometheus): every event delivered within the stack's tolerance is paged,
+through any single failed scrape; the previous settings lose events delivered ~10 minutes late; and what happens
+if CloudWatch aligned buckets to the period instead of the start time (the README's assumption)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from stacks import make_stack
+
+from trailwatch.localrun.latency import PromSide, detection_config, simulate
+from trailwatch.readpath import lag_budget_seconds
+from trailwatch.render.exporter import exporter_config
+from trailwatch.render.rules import detection_hold
+
+STACK = make_stack()
+S = STACK.settings
+NEW = detection_config(exporter_config(STACK)["metrics"][0])
+NEW_PROM = PromSide(S.scrape_interval_seconds, S.scrape_interval_seconds, detection_hold(S), S.group_wait_seconds)
+#: trailwatch's settings before the read path was made lag-tolerant.
+OLD = detection_config({"period_seconds": 60, "range_seconds": 600, "delay_seconds": 600, "set_timestamp": True})
+OLD_PROM = PromSide(60, 60, 30 * 60, 10)
+HORIZON = 3 * 3600
+TOLERANCE = S.delivery_lag_tolerance_minutes * 60
+
+
+def test_the_shipped_settings_leave_a_margin_over_the_tolerance():
+    budget = lag_budget_seconds(S.alert_window_minutes, S.exporter_delay_seconds, S.scrape_interval_seconds)
+    assert (S.alert_window_minutes, S.delivery_lag_tolerance_minutes, budget) == (30, 25, 27 * 60)
+
+
+@settings(max_examples=150, deadline=None)
+@given(lag=st.floats(0, TOLERANCE), offset=st.floats(0, 59.9), scrape=st.floats(0, 59.9), evaluation=st.floats(0, 59.9),
+       failed=st.integers(0, 40))
+def test_every_event_within_the_tolerance_is_paged_even_with_one_failed_scrape(lag, offset, scrape, evaluation,
+                                                                                failed):
+    out = simulate(NEW, NEW_PROM, offset, lag, scrape, evaluation, horizon=HORIZON, failed_scrapes=frozenset({failed}))
+    assert out.card_at is not None, f"lost: lag {lag:.0f} s, failed scrape #{failed}"
+    # delivery + (filter) + one scrape (+ one if it failed) + an evaluation + group_wait + post
+    assert out.card_at - (out.event_time + lag) <= 60 + 2 * 60 + 60 + S.group_wait_seconds + 1
+
+
+def test_a_five_minute_outage_at_the_tolerated_lag_of_20_minutes_loses_nothing():
+    arrives = 30 + 20 * 60
+    for phase in (0, 17, 42, 59):
+        first = math.ceil((arrives - phase) / 60)  # the first scrape that could see it, and the 4 after it
+        out = simulate(NEW, NEW_PROM, 30, 20 * 60, phase, phase, horizon=HORIZON,
+                       failed_scrapes=frozenset(range(first, first + 5)))
+        assert out.card_at is not None, phase
+
+
+def test_past_the_window_an_event_is_never_paged():
+    # the window sum no longer holds the event's minute when it arrives: the staleness alert's job
+    out = simulate(NEW, NEW_PROM, 30, (S.alert_window_minutes + 1) * 60, 5, 5, horizon=HORIZON)
+    assert out.card_at is None
+
+
+@pytest.mark.parametrize("lag_minutes", [12, 15, 20])
+def test_the_previous_settings_never_page_an_event_delivered_more_than_ten_minutes_late(lag_minutes):
+    for phase in (0, 20, 40):
+        out = simulate(OLD, OLD_PROM, 30, lag_minutes * 60, phase, phase, horizon=HORIZON)
+        assert out.card_at is None, (lag_minutes, phase)
+    assert simulate(OLD, OLD_PROM, 30, 60, 0, 0, horizon=HORIZON).card_at is not None  # a prompt one is paged
+
+
+def test_one_failed_scrape_loses_a_prompt_event_with_the_previous_settings_but_not_now():
+    # the one scrape at which minute 0 is the newest datapoint (t = 600 + a few seconds) fails
+    lost = simulate(OLD, OLD_PROM, 0, 30, 5, 5, horizon=HORIZON, failed_scrapes=frozenset({10}))
+    assert lost.card_at is None
+    kept = simulate(NEW, NEW_PROM, 0, 30, 5, 5, horizon=HORIZON, failed_scrapes=frozenset({1}))
+    assert kept.card_at is not None
+
+
+def test_if_buckets_were_aligned_to_the_period_late_events_near_a_bucket_end_would_be_lost():
+    # The event's minute is the last of a 30-minute bucket counted from the epoch; it arrives 20 minutes late,
+    # when the newest bucket (the one the exporter exports) no longer holds it. Start-aligned buckets page it.
+    offset_minute = 29 * 60
+    start_aligned = simulate(NEW, NEW_PROM, 30, 20 * 60, 5, 5, horizon=HORIZON)
+    assert start_aligned.card_at is not None
+    config = detection_config(exporter_config(STACK)["metrics"][0])
+    shifted = simulate(config, NEW_PROM, 30, 20 * 60, 5, 5, horizon=HORIZON, alignment="period",
+                       event_minute=offset_minute)
+    assert shifted.card_at is None
