@@ -1,7 +1,7 @@
 # make test  - create .venv, install requirements, fetch promtool/prometheus/alertmanager, run every test
 # make plan  - offline plan of the dev stack (no Pulumi CLI, no AWS credentials)
 # make render STACK=dev OUT=out  - write every rendered config file for a stack
-# make latency - served-datapoint -> Teams-card latency, trailwatch vs the guide, production timings (~5 min)
+# make latency - API call -> Teams card and share of events paged, shipped vs previous read path (a model, ~20 s)
 # make bench - replay (whole catalog) vs jq (one filter) throughput on generated CloudTrail records
 PYTHON ?= python3
 VENV := .venv
@@ -34,5 +34,5 @@ render: venv
 bench: venv
 	$(PY) bench/replay_bench.py --records $(RECORDS)
 
-latency: venv tools
+latency: venv
 	$(PY) bench/latency.py

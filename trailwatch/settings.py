@@ -207,8 +207,10 @@ class StackSettings:
                                       check=_at_least(0))
     group_interval_seconds: int = setting("groupIntervalSeconds", "integer", 300,
                                           "Alertmanager group_interval for trailwatch alerts.", check=_at_least(1))
-    repeat_interval_minutes: int = setting("repeatIntervalMinutes", "integer", 240,
-                                           "Alertmanager repeat_interval for trailwatch alerts.", check=_at_least(1))
+    repeat_interval_minutes: int = setting(
+        "repeatIntervalMinutes", "integer", 60,
+        "Alertmanager repeat_interval for trailwatch alerts: also the longest a new event during a firing alert "
+        "waits for a card.", check=_at_least(1))
 
 
 def declared() -> list:

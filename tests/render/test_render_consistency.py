@@ -146,7 +146,7 @@ def test_alertmanager_fragment_routes_groups_and_inhibits():
     route = fragment["route"]
     assert route["matchers"] == ['trailwatch="true"', 'trailwatch_stack="dev"']
     assert route["group_by"] == ["alertname", "detection", "trailwatch_stack"]
-    assert route["group_wait"] == "10s" and route["repeat_interval"] == "4h"
+    assert route["group_wait"] == "10s" and route["repeat_interval"] == "1h"
     assert route["receiver"] == "trailwatch-dev-teams"
     assert fragment["receivers"] == [{"name": "trailwatch-dev-teams", "webhook_configs": [
         {"url": DEFAULT_ADAPTER_URL, "send_resolved": True}]}]

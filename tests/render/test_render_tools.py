@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 from render_support import STACKS, metric_names, unit_test_modes
+from stacks import make_stack
 from tools import run_tool
 
 from trailwatch.render import files as F
+from trailwatch.render.alertmanager import combined_config
 from trailwatch.render.common import MODES
 
 # cloudwatch_exporter's configuration keys (CloudWatchCollector.loadConfig, v0.16-v0.18).
@@ -132,3 +134,31 @@ def test_index_describes_every_rendered_file(rendered):
         index = files[F.INDEX_FILE]
         for name in files:
             assert f"`{name}`" in index, name
+
+
+def test_two_stacks_share_one_alertmanager_and_one_prometheus(tmp_path):
+    """Both stacks' Alertmanager fragments in one config and both scrape jobs and rule files in one
+    prometheus.yml: amtool and promtool accept them (a shared receiver or job name would be refused)."""
+    alpha, beta = make_stack("alpha"), make_stack("beta")
+    fragments = [yaml.safe_load(F.render_all(s, "adapter")[F.AM_FRAGMENT_FILE]) for s in (alpha, beta)]
+    merged = tmp_path / "alertmanager.yml"
+    merged.write_text(yaml.safe_dump(combined_config(fragments)))
+    result = run_tool("amtool", "check-config", merged)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {r["name"] for r in yaml.safe_load(merged.read_text())["receivers"]} == {
+        "default", "trailwatch-alpha-teams", "trailwatch-beta-teams"}
+    # the same receiver twice is what amtool refuses (both stacks used one name before)
+    clash = [dict(f, receivers=[dict(f["receivers"][0], name="trailwatch-teams")],
+                  route=dict(f["route"], receiver="trailwatch-teams")) for f in fragments]
+    (tmp_path / "clash.yml").write_text(yaml.safe_dump(combined_config(clash)))
+    assert run_tool("amtool", "check-config", tmp_path / "clash.yml").returncode != 0
+    jobs, rules = [], []
+    for s in (alpha, beta):
+        files = F.render_all(s, "adapter")
+        jobs += yaml.safe_load(files[F.SCRAPE_FILE])["scrape_configs"]
+        (tmp_path / f"rules-{s.name}.yml").write_text(files[F.RULES_FILE])
+        rules.append(f"rules-{s.name}.yml")
+    config = tmp_path / "prometheus.yml"
+    config.write_text(yaml.safe_dump({"rule_files": rules, "scrape_configs": jobs}))
+    result = run_tool("promtool", "check", "config", config)
+    assert result.returncode == 0, result.stdout + result.stderr
