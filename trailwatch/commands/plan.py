@@ -34,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def redact(value: Any) -> Any:
-    """Replace every secret with "[secret]" and every unknown with "[unknown]", recursively."""
+    """Replace every secret with "[secret]" and every unknown with "[unknown]", recursively; whole floats
+    become integers (the engine hands every number over as a float: 90.0 is the 90 the program wrote)."""
     from pulumi.output import Unknown
     from pulumi.runtime import rpc
 
@@ -46,6 +47,8 @@ def redact(value: Any) -> Any:
         return {k: redact(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [redact(v) for v in value]
+    if type(value) is float and value.is_integer():
+        return int(value)
     return value
 
 
