@@ -1,7 +1,8 @@
 """``python -m trailwatch <command>``: the offline tools. Each command lives in its own module.
 
 A command module provides ``add_arguments(parser)`` and ``run(args) -> int``. Bad input from the user ends
-in one ``error: ...`` line on stderr and exit code 2, never a traceback.
+in one ``error: ...`` line on stderr (one per error when a stack file has several) and exit code 2, never a
+traceback.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return importlib.import_module(args.module).run(args)
     except TrailwatchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines() or [type(exc).__name__]:  # several config errors: one line each
+            print(f"error: {line}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0
