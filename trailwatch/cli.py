@@ -62,6 +62,6 @@ def main(argv: list[str] | None = None) -> int:
     except TrailwatchError as exc:
         for line in str(exc).splitlines() or [type(exc).__name__]:  # several config errors: one line each
             print(f"error: {line}", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_code", 2)
     except BrokenPipeError:
         return 0
