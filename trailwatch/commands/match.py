@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
             if type(event) is Malformed:
                 out.write("".join(batch))
                 out.flush()
-                raise MatchError(f"{event.where}: {event.reason}; not an event, stopped here")
+                raise MatchError(f"{event.where}: {event.reason} (not an event; match stops here)")
             batch.append("1\n" if matches(event) else "0\n")
             if len(batch) >= BATCH:
                 out.write("".join(batch))

@@ -326,8 +326,13 @@ def _read_plain(stream: BinaryIO, head: bytes, where: str, text_lines: bool) -> 
 
 
 def _one_event_line(head: bytes, value: Any) -> bool:
-    """For ``match``: a one-line file holding one event (not a Records/events container) is a line."""
-    return b"\n" not in head.strip(_WS) and not (type(value) is dict and _is_container(value))
+    """For ``match``: a one-line file holding one event (not a Records/events container, not an array of
+    records) is a line."""
+    if b"\n" in head.strip(_WS):
+        return False
+    if type(value) is list:
+        return not value or any(type(item) is not dict for item in value)
+    return not (type(value) is dict and _is_container(value))
 
 
 def _looks_like_lines(head: bytes, start: int) -> bool:
@@ -430,7 +435,7 @@ def _slow_line(line: bytes, where: str, error: orjson.JSONDecodeError) -> Any:
         return loads(text)
     except ValueError as exc:
         if text == line.strip(_WS) and "UTF-8" not in str(exc):  # orjson's position is exact for this line
-            return Malformed(f"{where}:{len(line) - len(line.lstrip(_WS)) + error.pos + 1}", f"not JSON ({error.msg})")
+            return Malformed(f"{where}:{error.pos + 1}", f"not JSON ({error.msg})")
         return Malformed(where, f"not JSON ({exc})")
 
 
@@ -449,14 +454,18 @@ class _Text:
         self.pos = 0
         self.offset = 0  # characters dropped from the front of buf so far
         self.lines = 0  # newlines dropped from the front of buf so far
+        self.newline = -1  # absolute character position of the last newline dropped
         self.eof = False
 
     def more(self) -> bool:
         if self.eof:
             return False
-        data = self.stream.read(max(CHUNK, len(self.buf) - self.pos))
-        self.offset += self.pos
+        data = self.stream.read(max(CHUNK, min(len(self.buf) - self.pos, MAX_RECORD)))
+        dropped_newline = self.buf.rfind("\n", 0, self.pos)
+        if dropped_newline >= 0:
+            self.newline = self.offset + dropped_newline
         self.lines += self.buf.count("\n", 0, self.pos)
+        self.offset += self.pos
         self.buf = self.buf[self.pos:] + self.utf8.decode(data, final=not data)
         self.pos = 0
         self.eof = not data
@@ -465,7 +474,9 @@ class _Text:
     def at(self, pos: int) -> str:
         """``line:column`` (both from 1) of buffer position ``pos``."""
         line = self.lines + self.buf.count("\n", 0, pos) + 1
-        return f"{line}:{pos - self.buf.rfind(chr(10), 0, pos)}"
+        newline = self.buf.rfind("\n", 0, pos)
+        newline = self.offset + newline if newline >= 0 else self.newline
+        return f"{line}:{self.offset + pos - newline}"
 
     def fail(self, message: str, pos: int | None = None) -> "_SyntaxError":
         return _SyntaxError(message, self.pos if pos is None else pos)
@@ -484,10 +495,15 @@ class _Text:
                 return ""
 
     def expect(self, ch: str) -> None:
-        found = self.peek()
-        if found != ch:
-            raise self.fail(f"expected {ch!r}, found {found!r}" if found else f"expected {ch!r}, found the end of the file")
+        if self.peek() != ch:
+            raise self.unexpected(repr(ch))
         self.pos += 1
+
+    def unexpected(self, wanted: str) -> "_SyntaxError":
+        """The error for the character at ``pos`` (call after ``peek``): truncation if at the end."""
+        if self.pos >= len(self.buf) and self.eof:
+            return self.fail("the file ends inside a JSON value (truncated?)", len(self.buf))
+        return self.fail(f"expected {wanted}")
 
     def value(self) -> Any:
         self.peek()
@@ -509,6 +525,8 @@ class _Text:
                 raise self.fail("nesting too deep") from None
             if end == len(self.buf) and self.more():  # a number may continue in the next block
                 continue
+            if end - self.pos > MAX_RECORD:  # parsed within one refill, but past the cap all the same
+                raise self.fail(f"a value longer than {MAX_RECORD >> 20} MiB")
             self.pos = end
             return value
 
@@ -572,7 +590,7 @@ def _walk_object(text: _Text, where: str) -> Iterator[Any]:
     else:
         while True:
             if text.peek() != '"':
-                raise text.fail("expected a member name in double quotes")
+                raise text.unexpected("a member name in double quotes")
             key = text.value()
             text.expect(":")
             if key in _CONTAINERS and text.peek() == "[" and not container:
@@ -586,7 +604,8 @@ def _walk_object(text: _Text, where: str) -> Iterator[Any]:
             if ch == "}":
                 break
             if ch != ",":
-                raise text.fail("expected ',' or '}'", text.pos - 1)
+                text.pos -= 1
+                raise text.unexpected("',' or '}'")
     if not container:
         yield from expand(members, where)
 
@@ -610,4 +629,5 @@ def _walk_array(text: _Text, where: str, what: str) -> Iterator[Any]:
         if ch == "]":
             return
         if ch != ",":
-            raise text.fail("expected ',' or ']'", text.pos - 1)
+            text.pos -= 1
+            raise text.unexpected("',' or ']'")
