@@ -21,7 +21,7 @@ VALUE_OPTIONS = ("--pattern", "-p")  # their value may start with '-' (a pattern
 COMMANDS = {
     "plan": ("trailwatch.commands.plan", "show what `pulumi preview` would create, offline, and check policies"),
     "replay": ("trailwatch.commands.replay", "replay CloudTrail logs through the stack's metric filters and alert rules"),
-    "match": ("trailwatch.commands.match", "evaluate one filter pattern over lines: prints 1 or 0 per line"),
+    "match": ("trailwatch.commands.match", "test one filter pattern on log events: prints 1 or 0 per event"),
     "render": ("trailwatch.commands.render", "write Prometheus, Alertmanager, Teams and Grafana files for a stack"),
 }
 

@@ -153,3 +153,19 @@ def test_match_huge_line_stops_with_one_line(tmp_path):
     done = run_limited(["match", "--pattern", "ERROR", str(path)])
     assert (done.returncode, done.stdout, done.stderr.decode()) == (
         2, b"1\n", f"error: {path}:2: line longer than 64 MiB, skipped (not an event; match stops here)\n")
+
+
+def test_custom_detection_with_a_backtracking_regex_cannot_hang_replay(tmp_path):
+    (tmp_path / "Pulumi.rx.yaml").write_text(
+        "config:\n  aws:region: us-east-1\n  trailwatch:customDetections:\n"
+        "    - {id: semicolons, title: t, severity: high, metric: Semicolons, description: d, runbook: r,\n"
+        "       pattern: '{ $.userAgent = %.*.*.*.*;% }'}\n")
+    path = tmp_path / "events.jsonl"
+    slow = record(userAgent="a" * 300_000)
+    hit = record(second=1, userAgent="aws-cli;")
+    path.write_text(json.dumps(slow) + "\n" + json.dumps(hit) + "\n")
+    done = run_limited(["replay", "--stack", "rx", "--config-dir", str(tmp_path), "--detection", "semicolons",
+                        "--format", "json", str(path)])
+    assert (done.returncode, done.stderr) == (0, b"")
+    doc = json.loads(done.stdout)
+    assert (doc["events"], doc["detections"]["semicolons"]["matches"]) == (2, 1)

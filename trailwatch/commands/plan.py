@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
     parser.add_argument("--config-dir", type=Path, default=PROJECT_ROOT,
                         help="folder holding Pulumi.<stack>.yaml, like Pulumi's stackConfigDir (default: project root)")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--format", choices=("table", "json"), default="table",
+                        help="table (default) to read, json for tools")
     parser.add_argument("--policy-config", type=Path, default=None, metavar="FILE",
                         help="policy pack config, the same JSON file `pulumi preview --policy-pack-config` takes "
                              "(enforcement levels and properties per policy)")

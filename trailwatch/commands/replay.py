@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
     parser.add_argument("--config-dir", type=Path, default=PROJECT_ROOT,
                         help="folder holding Pulumi.<stack>.yaml (default: project root)")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--format", choices=("table", "json"), default="table",
+                        help="table (default) to read, json for tools")
     parser.add_argument("--include-disabled", action="store_true",
                         help="also replay the catalog's detections the stack has not enabled")
     parser.add_argument("--detection", action="append", default=[], metavar="ID",
