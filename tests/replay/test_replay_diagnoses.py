@@ -136,3 +136,11 @@ def test_match_stops_at_what_it_cannot_read_with_one_line(tmp_path, capsys):
         ": JSON syntax error (the file ends inside a JSON value (truncated?)); rest of the file skipped (not an "
         "event; match stops here)\n")
     assert out.err.count("\n") == 1
+
+
+def test_symlink_loop_is_walked_once(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    write_s3(logs / "a.json", RECORDS[:2])
+    (logs / "loop").symlink_to(logs, target_is_directory=True)
+    assert [p.name for p in readers.walk([tmp_path])] == ["a.json"]

@@ -165,24 +165,29 @@ def walk(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
         if str(raw) == "-":
             yield path
         elif path.is_dir():
-            yield from _walk_dir(path)
+            yield from _walk_dir(path, set())
         elif path.exists():
             yield path
         else:
             raise ReplayError(f"{raw}: no such file or folder")
 
 
-def _walk_dir(folder: Path) -> Iterator[Path]:
+def _walk_dir(folder: Path, seen: set[tuple[int, int]]) -> Iterator[Path]:
+    """Files under ``folder``; a folder reached twice (a symlink loop) is walked once."""
     try:
+        info = folder.stat()
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError as exc:
         raise ReplayError(f"{folder}: cannot list folder ({exc.strerror})") from None
+    if (info.st_dev, info.st_ino) in seen:
+        return
+    seen.add((info.st_dev, info.st_ino))
     for entry in entries:
         if entry.name.startswith("."):
             continue
         if entry.is_dir():
             if entry.name not in SKIPPED_FOLDERS:
-                yield from _walk_dir(Path(entry.path))
+                yield from _walk_dir(Path(entry.path), seen)
         elif entry.is_file() and entry.name.lower().endswith(FOLDER_SUFFIXES):
             yield Path(entry.path)
 
