@@ -144,3 +144,11 @@ def test_symlink_loop_is_walked_once(tmp_path):
     write_s3(logs / "a.json", RECORDS[:2])
     (logs / "loop").symlink_to(logs, target_is_directory=True)
     assert [p.name for p in readers.walk([tmp_path])] == ["a.json"]
+
+
+def test_truncated_gzip_is_nothing_to_replay(tmp_path, capsys):
+    path = tmp_path / "cut.json.gz"
+    path.write_bytes(gzip.compress(json.dumps({"Records": RECORDS}).encode())[:40])
+    assert replay(capsys, path) == (1, "", (
+        f"error: nothing to replay: 1 file read, no usable record, 1 malformed; the first: {path}: unreadable, rest "
+        f"of the file skipped (gzip data ends early (truncated file))\n"))
