@@ -33,7 +33,7 @@ Other tools call this instead of shelling out to ``pulumi``::
   are results with ``succeeded=False``, not exceptions; bad config raises before anything runs.
 * The Automation API drives the Pulumi CLI: without it (no ``pulumi`` on ``PATH`` and no ``pulumi_command``),
   every operation raises :class:`PulumiCliMissing`, a one-line :class:`~trailwatch.errors.TrailwatchError`
-  that says how to install it.
+  that says how to install it (:class:`PulumiCliUnusable` for a CLI version the SDK refuses).
 """
 
 from __future__ import annotations
@@ -55,6 +55,10 @@ POLICY_PACK = PROJECT_ROOT / "policy"
 SECRET_MASK = "[secret]"
 Operation = Literal["preview", "up", "destroy"]
 INSTALL_HINT = "https://www.pulumi.com/docs/iac/download-install/"
+
+
+class PulumiCliUnusable(TrailwatchError):
+    """The Pulumi CLI on PATH has a version this SDK refuses."""
 
 
 class PulumiCliMissing(TrailwatchError):
@@ -215,6 +219,8 @@ class StackRunner:
             if Path(str(exc.filename or "")).name != "pulumi":
                 raise
             raise PulumiCliMissing(str(exc.filename)) from None
+        except auto.InvalidVersionError as exc:  # a CLI too old (or too new) for this SDK
+            raise PulumiCliUnusable(f"the Pulumi CLI cannot be used: {exc}".replace("\n", " ")) from None
         except auto.CommandError as exc:
             return Result(operation, self.stack_name, False, dict(summary), {}, tuple(violations),
                           _error_text(exc))
