@@ -22,22 +22,19 @@ OR_EVENTS = ("ERROR WARN message", "ERROR message", "WARN message")
 
 # (pattern, event, expected, source)
 ROWS = [
-    ("ERROR", "[ERROR] A fatal exception has occurred", True,
-     PAGE.format(V2020, "matching-terms-events") + " 'Example 2: Single term'"),
-    ("ERROR", "Exiting with ERRORCODE: -1", True,
-     PAGE.format(V2020, "matching-terms-events") + " 'Example 2: Single term'"),
-    ('"ERROR" -"Exiting"', "Exiting with ERRORCODE: -1", False,
-     PAGE.format(V2020, "matching-terms-events") + " 'Example 3: Include a term and exclude a term'"),
-    ('"ERROR" -"Exiting"', "[ERROR] A fatal exception has occurred", True,
-     PAGE.format(V2020, "matching-terms-events") + " 'Example 3: Include a term and exclude a term'"),
-    ("ERROR Exception", "[ERROR] Caught IllegalArgumentException", True,
-     PAGE.format(V2020, "matching-terms-events") + " 'Example 4: Multiple terms'"),
-    ("ERROR Exception", "[ERROR] Unhandled Exception", True,
-     PAGE.format(V2020, "matching-terms-events") + " 'Example 4: Multiple terms'"),
-    ("Failed to process the request", "[WARN] Failed to process the request", True,
-     PAGE.format(V2020, "matching-terms-events") + " 'Example 4: Multiple terms'"),
-    ("Failed to process the request", "[ERROR] Unable to continue: Failed to process the request", True,
-     PAGE.format(V2020, "matching-terms-events") + " 'Example 4: Multiple terms'"),
+    *[(pattern, event, expected, PAGE.format(V2020, "matching-terms-events") + f" {example!r}")
+      for example, pattern, event, expected in [
+          ("Example 2: Single term", "ERROR", "[ERROR] A fatal exception has occurred", True),
+          ("Example 2: Single term", "ERROR", "Exiting with ERRORCODE: -1", True),
+          ("Example 3: Include a term and exclude a term", '"ERROR" -"Exiting"', "Exiting with ERRORCODE: -1", False),
+          ("Example 3: Include a term and exclude a term", '"ERROR" -"Exiting"',
+           "[ERROR] A fatal exception has occurred", True),
+          ("Example 4: Multiple terms", "ERROR Exception", "[ERROR] Caught IllegalArgumentException", True),
+          ("Example 4: Multiple terms", "ERROR Exception", "[ERROR] Unhandled Exception", True),
+          ("Example 4: Multiple terms", "Failed to process the request", "[WARN] Failed to process the request", True),
+          ("Example 4: Multiple terms", "Failed to process the request",
+           "[ERROR] Unable to continue: Failed to process the request", True),
+      ]],
     *[(pattern, event, event in matched, PAGE.format(V2020, "log-filters-or-pattern-matching") + f" {quote!r}")
       for pattern, matched, quote in [
           ("ERROR", OR_EVENTS[:2], "`ERROR` matches examples 1 and 2"),
