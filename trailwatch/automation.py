@@ -31,6 +31,9 @@ Other tools call this instead of shelling out to ``pulumi``::
 * Every operation returns a :class:`Result` (summary of resource changes, outputs with secrets masked, policy
   violations, success flag and error text). Command failures (a mandatory policy violation fails a preview)
   are results with ``succeeded=False``, not exceptions; bad config raises before anything runs.
+* The Automation API drives the Pulumi CLI: without it (no ``pulumi`` on ``PATH`` and no ``pulumi_command``),
+  every operation raises :class:`PulumiCliMissing`, a one-line :class:`~trailwatch.errors.TrailwatchError`
+  that says how to install it (:class:`PulumiCliUnusable` for a CLI version the SDK refuses).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping, Optional, Sequence
 
-from .errors import ConfigError
+from .errors import ConfigError, TrailwatchError
 from .policies.webhooks import contains_webhook
 from .settings import PROJECT, declared, qualified
 from .stack import PROJECT_ROOT, stack_from_config
@@ -51,6 +54,20 @@ from .violations import Violation
 POLICY_PACK = PROJECT_ROOT / "policy"
 SECRET_MASK = "[secret]"
 Operation = Literal["preview", "up", "destroy"]
+INSTALL_HINT = "https://www.pulumi.com/docs/iac/download-install/"
+
+
+class PulumiCliUnusable(TrailwatchError):
+    """The Pulumi CLI on PATH has a version this SDK refuses."""
+
+
+class PulumiCliMissing(TrailwatchError):
+    """The Automation API needs the Pulumi CLI and it is not installed."""
+
+    def __init__(self, command: str):
+        super().__init__(f"the Pulumi CLI is not installed ({command!r} not found): the Automation API runs it; "
+                         f"install it ({INSTALL_HINT}, e.g. `curl -fsSL https://get.pulumi.com | sh`) or pass "
+                         f"pulumi_command=PulumiCommand(root=...)")
 
 
 @dataclass(frozen=True)
@@ -198,6 +215,12 @@ class StackRunner:
         kwargs = {"on_output": self.on_output, "on_event": on_event, "color": "never"}
         try:
             result = call(kwargs)
+        except FileNotFoundError as exc:  # the SDK runs `pulumi version` first, and fails like this without it
+            if Path(str(exc.filename or "")).name != "pulumi":
+                raise
+            raise PulumiCliMissing(str(exc.filename)) from None
+        except auto.InvalidVersionError as exc:  # a CLI too old (or too new) for this SDK
+            raise PulumiCliUnusable(f"the Pulumi CLI cannot be used: {exc}".replace("\n", " ")) from None
         except auto.CommandError as exc:
             return Result(operation, self.stack_name, False, dict(summary), {}, tuple(violations),
                           _error_text(exc))

@@ -1,7 +1,8 @@
 """``python -m trailwatch <command>``: the offline tools. Each command lives in its own module.
 
 A command module provides ``add_arguments(parser)`` and ``run(args) -> int``. Bad input from the user ends
-in one ``error: ...`` line on stderr and exit code 2, never a traceback.
+in one ``error: ...`` line on stderr (one per error when a stack file has several) and exit code 2, never a
+traceback.
 """
 
 from __future__ import annotations
@@ -12,16 +13,21 @@ import sys
 
 from .errors import TrailwatchError
 
+DESCRIPTION = "Trailwatch offline tools: preview a stack, render its files, and test filter patterns on your logs."
+EPILOG = ("Run `python -m trailwatch COMMAND --help` for a command's options. Exit codes: 0 success, 1 policy "
+          "violations (plan) or nothing usable read (replay), 2 bad input.")
+VALUE_OPTIONS = ("--pattern", "-p")  # their value may start with '-' (a pattern such as -ERROR)
+
 COMMANDS = {
     "plan": ("trailwatch.commands.plan", "show what `pulumi preview` would create, offline, and check policies"),
     "replay": ("trailwatch.commands.replay", "replay CloudTrail logs through the stack's metric filters and alert rules"),
-    "match": ("trailwatch.commands.match", "evaluate one filter pattern over lines: prints 1 or 0 per line"),
+    "match": ("trailwatch.commands.match", "test one filter pattern on log events: prints 1 or 0 per event"),
     "render": ("trailwatch.commands.render", "write Prometheus, Alertmanager, Teams and Grafana files for a stack"),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m trailwatch", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m trailwatch", description=DESCRIPTION, epilog=EPILOG)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
@@ -30,12 +36,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def join_option_values(argv: list[str]) -> list[str]:
+    """``--pattern -ERROR`` as ``--pattern=-ERROR``: argparse would take a value starting with '-' for an
+    option (its documented workaround is the ``=`` form, which this applies); nothing after ``--`` changes."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            return out + argv[i:]
+        if arg in VALUE_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-"):
+            out.append(f"{arg}={argv[i + 1]}" if arg.startswith("--") else f"{arg}{argv[i + 1]}")
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(join_option_values(argv))
     try:
         return importlib.import_module(args.module).run(args)
     except TrailwatchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        for line in str(exc).splitlines() or [type(exc).__name__]:  # several config errors: one line each
+            print(f"error: {line}", file=sys.stderr)
+        return getattr(exc, "exit_code", 2)
     except BrokenPipeError:
         return 0

@@ -1,4 +1,5 @@
-"""The README's generated tables: detections from the catalog, settings from the settings table.
+"""The README's generated tables: detections (with their alert names) from the catalog, the pipeline alerts
+from the rule renderer's constants, settings from the settings table.
 
 ``python -m trailwatch.docs README.md`` rewrites the text between the markers; a test fails when the README
 and these functions disagree, so the docs cannot drift from the catalog or the config schema.
@@ -12,11 +13,23 @@ from pathlib import Path
 
 from .catalog import Detection, load_catalog
 from .naming import exporter_metric_name
+from .render.common import (
+    ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, ALERT_TEAMS_FAILING, PIPELINE_ALERTS,
+    detection_alert_name,
+)
 from .settings import declared
 
 MARKERS = {
     "detections": ("<!-- detections:begin -->", "<!-- detections:end -->"),
     "settings": ("<!-- settings:begin -->", "<!-- settings:end -->"),
+    "pipeline-alerts": ("<!-- pipeline-alerts:begin -->", "<!-- pipeline-alerts:end -->"),
+}
+PIPELINE_ALERT_TEXT = {
+    ALERT_HEARTBEAT_MISSING: "no CloudTrail record counted for `heartbeatMissingMinutes`: delivery to the log group "
+                             "stopped",
+    ALERT_EXPORTER_DOWN: "Prometheus cannot scrape cloudwatch_exporter",
+    ALERT_SCRAPE_ERRORS: "cloudwatch_exporter's CloudWatch requests fail",
+    ALERT_TEAMS_FAILING: "Alertmanager's notifications to Teams fail",
 }
 
 
@@ -25,12 +38,29 @@ def _cell(text: str) -> str:
 
 
 def detection_table(catalog: list[Detection]) -> str:
-    rows = ["| id | severity | on by default | Security Hub / CIS | exported series |", "|---|---|---|---|---|"]
+    rows = ["| id | alert | severity | on by default | Security Hub / CIS | exported series |",
+            "|---|---|---|---|---|---|"]
     for d in catalog:
         controls = ", ".join(filter(None, [d.security_hub_control, *(f"CIS {k} {v}" for k, v in list(d.cis.items())[-1:])]))
-        rows.append(f"| `{d.id}` | {d.severity} | {'yes' if d.enabled else 'no'} | {controls or '-'} | "
+        rows.append(f"| `{d.id}` | `{alert_name(d)}` | {d.severity} | {'yes' if d.enabled else 'no'} | {controls or '-'} | "
                     f"`{exporter_metric_name(d.namespace or 'CloudTrailMetrics', d.metric)}` |")
     return "\n".join(rows)
+
+
+def alert_name(det: Detection) -> str:
+    """The ``alert:`` name the rule file gives a detection (the heartbeat alerts when its series is missing)."""
+    return ALERT_HEARTBEAT_MISSING if det.heartbeat else detection_alert_name(det)
+
+
+def pipeline_alert_table() -> str:
+    rows = ["| alert | fires when |", "|---|---|"]
+    rows += [f"| `{name}` | {PIPELINE_ALERT_TEXT[name]} |" for name in PIPELINE_ALERTS]
+    return "\n".join(rows)
+
+
+def alert_names(catalog: list[Detection]) -> set[str]:
+    """Every alert name the rules can carry: one per catalog detection, plus the pipeline alerts."""
+    return {alert_name(d) for d in catalog} | set(PIPELINE_ALERTS)
 
 
 def settings_table() -> str:
@@ -44,7 +74,8 @@ def settings_table() -> str:
 
 
 def generated() -> dict[str, str]:
-    return {"detections": detection_table(load_catalog()), "settings": settings_table()}
+    return {"detections": detection_table(load_catalog()), "settings": settings_table(),
+            "pipeline-alerts": pipeline_alert_table()}
 
 
 def rewrite(text: str) -> str:

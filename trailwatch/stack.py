@@ -18,6 +18,7 @@ from .catalog import (
     MAX_FILTERS_PER_LOG_GROUP, MAX_PATTERN_LENGTH, MAX_REGEX_PATTERNS_PER_LOG_GROUP, SEVERITIES, Detection,
     check_namespace, check_pattern, check_unique, load_catalog, parse_detection,
 )
+from .configcheck import check_config_dir, check_settings, check_stack_name, load_stack_yaml
 from .errors import CatalogError, ConfigError
 from .settings import StackSettings, parse_settings, qualified
 
@@ -161,7 +162,7 @@ def config_strings(config: Mapping[str, Any]) -> tuple[dict[str, str], tuple[str
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_stack_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{path.name}: cannot read ({exc.strerror})") from None
     except yaml.YAMLError as exc:
@@ -170,6 +171,8 @@ def _read_yaml(path: Path) -> Any:
 
 def load_stack(name: str, root: Path = PROJECT_ROOT, catalog_path: Path | None = None) -> Stack:
     """Read ``Pulumi.<name>.yaml`` under ``root``, validate it and resolve its detections."""
+    check_stack_name(name)
+    check_config_dir(root)
     path = root / f"Pulumi.{name}.yaml"
     if not path.exists():
         stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
@@ -183,6 +186,7 @@ def load_stack(name: str, root: Path = PROJECT_ROOT, catalog_path: Path | None =
 
 def stack_from_config(name: str, config: Mapping[str, str], secret_keys: tuple[str, ...] = (),
                       catalog_path: Path | None = None) -> Stack:
+    check_settings(config)  # every per-key error at once; cross-key rules follow in parse_settings
     settings = parse_settings(config)
     if not settings.existing_log_group_name:
         check_trail_name(name)

@@ -19,7 +19,7 @@ import yaml
 from pulumi.automation import PulumiCommand
 
 from trailwatch.automation import POLICY_PACK, Result, Secret, StackRunner, secret
-from trailwatch.errors import ConfigError
+from trailwatch.errors import ConfigError, TrailwatchError
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -210,3 +210,32 @@ def test_inline_program_is_the_function_main_py_runs(fake):
 
 def test_secret_marker_hides_its_value():
     assert "TOPSECRETsig" not in repr(secret(WEBHOOK)) and isinstance(secret(1), Secret)
+
+
+@pytest.mark.parametrize("operation", ["preview", "up", "destroy"])
+def test_no_pulumi_cli_is_one_trailwatch_error_saying_how_to_install(tmp_path, monkeypatch, operation):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `pulumi` anywhere on PATH
+    runner = StackRunner("ci", {**CONFIG, "teamsWebhookUrl": secret(WEBHOOK)}, backend_url=f"file://{tmp_path}",
+                         work_dir=tmp_path)
+    with pytest.raises(TrailwatchError) as info:
+        getattr(runner, operation)()
+    assert str(info.value) == (
+        "the Pulumi CLI is not installed ('pulumi' not found): the Automation API runs it; install it "
+        "(https://www.pulumi.com/docs/iac/download-install/, e.g. `curl -fsSL https://get.pulumi.com | sh`) or "
+        "pass pulumi_command=PulumiCommand(root=...)")
+    assert "\n" not in str(info.value)
+
+
+def test_a_cli_version_the_sdk_refuses_is_one_trailwatch_error(tmp_path, monkeypatch):
+    old = tmp_path / "pulumi"
+    old.write_text("#!/bin/sh\necho v3.0.0\n")
+    old.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    runner = StackRunner("ci", CONFIG, backend_url=f"file://{tmp_path}", work_dir=tmp_path)
+    with pytest.raises(TrailwatchError) as info:
+        runner.preview()
+    message = str(info.value)
+    assert message.startswith("the Pulumi CLI cannot be used: Minimum version requirement failed. The minimum CLI "
+                              "version requirement is ")
+    assert message.endswith("your current CLI version is 3.0.0. Please update the Pulumi CLI.")
+    assert "\n" not in message

@@ -91,3 +91,27 @@ def test_unknown_stack(repo_root):
     result = run_cli(repo_root, "plan", "--stack", "nope")
     assert result.returncode == 2
     assert result.stderr.startswith("error: stack 'nope': no file Pulumi.nope.yaml (stacks here: ")
+
+
+def _numbers(value):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _numbers(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _numbers(item)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield value
+
+
+def test_json_plan_prints_whole_numbers_as_integers(dev_plan):
+    numbers = list(_numbers(dev_plan))
+    assert numbers, "the dev plan holds numbers (retention days, uid 65534 ...)"
+    assert [n for n in numbers if isinstance(n, float) and n.is_integer()] == []
+    (group,) = [r for r in dev_plan["resources"] if r["type"] == "aws:cloudwatch/logGroup:LogGroup"]
+    assert type(group["inputs"]["retentionInDays"]) is int
+
+
+def test_redact_keeps_fractions_and_turns_whole_floats_into_integers():
+    assert redact({"a": 90.0, "b": [65534.0, 0.5], "c": True}) == {"a": 90, "b": [65534, 0.5], "c": True}
+    assert type(redact(90.0)) is int

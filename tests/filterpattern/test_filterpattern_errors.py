@@ -60,7 +60,7 @@ CASES = [
     ("[ip, user, username, timestamp, request, status_code = 4* && bytes > 1000]", 61,
      "expected the field name 'status_code'"),
     ("[, a]", 1, "expected a field name"),
-    ("[a,]", 3, "expected a field name"),
+    ("[a,,]", 3, "expected a field name"),  # "[a,]" is valid: AWS documents a trailing comma
     ("[a, a]", 4, "expected a unique field name; 'a' is already used at position 1"),
     ("[1a]", 1, "expected a field name (a letter or '_' first)"),
     ("[a b]", 3, "expected an operator"),

@@ -89,3 +89,11 @@ def test_subprocess_stdin_and_exit_code():
     proc = subprocess.run([sys.executable, "-m", "trailwatch", "match", "--pattern", "{ $.a = }"],
                           input="{}\n", capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2 and "at position" in proc.stderr and proc.stdout == ""
+
+
+@pytest.mark.parametrize("argv", [["--pattern", "-ERROR"], ["-p", "-ERROR"], ["--pattern=-ERROR"]])
+def test_pattern_starting_with_a_dash_is_a_pattern_not_an_option(capsys, monkeypatch, argv):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"an ERROR here\nall fine\n")))
+    rc = main(["match", *argv])
+    out = capsys.readouterr()
+    assert (rc, out.out, out.err) == (0, "0\n1\n", "")

@@ -1,44 +1,51 @@
-"""``match``: evaluate one CloudWatch Logs filter pattern over lines, printing 1 or 0 per line.
+"""``match``: evaluate one CloudWatch Logs filter pattern over log events, printing 1 or 0 per event.
 
-Each input line is one log event: JSON patterns parse it as JSON (a line that is not a JSON object
-never matches), other patterns see the raw text, as CloudWatch Logs does. The trailing newline (and a
-carriage return before it) is not part of the event. Reads FILE (gzip allowed) or standard input.
+Reads FILE (gzip allowed, recognised by content) or standard input, in every format ``replay`` reads (see
+``trailwatch.replay.readers``), one output line per event, in order:
+
+* lines (JSON lines, raw text): each line is one event, blank lines included; JSON patterns parse it as
+  JSON (a line that is not a JSON object never matches), other patterns see the raw text, as CloudWatch
+  Logs does. The trailing newline (and a carriage return before it) is not part of the event. A line
+  holding a whole S3 document (``{"Records": [...]}``) gives one event per record.
+* documents (S3 delivery ``.json``/``.json.gz``, pretty-printed records, JSON arrays, CloudWatch Logs
+  ``filter-log-events`` output): one event per record.
+
+Something that is not an event (a document with a syntax error, a ``Records`` that is not an array, a line
+longer than 64 MiB, a gzip bomb) stops the run with one ``error:`` line saying where (exit 2), after the
+answers for the events before it: never a silent single answer for a whole file.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import sys
-import zlib
 from typing import BinaryIO
 
 from ..errors import PatternError, TrailwatchError
 from ..filterpattern import compile_pattern
+from ..replay.readers import Malformed, read_stream
+
+BATCH = 4096
 
 
 class MatchError(TrailwatchError):
-    """Bad ``match`` input: an invalid pattern or an unreadable file."""
+    """Bad ``match`` input: an invalid pattern, an unreadable file, or something that is not an event."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pattern", "-p", required=True, help="the filter pattern, e.g. '{ $.errorCode = \"AccessDenied\" }'")
+    parser.add_argument("--pattern", "-p", required=True,
+                        help="the filter pattern, e.g. '{ $.errorCode = \"AccessDenied\" }' (may start with '-')")
     parser.add_argument("file", nargs="?", default="-", metavar="FILE|-",
-                        help="JSON lines or raw lines (default: - for standard input)")
+                        help="log lines, JSON lines or CloudTrail files (gzip allowed; default: - for standard input)")
 
 
 def _open(name: str) -> BinaryIO:
     if name == "-":
         return sys.stdin.buffer
     try:
-        raw = open(name, "rb")
+        return open(name, "rb")
     except OSError as exc:
         raise MatchError(f"{name}: cannot open ({exc.strerror})") from None
-    if raw.read(2) == b"\x1f\x8b":
-        raw.seek(0)
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
-    raw.seek(0)
-    return raw
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,25 +56,22 @@ def run(args: argparse.Namespace) -> int:
         raise MatchError(f"invalid pattern: {exc.message} at position {exc.position}: {pointer}") from None
     matches = pattern.matches
     stream = _open(args.file)
+    where = "<stdin>" if args.file == "-" else args.file
     out = sys.stdout
     batch: list[str] = []
     try:
-        for raw in stream:
-            line = raw.decode("utf-8", "replace")
-            if line.endswith("\n"):
-                line = line[:-2] if line.endswith("\r\n") else line[:-1]
-            batch.append("1" if matches(line) else "0")
-            if len(batch) >= 4096:
-                out.write("\n".join(batch) + "\n")
+        for event in read_stream(stream, where, text_lines=True):
+            if type(event) is Malformed:
+                out.write("".join(batch))
+                out.flush()
+                raise MatchError(f"{event.where}: {event.reason} (not an event; match stops here)")
+            batch.append("1\n" if matches(event) else "0\n")
+            if len(batch) >= BATCH:
+                out.write("".join(batch))
                 batch.clear()
-    except (OSError, EOFError, zlib.error) as exc:
-        if isinstance(exc, BrokenPipeError):
-            raise
-        raise MatchError(f"{args.file}: cannot read ({exc})") from None
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
-    if batch:
-        out.write("\n".join(batch) + "\n")
+    out.write("".join(batch))
     out.flush()
     return 0

@@ -27,14 +27,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
     parser.add_argument("--config-dir", type=Path, default=PROJECT_ROOT,
                         help="folder holding Pulumi.<stack>.yaml, like Pulumi's stackConfigDir (default: project root)")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--format", choices=("table", "json"), default="table",
+                        help="table (default) to read, json for tools")
     parser.add_argument("--policy-config", type=Path, default=None, metavar="FILE",
                         help="policy pack config, the same JSON file `pulumi preview --policy-pack-config` takes "
                              "(enforcement levels and properties per policy)")
 
 
 def redact(value: Any) -> Any:
-    """Replace every secret with "[secret]" and every unknown with "[unknown]", recursively."""
+    """Replace every secret with "[secret]" and every unknown with "[unknown]", recursively; whole floats
+    become integers (the engine hands every number over as a float: 90.0 is the 90 the program wrote)."""
     from pulumi.output import Unknown
     from pulumi.runtime import rpc
 
@@ -46,6 +48,8 @@ def redact(value: Any) -> Any:
         return {k: redact(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [redact(v) for v in value]
+    if type(value) is float and value.is_integer():
+        return int(value)
     return value
 
 

@@ -58,13 +58,18 @@ object, array, boolean, null or missing field is false for every operator, ``!=`
 Space-delimited: ``[name, name = value, ..., name > 3 || name < 1]``; see :mod:`.delimited`.
 *Choices:* runs of whitespace separate fields; ``"..."`` and ``[...]`` group (delimiters removed;
 an unclosed one runs to the end of the line); without ``...`` the field count must be exact; every
-condition in a field must name that field (AWS rejects ``a = 1 && b = 2``); names are unique;
-comparisons follow the JSON rules on the field text.  Dict events are matched as their compact JSON.
+condition in a field must name that field (AWS rejects ``a = 1 && b = 2``; the name's case may
+differ, as in AWS's ``[w1=ERROR || W1=WARNING, w2]``); names are unique; a comma before the closing
+``]`` adds an unnamed field (AWS's ``[..., request=*.html*, status_code=4*,]``); ``extract`` names
+unnamed tokens by position (``$7``); comparisons follow the JSON rules on the field text.  Dict events
+are matched as their compact JSON.
 
 Regex (``%...%``, the whole pattern, or a JSON/delimited value): AWS's subset only, see
 :mod:`.regex` — ASCII letters/digits, ``: _ # = @ / ; , -``, operators ``^ $ ? [ ] { } | \\ * + .``;
 no groups, no spaces (use ``\\s``), no multi-byte characters; ``\\d \\D \\s \\S \\w \\W`` are ASCII;
 stacked quantifiers and empty alternatives are rejected.  Search semantics; ``.`` matches newline.
+Regexes and ``*`` wildcards run on RE2 (``google-re2``): linear time in the text, so no pattern can
+hang a caller.
 
 Speed: patterns compile to closures (no tree walking per event); ``$.x = A || $.x = B ...``
 becomes one set lookup; ``&&``/``||`` operands run cheapest first.  ``Pattern.required`` and

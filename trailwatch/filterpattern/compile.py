@@ -148,7 +148,8 @@ class Pattern:
             return False
 
     def extract(self, event: Any) -> dict[str, str] | None:
-        """Space-delimited patterns: ``{"$name": field text}`` for a matching line, else None.
+        """Space-delimited patterns: ``{"$name": field text}`` for a matching line (tokens without a name,
+        under ``...`` or after a trailing comma, as ``{"$<position>": text}``), else None.
 
         Other kinds return ``{}`` for a matching event and None otherwise.
         """
@@ -162,7 +163,9 @@ class Pattern:
             where = self._assign(tokens)
             if where is None:
                 return None
-            return {"$" + name: tokens[i] for name, i in zip(self.field_names, where)}
+            named = {i: name for name, i in zip(self.field_names, where) if name}
+            # every token is extracted: by its field name, or by position (1-based) as AWS does
+            return {f"${named.get(i, i + 1)}": token for i, token in enumerate(tokens)}
         except Exception:  # pragma: no cover
             return None
 
@@ -179,8 +182,9 @@ class Pattern:
 
     def _raw(self, event: Any, expr: str) -> Any:
         if self._assign is not None and isinstance(expr, str) and expr.startswith("$") and not expr.startswith("$."):
-            if expr[1:] not in self.field_names:
-                raise PatternError(f"expected one of the pattern's fields {', '.join('$' + n for n in self.field_names)}", 0, expr)
+            if not expr[1:] or expr[1:] not in self.field_names:
+                shown = ", ".join("$" + n for n in self.field_names if n)
+                raise PatternError(f"expected one of the pattern's fields {shown}", 0, expr)
             fields = self.extract(event)
             return MISSING if fields is None else fields.get(expr, MISSING)
         get = _value_getter(expr)  # validates expr first

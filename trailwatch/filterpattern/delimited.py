@@ -7,8 +7,12 @@ Grammar::
     cond    := op value                                            # op: = != < <= > >=
 
 Every condition inside one field must test that field (``status_code = 4* && bytes > 1000`` is
-rejected: AWS answers "Invalid filter pattern" for it).  Field names are ASCII letters, digits,
-``_`` and ``-``, starting with a letter or ``_``, and must be unique.
+rejected: AWS answers "Invalid filter pattern" for it); the name is compared without case there, as
+AWS's own example ``[w1=ERROR || W1=WARNING, w2]`` spells it.  Field names are ASCII letters, digits,
+``_`` and ``-``, starting with a letter or ``_``, and must be unique.  A comma right before the
+closing ``]`` adds one unnamed field (AWS's ``[..., request=*.html*, status_code=4*,]``); unnamed
+fields and the fields an ellipsis covers are extracted by position (``$7``), as TestMetricFilter
+reports them.
 
 Log lines are split into fields at runs of whitespace; text between ``"..."`` or ``[...]`` is one
 field (without the delimiters).  Without ``...`` the line must have exactly as many fields as the
@@ -29,6 +33,7 @@ from .lexer import NAME_CHARS, Scanner
 from .values import Literal, comparison_predicate, parse_operand, read_operator
 
 TokenPredicate = Callable[[str], bool]
+UNNAMED = ""  # the name of the field a trailing comma adds
 _NAME_START = frozenset(string.ascii_letters + "_")
 
 
@@ -41,7 +46,7 @@ class Comparison:
 
 @dataclass(frozen=True)
 class Field:
-    name: str | None  # None: the '...' ellipsis
+    name: str | None  # None: the '...' ellipsis; UNNAMED: a field without a name
     alternatives: tuple[tuple[Comparison, ...], ...]  # OR of ANDs; empty: no condition
     pos: int
 
@@ -54,7 +59,7 @@ def parse_delimited(text: str, start: int) -> list[Field]:
     while True:
         sc.skip_ws()
         field = _field(sc)
-        if field.name is not None:
+        if field.name:
             if field.name in seen:
                 raise sc.error(f"expected a unique field name; {field.name!r} is already used at position {seen[field.name]}", field.pos)
             seen[field.name] = field.pos
@@ -62,6 +67,11 @@ def parse_delimited(text: str, start: int) -> list[Field]:
         sc.skip_ws()
         if sc.peek() == ",":
             sc.pos += 1
+            sc.skip_ws()
+            if sc.peek() == "]":  # trailing comma: one unnamed field
+                fields.append(Field(UNNAMED, (), sc.pos))
+                sc.pos += 1
+                break
             continue
         if sc.peek() == "]":
             sc.pos += 1
@@ -109,7 +119,7 @@ def _field(sc: Scanner) -> Field:
         sc.skip_ws()
         at = sc.pos
         other = _name(sc, f"the field name {name!r} after the logical operator")
-        if other != name:
+        if other.lower() != name.lower():
             raise sc.error(f"expected the field name {name!r} (a condition may only test its own field), found {other!r}", at)
         sc.skip_ws()
         cmp = _comparison(sc)
@@ -163,8 +173,8 @@ def _field_predicate(field: Field) -> TokenPredicate | None:
 
 
 def compile_delimited(fields: list[Field]) -> tuple[Assigner, tuple[str, ...]]:
-    """Returns (assign, names): ``assign(tokens)`` gives the token index of every named field
-    (in pattern order) when the line matches, else None."""
+    """Returns (assign, names): ``assign(tokens)`` gives the token index of every field that is not an
+    ellipsis (in pattern order; UNNAMED ones included, named ``""``) when the line matches, else None."""
     names = tuple(f.name for f in fields if f.name is not None)
     segments: list[list[TokenPredicate | None]] = [[]]
     for f in fields:

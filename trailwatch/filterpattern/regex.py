@@ -1,4 +1,9 @@
-"""AWS's regular-expression subset (``%...%``), validated and translated to Python's ``re``.
+"""AWS's regular-expression subset (``%...%``), validated, then compiled by RE2 (linear time).
+
+The validator keeps AWS's restrictions; the translated expression runs on RE2 (``google-re2``), whose
+matching time is linear in the text, so no pattern (``%.*.*.*.*;%`` on a long line) can make ``replay``,
+``match`` or ``plan`` hang the way a backtracking engine would. RE2 caps a counted repetition at 1000
+and its compiled program at ``_RE2_MEMORY`` bytes; a pattern past either is rejected with a PatternError.
 
 AWS documents that a filter-pattern regex may contain only: ASCII letters and digits; the symbols
 ``: _ # = @ / ; , -``; and the operators ``^ $ ? [ ] { } | \\ * + .``.  Parentheses (groups) and
@@ -14,13 +19,16 @@ Choices where AWS is silent (documented in the package docstring too):
   (``a**``, ``a+?``, ``a{2}*``) are rejected, so laziness/possessiveness never arise.
 * Empty alternatives (``a|``, ``|a``, ``a||b``) are rejected.
 * ``.`` matches any character including newline; ``$`` anchors at the very end (never before a
-  trailing newline).  Matching is a search (unanchored unless ``^``/``$`` are used).
+  trailing newline: RE2's ``\\z``).  Matching is a search (unanchored unless ``^``/``$`` are used).
 """
 
 from __future__ import annotations
 
 import re
 import string
+from typing import Any
+
+import re2
 
 from trailwatch.errors import PatternError
 
@@ -29,10 +37,27 @@ _CLASS_ESCAPES = frozenset("dDsSwW")
 _PUNCT = frozenset(string.punctuation)
 _QUANTIFIERS = frozenset("*+?{")
 _CLASS_CHARS = _LITERALS | frozenset("^$?{}|*+.")  # operators are literal inside [...]
-_FLAGS = re.ASCII | re.DOTALL
+_RE2_MEMORY = 8 << 20
+_MAX_REPEAT = 1000  # RE2's limit for {m,n}
 
 
-def compile_regex(body: str, offset: int, pattern: str) -> re.Pattern[str]:
+def _options() -> "re2.Options":
+    options = re2.Options()
+    options.dot_nl = True  # '.' matches newline
+    options.log_errors = False  # errors become PatternError, never a line on stderr
+    options.max_mem = _RE2_MEMORY
+    return options
+
+
+_OPTIONS = _options()
+
+
+def linear(expression: str) -> Any:
+    """Compile a translated expression with RE2 (``.`` matches newline); raises ``re2.error``."""
+    return re2.compile(expression, _OPTIONS)
+
+
+def compile_regex(body: str, offset: int, pattern: str) -> Any:
     """Validate ``body`` (the text between ``%`` delimiters, starting at ``offset`` in ``pattern``)."""
     out: list[str] = []
     i, n = 0, len(body)
@@ -72,9 +97,11 @@ def compile_regex(body: str, offset: int, pattern: str) -> re.Pattern[str]:
                 spec = body[i + 1:close]
                 m = re.fullmatch(r"(\d{1,4})(,(\d{0,4}))?", spec)
                 if not m:
-                    raise fail("expected a repetition of the form {m}, {m,} or {m,n} with m and n up to 9999", i)
+                    raise fail(f"expected a repetition of the form {{m}}, {{m,}} or {{m,n}} with m and n up to {_MAX_REPEAT}", i)
                 lo = int(m.group(1))
                 hi = m.group(3)
+                if max(lo, int(hi or 0)) > _MAX_REPEAT:
+                    raise fail(f"expected a repetition of the form {{m}}, {{m,}} or {{m,n}} with m and n up to {_MAX_REPEAT}", i)
                 if hi not in (None, "") and int(hi) < lo:
                     raise fail(f"expected n >= m in the repetition {{{spec}}}", i)
                 out.append("{" + spec + "}")
@@ -86,7 +113,7 @@ def compile_regex(body: str, offset: int, pattern: str) -> re.Pattern[str]:
             continue
         alt_empty = False
         if ch == "^" or ch == "$":
-            out.append("^" if ch == "^" else r"\Z")
+            out.append("^" if ch == "^" else r"\z")
             atom_ok = False
             i += 1
             continue
@@ -114,9 +141,10 @@ def compile_regex(body: str, offset: int, pattern: str) -> re.Pattern[str]:
             raise fail(f"expected {'[' if ch == ']' else '{'!r} before the unmatched {ch!r}", i)
         check_char(ch, i)
     try:
-        return re.compile("".join(out), _FLAGS)
-    except (re.error, OverflowError, RecursionError, ValueError) as exc:  # pragma: no cover - defensive
-        raise PatternError(f"expected a valid regular expression ({exc})", offset, pattern) from None
+        return linear("".join(out))
+    except re2.error as exc:  # e.g. a program larger than _RE2_MEMORY: [a-z]{1000}[0-9]{1000}...
+        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise PatternError(f"expected a smaller regular expression (RE2: {reason})", offset, pattern) from None
 
 
 def _escape(body: str, i: int, fail) -> str:

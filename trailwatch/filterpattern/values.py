@@ -16,7 +16,7 @@ from typing import Any, Callable
 from trailwatch.errors import PatternError
 
 from .lexer import UNQUOTED_CHARS, Scanner
-from .regex import compile_regex
+from .regex import compile_regex, linear
 
 
 class _Missing:
@@ -65,7 +65,7 @@ class Literal:
     segments: tuple[str, ...]
     quoted: bool
     number: int | float | None
-    regex: re.Pattern[str] | None
+    regex: Any  # a compiled RE2 expression, or None
     pos: int
 
     @property
@@ -138,8 +138,7 @@ def text_matcher(segments: tuple[str, ...]) -> Callable[[str], bool]:
     if len(segs) == 3 and not segs[0] and not segs[2]:
         middle = segs[1]
         return lambda s: middle in s
-    rx = re.compile(".*".join(re.escape(s) for s in segs), re.DOTALL)
-    full = rx.fullmatch
+    full = linear(".*".join(re.escape(s) for s in segs)).fullmatch  # linear time for any number of '*'
     return lambda s: full(s) is not None
 
 

@@ -18,6 +18,7 @@ from .common import (
 from .dashboard import dashboard
 from .exporter import render_exporter_config
 from .msteams import CONNECTOR_NAME, WEBHOOK_PLACEHOLDER, card_template, connector_config
+from .options import check_adapter_url, check_exporter_target
 from .promtests import eval_times, render_rule_tests
 from .rules import render_rules
 from .scrape import render_scrape_config
@@ -32,6 +33,8 @@ MSTEAMS_CONFIG_FILE = "prometheus-msteams/config.yml"
 MSTEAMS_CARD_FILE = "prometheus-msteams/card.tmpl"
 DASHBOARD_FILE = "grafana/trailwatch-dashboard.json"
 INDEX_FILE = "INDEX.md"
+#: Files that hold a secret or its placeholder: written with mode 0600.
+SECRET_FILES = (MSTEAMS_CONFIG_FILE,)
 
 
 def render_all(stack: Stack, mode: str | None = None, *, account_id: str | None = None,
@@ -39,6 +42,8 @@ def render_all(stack: Stack, mode: str | None = None, *, account_id: str | None 
                exporter_target: str = EXAMPLE_EXPORTER_TARGET) -> dict[str, str]:
     """Every rendered file for ``stack`` in Teams ``mode`` (default: the stack's teamsMode)."""
     check_account_id(account_id)
+    check_adapter_url(adapter_url)
+    check_exporter_target(exporter_target)
     stack = with_mode(stack, mode)
     mode = stack.settings.teams_mode
     rules_name = RULES_FILE.rsplit("/", 1)[1]

@@ -138,8 +138,7 @@ class Aggregator:
                 else:
                     key = minute_of(t) if t is not None else minute_of(rec.get("@timestamp"))
                 if key is None:
-                    self._bad((locate() if locate else f"record #{position}") + _id_suffix(rec),
-                              "no usable eventTime" + ("" if t is None else f" ({str(t)[:40]!r})"))
+                    self._bad((locate() if locate else f"record #{position}") + _id_suffix(rec), _no_time(rec, t))
                     continue
                 events += 1
                 event_minutes[key] = event_minutes.get(key, 0) + 1
@@ -211,6 +210,16 @@ class Aggregator:
                     self.top_error[i] = max(self.top_error[i], ranked[keep][1])
                     counter.clear()  # in place: feed() holds references to these dicts
                     counter.update(ranked[:keep])
+
+
+def _no_time(rec: dict, t: Any) -> str:
+    """Why a record has no minute: a bad time, or (no time, no eventVersion) not CloudTrail at all."""
+    if t is not None:
+        return f"no usable eventTime ({str(t)[:40]!r})"
+    if "eventVersion" in rec or "@timestamp" in rec:
+        return "no usable eventTime"
+    keys = ", ".join(str(k)[:40] for k in list(rec)[:5]) + (", ..." if len(rec) > 5 else "")
+    return f"not a CloudTrail record (an object without eventTime or eventVersion; its keys: {keys or 'none'})"
 
 
 def _id_suffix(rec: dict) -> str:

@@ -20,13 +20,22 @@ Folders are walked recursively (sorted, hidden entries and ``CloudTrail-Digest``
 files ending in .json, .jsonl, .ndjson, .log, .txt or .gz, with or without .gz); a file named
 explicitly is always read, and ``-`` reads standard input.
 
-Memory stays flat: JSON lines are read in 1 MiB blocks; a document of up to ``WHOLE_DOCUMENT_LIMIT``
-bytes (CloudTrail's own S3 objects are far smaller) is parsed at once with orjson, a larger one is
-walked incrementally, one record at a time.
+Memory and time stay bounded for any input: JSON lines are read in 1 MiB blocks; a line or a single
+value longer than ``MAX_RECORD`` (64 MiB) is reported malformed and skipped to the next line, never
+buffered; a document of up to ``WHOLE_DOCUMENT_LIMIT`` bytes (CloudTrail's own S3 objects are far
+smaller) is parsed at once with orjson, a larger one is walked incrementally, one record at a time; a
+gzip stream that expands past ``MAX_DECOMPRESSED`` bytes, or by more than ``MAX_RATIO`` to one beyond
+its first ``RATIO_FREE`` bytes (a decompression bomb), is cut off and reported malformed.
 
 Anything that is not a record comes out as a :class:`Malformed` marker (counted by the caller,
-never fatal): a line that is not JSON, a value that is not an object, a document with a syntax
-error (the rest of that document counts as one malformed record), an unreadable or corrupt file.
+never fatal), with its exact position (``file:line`` or ``file:line:column``): a line that is not
+JSON or not UTF-8, a value that is not an object, a ``Records``/``events`` member that is not an
+array, a document with a syntax error, an unreadable or corrupt file. After a syntax error in a
+document the reader falls back to line mode if the next line parses on its own (JSON lines whose
+first line is broken), else the rest of the file is skipped.
+
+``read_stream(..., text_lines=True)`` is the view ``match`` takes: in line mode every line is an
+event, and a line that is not JSON comes out as its text (a ``str``) instead of a Malformed marker.
 """
 
 from __future__ import annotations
@@ -47,11 +56,16 @@ from ..errors import TrailwatchError
 CHUNK = 1 << 20
 WHOLE_DOCUMENT_LIMIT = 8 << 20
 MAX_RECORD = 64 << 20  # larger single values are reported malformed rather than buffered
+MAX_DECOMPRESSED = 4 << 30  # bytes one gzip stream may expand to
+RATIO_FREE = 64 << 20  # below this much output, no ratio check (small files compress well)
+MAX_RATIO = 100  # CloudTrail JSON compresses about 10:1; a bomb does over 1000:1
+LINE_MODE_PROBE = 16  # lines looked at to tell JSON lines from a pretty-printed document
 GZIP_MAGIC = b"\x1f\x8b"
 FOLDER_SUFFIXES = (".json", ".jsonl", ".ndjson", ".log", ".txt", ".gz")
 SKIPPED_FOLDERS = ("CloudTrail-Digest",)
 _WS = b" \t\r\n"
 _CONTAINERS = ("Records", "events")
+_ABSENT = object()
 
 
 class ReplayError(TrailwatchError):
@@ -77,10 +91,16 @@ def _reject_constant(name: str) -> Any:
 
 def loads(data: bytes | str) -> Any:
     """orjson, falling back to the stdlib for what orjson refuses but JSON allows (integers beyond
-    64 bits). Raises ValueError for anything that is not JSON (NaN/Infinity included)."""
+    64 bits). Raises ValueError for anything that is not JSON (NaN/Infinity included), or for bytes that
+    are not UTF-8 (never guessed as UTF-16/32, as ``json.loads`` would)."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            try:
+                data = bytes(data).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ValueError(f"not UTF-8 text (byte {exc.start}: {bytes(data)[exc.start:exc.start + 1]!r})") from None
         try:
             return json.loads(data, parse_constant=_reject_constant)
         except (ValueError, RecursionError, UnicodeDecodeError) as exc:
@@ -94,16 +114,20 @@ def expand(value: Any, where: str) -> Iterator[Any]:
         if "eventVersion" in value:
             yield value
             return
-        records = value.get("Records")
+        records = value.get("Records", _ABSENT)
         if type(records) is list:
             for item in records:
                 yield item if type(item) is dict else Malformed(where, f"a Records item is {_kind(item)}, not an object")
             return
-        events = value.get("events")
+        events = value.get("events", _ABSENT)
         if type(events) is list:
             for item in events:
                 yield from _cwl_event(item, where)
             return
+        for name, member in (("Records", records), ("events", events)):
+            if member is not _ABSENT and "eventTime" not in value:
+                yield Malformed(where, f"'{name}' is {_kind(member)}, not an array")
+                return
         if type(value.get("message")) is str and "timestamp" in value:
             yield from _cwl_event(value, where)
             return
@@ -141,24 +165,29 @@ def walk(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
         if str(raw) == "-":
             yield path
         elif path.is_dir():
-            yield from _walk_dir(path)
+            yield from _walk_dir(path, set())
         elif path.exists():
             yield path
         else:
             raise ReplayError(f"{raw}: no such file or folder")
 
 
-def _walk_dir(folder: Path) -> Iterator[Path]:
+def _walk_dir(folder: Path, seen: set[tuple[int, int]]) -> Iterator[Path]:
+    """Files under ``folder``; a folder reached twice (a symlink loop) is walked once."""
     try:
+        info = folder.stat()
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError as exc:
         raise ReplayError(f"{folder}: cannot list folder ({exc.strerror})") from None
+    if (info.st_dev, info.st_ino) in seen:
+        return
+    seen.add((info.st_dev, info.st_ino))
     for entry in entries:
         if entry.name.startswith("."):
             continue
         if entry.is_dir():
             if entry.name not in SKIPPED_FOLDERS:
-                yield from _walk_dir(Path(entry.path))
+                yield from _walk_dir(Path(entry.path), seen)
         elif entry.is_file() and entry.name.lower().endswith(FOLDER_SUFFIXES):
             yield Path(entry.path)
 
@@ -212,27 +241,42 @@ def _size(path: Path) -> int:
         return 0
 
 
-def read_stream(raw: BinaryIO, where: str) -> Iterator[Any]:
-    """Records (and :class:`Malformed` markers) from one binary stream, gzip or plain."""
+def read_stream(raw: BinaryIO, where: str, *, text_lines: bool = False) -> Iterator[Any]:
+    """Records (and :class:`Malformed` markers) from one binary stream, gzip or plain; see the module
+    docstring for ``text_lines``."""
     try:
         head = raw.read(2)
         if head == GZIP_MAGIC:
-            stream: BinaryIO = gzip.GzipFile(fileobj=_Prepend(head, raw), mode="rb")
+            source = _Prepend(head, raw)
+            stream: BinaryIO = _Capped(gzip.GzipFile(fileobj=source, mode="rb"), source)  # type: ignore[assignment]
             head = b""
         else:
             stream = raw
-        yield from _read_plain(stream, head, where)
+        yield from _read_plain(stream, head, where, text_lines)
+    except _TooLarge as exc:
+        yield Malformed(where, str(exc))
     except (OSError, EOFError, zlib.error) as exc:  # corrupt or truncated gzip, I/O error
-        yield Malformed(where, f"unreadable ({type(exc).__name__}: {exc})")
+        reason = "gzip data ends early (truncated file)" if isinstance(exc, EOFError) else f"{type(exc).__name__}: {exc}"
+        yield Malformed(where, f"unreadable, rest of the file skipped ({reason})")
+
+
+class _TooLarge(Exception):
+    """A gzip stream expanded past the caps (message: why)."""
 
 
 class _Prepend:
-    """A read-only file object that first returns ``head``, then the rest of ``raw``."""
+    """A read-only file object that first returns ``head``, then the rest of ``raw``; counts bytes read."""
 
     def __init__(self, head: bytes, raw: BinaryIO):
         self._head, self._raw = head, raw
+        self.count = 0
 
     def read(self, size: int = -1) -> bytes:
+        data = self._read(size)
+        self.count += len(data)
+        return data
+
+    def _read(self, size: int) -> bytes:
         if self._head:
             head, self._head = self._head, b""
             if size is None or size < 0:
@@ -244,27 +288,67 @@ class _Prepend:
         return self._raw.read(size)
 
 
-def _read_plain(stream: BinaryIO, head: bytes, where: str) -> Iterator[Any]:
+class _Capped:
+    """Decompressed reads, cut off past ``MAX_DECOMPRESSED`` bytes or ``MAX_RATIO`` times the compressed input."""
+
+    def __init__(self, stream: BinaryIO, source: _Prepend):
+        self._stream, self._source = stream, source
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self.count += len(data)
+        if self.count > MAX_DECOMPRESSED:
+            raise _TooLarge(f"gzip data expands past {MAX_DECOMPRESSED >> 20} MiB; rest of the file skipped")
+        if self.count > RATIO_FREE and self.count > MAX_RATIO * self._source.count:
+            raise _TooLarge(f"gzip data expands more than {MAX_RATIO}:1 ({self._source.count:,} bytes to "
+                            f"{self.count:,} so far), a decompression bomb; rest of the file skipped")
+        return data
+
+
+def _read_plain(stream: BinaryIO, head: bytes, where: str, text_lines: bool) -> Iterator[Any]:
     head += stream.read(max(WHOLE_DOCUMENT_LIMIT + 1 - len(head), 0))
     start = len(head) - len(head.lstrip(_WS))
-    if start == len(head):
+    if start == len(head) and not text_lines:
         return  # empty or blank file
     first = head[start:start + 1]
     whole = len(head) <= WHOLE_DOCUMENT_LIMIT
     if first in (b"{", b"["):
+        value = _ABSENT
         if whole:  # one value in a small file, e.g. an S3 object: parse it at once
             try:
                 value = loads(head)
             except ValueError:
-                pass  # JSON lines, or several documents
-            else:
+                pass  # JSON lines, several documents, or broken
+        if value is not _ABSENT:
+            if not (text_lines and _one_event_line(head, value)):
                 yield from expand(value, where)
                 return
-        newline = head.find(b"\n", start)
-        if newline < 0 or not _parses(head[start:newline]):
-            yield from _walk_documents(stream, head, where)
+        elif not _looks_like_lines(head, start):
+            yield from _walk_documents(stream, head, where, text_lines)
             return
-    yield from _read_lines(stream, head, where)
+    yield from _read_lines(stream, head, where, text_lines)
+
+
+def _one_event_line(head: bytes, value: Any) -> bool:
+    """For ``match``: a one-line file holding one event (not a Records/events container, not an array of
+    records) is a line."""
+    if b"\n" in head.strip(_WS):
+        return False
+    if type(value) is list:
+        return not value or any(type(item) is not dict for item in value)
+    return not (type(value) is dict and _is_container(value))
+
+
+def _looks_like_lines(head: bytes, start: int) -> bool:
+    """JSON lines if one of the first lines is a whole object or array on its own (a pretty-printed
+    document's lines are fragments: ``{``, ``"key": value,``)."""
+    complete = head[start:].split(b"\n", LINE_MODE_PROBE)[:-1]  # the last piece may be cut off by the block
+    for line in complete[:LINE_MODE_PROBE]:
+        line = line.strip(_WS)
+        if len(line) > 2 and line[:1] in (b"{", b"[") and _parses(line):
+            return True
+    return False
 
 
 def _parses(line: bytes) -> bool:
@@ -275,35 +359,75 @@ def _parses(line: bytes) -> bool:
     return True
 
 
-def _read_lines(stream: BinaryIO, head: bytes, where: str) -> Iterator[Any]:
-    """JSON lines (optionally prefixed by a timestamp, as CloudWatch Logs export files are)."""
-    carry = head
-    lineno = 0
-    ol = orjson.loads
-    while True:
-        data = stream.read(CHUNK)
-        lines = (carry + data).split(b"\n") if data else carry.split(b"\n")
-        carry = lines.pop() if data else b""
-        for line in lines:
-            lineno += 1
-            try:
-                obj = ol(line)
-            except orjson.JSONDecodeError:
-                obj = _slow_line(line, f"{where}:{lineno}")
-                if obj is None:
-                    continue
-                if type(obj) is Malformed:
-                    yield obj
-                    continue
-            if type(obj) is dict and "eventVersion" in obj:
-                yield obj
+def _lines(stream: BinaryIO, head: bytes) -> Iterator[bytes | None]:
+    """The stream's lines without their newline, read in blocks; None for a line longer than
+    ``MAX_RECORD`` (its bytes are dropped as they come, so memory stays flat and time linear)."""
+    pending: list[bytes] = []
+    size = 0
+    too_long = False
+    data = head or stream.read(CHUNK)
+    while data:
+        parts = data.split(b"\n")
+        last = parts.pop()
+        if parts:
+            first = parts[0]
+            if too_long or size + len(first) > MAX_RECORD:
+                yield None
             else:
-                yield from expand(obj, f"{where}:{lineno}")
-        if not data:
-            return
+                yield b"".join(pending) + first if pending else first
+            pending, size, too_long = [], 0, False
+            for line in parts[1:]:
+                yield line if len(line) <= MAX_RECORD else None
+        if not too_long:
+            if size + len(last) > MAX_RECORD:
+                pending, size, too_long = [], 0, True
+            elif last:
+                pending.append(last)
+                size += len(last)
+        data = stream.read(CHUNK)
+    if too_long:
+        yield None
+    elif size:
+        yield b"".join(pending)
 
 
-def _slow_line(line: bytes, where: str) -> Any:
+def _read_lines(stream: BinaryIO, head: bytes, where: str, text_lines: bool, first_line: int = 1) -> Iterator[Any]:
+    """JSON lines (optionally prefixed by a timestamp, as CloudWatch Logs export files are)."""
+    ol = orjson.loads
+    for lineno, line in enumerate(_lines(stream, head), first_line):
+        here = f"{where}:{lineno}"
+        if line is None:
+            yield Malformed(here, f"line longer than {MAX_RECORD >> 20} MiB, skipped")
+            continue
+        try:
+            obj = ol(line)
+        except orjson.JSONDecodeError as exc:
+            obj = _slow_line(line, here, exc)
+            if obj is None:
+                if text_lines:
+                    yield _text(line)
+                continue
+            if type(obj) is Malformed:
+                yield _text(line) if text_lines else obj
+                continue
+        if type(obj) is dict and "eventVersion" in obj:  # a timestamp-prefixed line's event is its message
+            yield _text(line) if text_lines and line.lstrip(_WS)[:1] == b"{" else obj
+        elif text_lines and not (type(obj) is dict and _is_container(obj)):
+            yield _text(line)
+        else:
+            yield from expand(obj, here)
+
+
+def _is_container(value: dict) -> bool:
+    return type(value.get("Records")) is list or type(value.get("events")) is list
+
+
+def _text(line: bytes) -> str:
+    """A line as the event text CloudWatch Logs would hold: UTF-8, without a trailing carriage return."""
+    return line[:-1].decode("utf-8", "replace") if line.endswith(b"\r") else line.decode("utf-8", "replace")
+
+
+def _slow_line(line: bytes, where: str, error: orjson.JSONDecodeError) -> Any:
     """A line orjson refused: blank (None), timestamp-prefixed, a huge integer, or malformed."""
     text = line.strip(_WS)
     if not text:
@@ -315,17 +439,16 @@ def _slow_line(line: bytes, where: str) -> Any:
     try:
         return loads(text)
     except ValueError as exc:
+        if text == line.strip(_WS) and "UTF-8" not in str(exc):  # orjson's position is exact for this line
+            return Malformed(f"{where}:{error.pos + 1}", f"not JSON ({error.msg})")
         return Malformed(where, f"not JSON ({exc})")
 
 
 # -- incremental document walker ---------------------------------------------------------------
 
-class _Incomplete(Exception):
-    pass
-
-
 class _Text:
-    """A text window over a binary stream, refilled on demand, for ``JSONDecoder.raw_decode``."""
+    """A text window over a binary stream, refilled on demand, for ``JSONDecoder.raw_decode``; knows the
+    line and column of any position in it."""
 
     _decoder = json.JSONDecoder(parse_constant=_reject_constant)
 
@@ -335,17 +458,33 @@ class _Text:
         self.buf = self.utf8.decode(head)
         self.pos = 0
         self.offset = 0  # characters dropped from the front of buf so far
+        self.lines = 0  # newlines dropped from the front of buf so far
+        self.newline = -1  # absolute character position of the last newline dropped
         self.eof = False
 
     def more(self) -> bool:
         if self.eof:
             return False
-        data = self.stream.read(max(CHUNK, len(self.buf) - self.pos))
+        data = self.stream.read(max(CHUNK, min(len(self.buf) - self.pos, MAX_RECORD)))
+        dropped_newline = self.buf.rfind("\n", 0, self.pos)
+        if dropped_newline >= 0:
+            self.newline = self.offset + dropped_newline
+        self.lines += self.buf.count("\n", 0, self.pos)
         self.offset += self.pos
         self.buf = self.buf[self.pos:] + self.utf8.decode(data, final=not data)
         self.pos = 0
         self.eof = not data
         return not self.eof
+
+    def at(self, pos: int) -> str:
+        """``line:column`` (both from 1) of buffer position ``pos``."""
+        line = self.lines + self.buf.count("\n", 0, pos) + 1
+        newline = self.buf.rfind("\n", 0, pos)
+        newline = self.offset + newline if newline >= 0 else self.newline
+        return f"{line}:{self.offset + pos - newline}"
+
+    def fail(self, message: str, pos: int | None = None) -> "_SyntaxError":
+        return _SyntaxError(message, self.pos if pos is None else pos)
 
     def peek(self) -> str:
         """The next non-blank character ('' at the end of the stream)."""
@@ -362,8 +501,14 @@ class _Text:
 
     def expect(self, ch: str) -> None:
         if self.peek() != ch:
-            raise ValueError(f"expected {ch!r} at character {self.offset + self.pos}")
+            raise self.unexpected(repr(ch))
         self.pos += 1
+
+    def unexpected(self, wanted: str) -> "_SyntaxError":
+        """The error for the character at ``pos`` (call after ``peek``): truncation if at the end."""
+        if self.pos >= len(self.buf) and self.eof:
+            return self.fail("the file ends inside a JSON value (truncated?)", len(self.buf))
+        return self.fail(f"expected {wanted}")
 
     def value(self) -> Any:
         self.peek()
@@ -376,16 +521,30 @@ class _Text:
                 truncated = exc.pos >= len(self.buf) - 16 or exc.msg.startswith("Unterminated string")
                 if truncated and len(self.buf) - self.pos < MAX_RECORD and self.more():
                     continue
-                raise ValueError(f"{exc.msg} at character {self.offset + exc.pos}") from None
+                if truncated and len(self.buf) - self.pos >= MAX_RECORD:
+                    raise self.fail(f"a value longer than {MAX_RECORD >> 20} MiB") from None
+                if truncated and self.eof:
+                    raise self.fail("the file ends inside a JSON value (truncated?)", len(self.buf)) from None
+                raise self.fail(exc.msg, exc.pos) from None
             except RecursionError:
-                raise ValueError(f"nesting too deep at character {self.offset + self.pos}") from None
+                raise self.fail("nesting too deep") from None
             if end == len(self.buf) and self.more():  # a number may continue in the next block
                 continue
+            if end - self.pos > MAX_RECORD:  # parsed within one refill, but past the cap all the same
+                raise self.fail(f"a value longer than {MAX_RECORD >> 20} MiB")
             self.pos = end
             return value
 
 
-def _walk_documents(stream: BinaryIO, head: bytes, where: str) -> Iterator[Any]:
+class _SyntaxError(ValueError):
+    """A JSON syntax error in a document at buffer position ``pos``."""
+
+    def __init__(self, message: str, pos: int):
+        super().__init__(message)
+        self.pos = pos
+
+
+def _walk_documents(stream: BinaryIO, head: bytes, where: str, text_lines: bool = False) -> Iterator[Any]:
     """Concatenated JSON values, each walked member by member so that a huge ``Records`` or
     ``events`` array is never held whole."""
     text = _Text(stream, head)
@@ -404,8 +563,27 @@ def _walk_documents(stream: BinaryIO, head: bytes, where: str) -> Iterator[Any]:
                 yield from _walk_array(text, here, "values")
             else:
                 yield from expand(text.value(), here)
-    except ValueError as exc:
-        yield Malformed(where, f"JSON syntax error, rest of the file skipped ({exc})")
+    except _SyntaxError as exc:
+        yield from _after_syntax_error(text, exc, where, text_lines)
+
+
+def _after_syntax_error(text: _Text, exc: _SyntaxError, where: str, text_lines: bool) -> Iterator[Any]:
+    """Report the error at its line and column; go on in line mode if the next line is JSON on its own."""
+    position = text.at(min(exc.pos, len(text.buf)))
+    text.pos = min(exc.pos, len(text.buf))
+    newline = text.buf.find("\n", text.pos)
+    while newline < 0:  # find the end of the broken line, dropping what was scanned (memory stays flat)
+        text.pos = len(text.buf)
+        if not text.more():
+            break
+        newline = text.buf.find("\n")
+    rest = text.buf[newline + 1:].encode("utf-8") if newline >= 0 else b""
+    next_line = rest.split(b"\n", 1)[0].strip(_WS)
+    if next_line[:1] in (b"{", b"[") and _parses(next_line):
+        yield Malformed(f"{where}:{position}", f"JSON syntax error ({exc}); reading the rest as JSON lines")
+        yield from _read_lines(text.stream, rest, where, text_lines, first_line=int(position.split(":")[0]) + 1)
+        return
+    yield Malformed(f"{where}:{position}", f"JSON syntax error ({exc}); rest of the file skipped")
 
 
 def _walk_object(text: _Text, where: str) -> Iterator[Any]:
@@ -417,7 +595,7 @@ def _walk_object(text: _Text, where: str) -> Iterator[Any]:
     else:
         while True:
             if text.peek() != '"':
-                raise ValueError(f"expected a member name at character {text.offset + text.pos}")
+                raise text.unexpected("a member name in double quotes")
             key = text.value()
             text.expect(":")
             if key in _CONTAINERS and text.peek() == "[" and not container:
@@ -431,7 +609,8 @@ def _walk_object(text: _Text, where: str) -> Iterator[Any]:
             if ch == "}":
                 break
             if ch != ",":
-                raise ValueError(f"expected ',' or '}}' at character {text.offset + text.pos - 1}")
+                text.pos -= 1
+                raise text.unexpected("',' or '}'")
     if not container:
         yield from expand(members, where)
 
@@ -455,4 +634,5 @@ def _walk_array(text: _Text, where: str, what: str) -> Iterator[Any]:
         if ch == "]":
             return
         if ch != ",":
-            raise ValueError(f"expected ',' or ']' at character {text.offset + text.pos - 1}")
+            text.pos -= 1
+            raise text.unexpected("',' or ']'")

@@ -1,0 +1,53 @@
+"""README facts that drift unless generated or checked: alert names, test counts, how to run the commands,
+and the CLI's help text."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import yaml
+
+from stacks import make_stack
+from trailwatch.catalog import load_catalog
+from trailwatch.docs import alert_names
+from trailwatch.render.files import RULES_FILE, render_all
+
+
+def test_every_alert_name_in_the_readme_exists(repo_root):
+    readme = (repo_root / "README.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"\bTrailwatch[A-Z][A-Za-z0-9]*\b", readme))
+    assert named, "the README names alerts"
+    assert named - alert_names(load_catalog()) == set()
+
+
+def test_alert_names_are_the_ones_the_rules_carry():
+    everything = [d.id for d in load_catalog() if not d.enabled and d.pattern]
+    stack = make_stack(enableDetections=everything)
+    groups = yaml.safe_load(render_all(stack)[RULES_FILE])["groups"]
+    rendered = {rule["alert"] for group in groups for rule in group["rules"] if "alert" in rule}
+    assert rendered == alert_names([d for d in load_catalog() if d.id in {x.id for x in stack.detections}])
+
+
+def test_no_hand_typed_test_counts(repo_root):
+    readme = (repo_root / "README.md").read_text(encoding="utf-8")
+    assert re.findall(r"\b\d[\d,]*\s+(?:tests|test cases)\b", readme) == []
+
+
+def test_readme_runs_the_commands_with_the_projects_virtualenv(repo_root):
+    readme = (repo_root / "README.md").read_text(encoding="utf-8")
+    commands = re.findall(r"^([^\s`]*python) -m trailwatch ", readme, flags=re.M)
+    assert commands and set(commands) == {".venv/bin/python"}
+    assert "`. .venv/bin/activate`" in readme
+
+
+def test_help_is_plain_text_for_users(repo_root):
+    done = subprocess.run([sys.executable, "-m", "trailwatch", "--help"], cwd=repo_root, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0
+    assert "``" not in done.stdout and "module" not in done.stdout
+    assert "Trailwatch offline tools: preview a stack, render its files, and test filter patterns" in " ".join(
+        done.stdout.split())
+    assert "Exit codes: 0 success, 1 policy violations (plan) or nothing usable read (replay), 2 bad input." in " ".join(
+        done.stdout.split())
