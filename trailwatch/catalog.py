@@ -52,6 +52,7 @@ class Detection:
     security_hub_control: str | None = None
     cis: Mapping[str, str] = field(default_factory=dict)
     threshold: int = 1
+    """Fires when at least this many matching events have event times within one alert window."""
     insights_query: str | None = None
     enabled: bool = True
     heartbeat: bool = False

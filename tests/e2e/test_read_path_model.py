@@ -12,6 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stacks import make_stack
 
+from trailwatch.localrun.clock import ManualClock
+from trailwatch.localrun.cloudwatch import FilterMetric, MetricStore
+from trailwatch.localrun.exporter import ExporterEmulator
 from trailwatch.localrun.latency import PromSide, detection_config, simulate
 from trailwatch.readpath import lag_budget_seconds
 from trailwatch.render.exporter import exporter_config
@@ -25,6 +28,7 @@ NEW_PROM = PromSide(S.scrape_interval_seconds, S.scrape_interval_seconds, detect
 OLD = detection_config({"period_seconds": 60, "range_seconds": 600, "delay_seconds": 600, "set_timestamp": True})
 OLD_PROM = PromSide(60, 60, 30 * 60, 10)
 HORIZON = 3 * 3600
+HB = FilterMetric("CloudTrailMetrics", "CloudTrailEventCount", "cloudtrail_heartbeat", heartbeat=True)
 TOLERANCE = S.delivery_lag_tolerance_minutes * 60
 
 
@@ -85,3 +89,23 @@ def test_if_buckets_were_aligned_to_the_period_late_events_near_a_bucket_end_wou
     shifted = simulate(config, NEW_PROM, 30, 20 * 60, 5, 5, horizon=HORIZON, alignment="period",
                        event_minute=offset_minute)
     assert shifted.card_at is None
+
+
+def heartbeat_read(lag_minutes: float) -> float | None:
+    """The heartbeat's window sum at a scrape when every region delivers ``lag_minutes`` late."""
+    heartbeat = next(m for m in exporter_config(STACK)["metrics"] if m["aws_metric_name"] == "CloudTrailEventCount")
+    store = MetricStore([HB], origin=0)
+    store.steady_traffic(-6 * 3600, 20, lag=lag_minutes * 60)
+    clock = ManualClock(3 * 3600 + 7)
+    emulator = ExporterEmulator({"metrics": [{**heartbeat, "aws_namespace": HB.namespace}]}, store, clock)
+    ((_, point),) = emulator.read_all(clock.now())
+    return None if point is None else point.sum
+
+
+def test_delivery_that_keeps_flowing_later_than_the_heartbeat_window_empties_it():
+    # The heartbeat rule fires on an empty window (absent series): late delivery pages, not only a stop.
+    window = S.heartbeat_missing_minutes
+    assert heartbeat_read(0) == 20 * window          # every minute of the window delivered
+    assert heartbeat_read(S.delivery_lag_tolerance_minutes - 5) > 0
+    assert heartbeat_read(window) is None            # nothing with an event time in the window has arrived
+    assert heartbeat_read(window + 10) is None
