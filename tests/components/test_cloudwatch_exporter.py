@@ -159,6 +159,9 @@ def test_service_monitor_is_selected_by_prometheus_and_scrapes_the_service():
     assert int(endpoint["scrapeTimeout"][:-1]) <= 60
     # job label = what the exporter-health alerts select on
     assert svc["metadata"]["labels"][spec["jobLabel"]] == EXPORTER_SCRAPE_JOB
+    # every series of this scrape carries the stack the rules select on (camelCase: the CR spec is untyped)
+    assert endpoint["relabelings"] == [{"action": "replace", "targetLabel": "trailwatch_stack",
+                                        "replacement": stack_of("k8s-custom").name}]
 
 
 def test_default_runtime_registers_no_exporter():
