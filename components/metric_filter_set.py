@@ -29,8 +29,9 @@ class MetricFilterSetArgs:
     """Prefix of the AWS-side filter and alarm names: they share one namespace per log group / account and
     region, so two stacks must not use the same prefix."""
     security_hub_alarms: bool = False
-    alarm_emails: Sequence[str] = field(default_factory=tuple)
-    alarm_https_endpoints: Sequence[str] = field(default_factory=tuple)
+    alarm_emails: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
+    """Email subscriptions (secret Outputs when the stack config declares them secret)."""
+    alarm_https_endpoints: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
 
 
 class MetricFilterSet(pulumi.ComponentResource):
@@ -66,9 +67,12 @@ class MetricFilterSet(pulumi.ComponentResource):
         for i, email in enumerate(args.alarm_emails):
             aws.sns.TopicSubscription(f"{name}-alarms-email-{i}", topic=topic.arn, protocol="email",
                                       endpoint=email, opts=child)
+        # A subscription URL may carry a credential (an API key in its query): always secret, in the input
+        # and in the endpoint output.
         for i, url in enumerate(args.alarm_https_endpoints):
             aws.sns.TopicSubscription(f"{name}-alarms-https-{i}", topic=topic.arn, protocol="https",
-                                      endpoint=url, opts=child)
+                                      endpoint=pulumi.Output.secret(url),
+                                      opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["endpoint"]))
         for det in (d for d in args.detections if d.is_cis):
             label = det.security_hub_control or f"CIS-{next(iter(det.cis.values()))}"
             aws.cloudwatch.MetricAlarm(

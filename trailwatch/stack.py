@@ -19,7 +19,7 @@ from .catalog import (
     check_namespace, check_pattern, check_unique, load_catalog, parse_detection,
 )
 from .errors import CatalogError, ConfigError
-from .settings import StackSettings, parse_settings, qualified
+from .settings import StackSettings, declared, parse_settings, qualified
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_PLACEHOLDER = "https://secret.invalid/plan-placeholder"
@@ -139,6 +139,19 @@ def resolve_detections(catalog: list[Detection], settings: StackSettings) -> tup
     return tuple(resolved)
 
 
+_KINDS = {qualified(f.metadata["key"]): f.metadata["kind"] for f in declared()}
+_EMAIL_KEYS = ("trailwatch:alarmEmails",)
+
+
+def secret_placeholder(key: str) -> str:
+    """What plan uses for a secure value it cannot decrypt: shaped like the key's kind (an array key gets a
+    one-element array) and naming the key (``#<key>``), so a leak can be traced to the key that leaked."""
+    text = f"{SECRET_PLACEHOLDER}#{key.split(':', 1)[-1]}"
+    if key in _EMAIL_KEYS:
+        return json.dumps([f"plan-placeholder+{key.split(':', 1)[-1]}@secret.invalid"])
+    return json.dumps([text]) if _KINDS.get(key) == "array" else text
+
+
 def config_strings(config: Mapping[str, Any]) -> tuple[dict[str, str], tuple[str, ...]]:
     """Turn a stack file's ``config:`` map into the strings the CLI would pass, and the secret keys.
 
@@ -149,7 +162,7 @@ def config_strings(config: Mapping[str, Any]) -> tuple[dict[str, str], tuple[str
     for key, value in config.items():
         key = qualified(str(key))
         if isinstance(value, Mapping) and set(value) == {"secure"}:
-            out[key], _ = SECRET_PLACEHOLDER, secrets.append(key)
+            out[key], _ = secret_placeholder(key), secrets.append(key)
         elif isinstance(value, str):
             out[key] = value
         elif isinstance(value, bool):

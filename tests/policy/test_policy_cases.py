@@ -19,8 +19,11 @@ from policy_helpers import (
     OIDC_ARN, SCENARIOS, SECURE, SIG, WEBHOOK, check, edit_document, edit_props, names, program_for, record,
     set_opts, set_props, stack_with,
 )
-from trailwatch.offline_policy import analyze, config_violations
+from trailwatch.config_checks import CHECKS, PLAN_ONLY
+from trailwatch.offline_policy import plan_violations
 from trailwatch.policies import POLICIES
+from trailwatch.stack import stack_from_config
+from weakenings import WEAKENINGS, violations_of as weakened
 
 K8S, DOCKER = SCENARIOS["k8s"], SCENARIOS["docker"]
 TRAIL = "aws:cloudtrail/trail:Trail"
@@ -166,13 +169,31 @@ CASES: dict[str, Case] = {
     "webhook-url-is-secret-config": Case("k8s", (), _settings("k8s", teamsWebhookUrl=WEBHOOK)),
 }
 
+#: Resource types each newer policy checks; their violating example is the first weakening caught by them.
+_APPLIES_TO = {
+    "cloudtrail-logging-enabled": (TRAIL,), "cloudtrail-all-management-events": (TRAIL,),
+    "cloudtrail-global-service-events": (TRAIL,), "iam-no-service-wildcard": (ROLE_POLICY,),
+    "iam-no-admin-managed-policy": ("aws:iam/role:Role",),
+    "resource-policy-no-public-or-foreign-principal": ("aws:s3/bucketPolicy:BucketPolicy", "aws:kms/key:Key"),
+    "resource-policy-service-source-condition": ("aws:s3/bucketPolicy:BucketPolicy", "aws:kms/key:Key"),
+    "sns-url-subscription-endpoint-secret": ("aws:sns/topicSubscription:TopicSubscription",),
+    "pod-security-restricted": (DEPLOYMENT,), "docker-container-hardened": (CONTAINER,),
+    "secret-config-stays-secret": ("aws:sns/topicSubscription:TopicSubscription",),
+    "cis-detections-alert-thresholds": ("aws:cloudwatch/logMetricFilter:LogMetricFilter",),
+    "heartbeat-enabled": ("aws:cloudwatch/logMetricFilter:LogMetricFilter",),
+    "alert-timings-bounded": (),
+}
+for _policy, _types in _APPLIES_TO.items():
+    _first = next(w for w in WEAKENINGS if _policy in w.caught_by)
+    CASES[_policy] = Case(_first.scenario, _types, lambda mp, w=_first: weakened(w))
+
 _baselines: dict[str, tuple] = {}
 
 
 def baseline(name: str):
     if name not in _baselines:
         rec, config, secrets = record(SCENARIOS[name])
-        _baselines[name] = rec, analyze(rec, config, "test") + config_violations(config, secrets)
+        _baselines[name] = rec, plan_violations(rec, stack_from_config("test", config, secrets))
     return _baselines[name]
 
 
@@ -181,7 +202,7 @@ def test_recordings_of_the_unchanged_program_are_reused():
 
 
 def test_every_policy_has_a_case():
-    assert set(CASES) == {p.name for p in POLICIES} | {"webhook-url-is-secret-config"}
+    assert set(CASES) == {p.name for p in POLICIES} | {"webhook-url-is-secret-config"} | set(CHECKS) | set(PLAN_ONLY)
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
@@ -227,7 +248,9 @@ def test_violating_example_is_caught(policy, monkeypatch):
 
 def test_trust_policy_messages_name_each_weakened_role():
     found = [v for v in violations_of("iam-trust-policy-scoped") if v.policy == "iam-trust-policy-scoped"]
-    by_name = {v.name: v.message for v in found}
+    by_name: dict[str, str] = {}
+    for v in found:
+        by_name[v.name] = by_name.get(v.name, "") + v.message
     assert "aws:SourceArn or aws:SourceAccount" in by_name["trailwatch-delivery-role"]
     assert "not pinned to one subject" in by_name["trailwatch-exporter-irsa"]
 

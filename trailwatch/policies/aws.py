@@ -20,8 +20,8 @@ from pulumi_policy import (
 
 from ..settings import RETENTION_DAYS
 from ._common import (
-    UNKNOWN, actions, allow_statements, as_list, dig, document, in_component, label, plain, resource_policy,
-    stack_flag, statements,
+    UNKNOWN, actions, allow_statements, as_list, condition_keys, dig, document, home_accounts, in_component, label,
+    plain, principal_account, principal_values, resource_policy, scoping_conditions, stack_flag, statements,
 )
 
 MANDATORY = EnforcementLevel.MANDATORY
@@ -71,6 +71,9 @@ ATTACHMENTS = (
 DEFAULT_MINIMUM_RETENTION_DAYS = 90
 DEFAULT_EXPORTER_ACTIONS = ("cloudwatch:GetMetricStatistics", "cloudwatch:GetMetricData", "cloudwatch:ListMetrics")
 DEFAULT_EXEMPT_SERVICES = ("ec2.amazonaws.com",)
+TRUSTED_ACCOUNTS_SCHEMA = {"type": "array", "items": {"type": "string", "pattern": "^[0-9]{12}$"}, "default": [],
+                           "description": "Other AWS accounts that may be trusted (the stack's own account always "
+                                          "is: the one its documents' conditions and resources name)."}
 _LOGS_READ_VERBS = ("describe", "get", "list", "filter", "startquery", "stopquery", "testmetricfilter",
                     "startlivetail", "stoplivetail")
 
@@ -237,18 +240,6 @@ def _access_keys(props: dict, args: ResourceValidationArgs) -> Iterator[str]:
            "or set trailwatch:exporterAccessKey: true to accept a key for the exporter.")
 
 
-def _condition_keys(statement: Mapping) -> dict[str, tuple[str, Any]]:
-    """Lower-cased condition key -> (operator, value) of a statement."""
-    out: dict[str, tuple[str, Any]] = {}
-    cond = statement.get("Condition")
-    if isinstance(cond, Mapping):
-        for op, body in cond.items():
-            if isinstance(body, Mapping):
-                for key, value in body.items():
-                    out[str(key).lower()] = (str(op), value)
-    return out
-
-
 def _single_subject(op: str, value: Any) -> str | None:
     values = as_list(value)
     if op != "StringEquals" or len(values) != 1 or not isinstance(values[0], str):
@@ -260,33 +251,51 @@ def _trust_policy(props: dict, args: ResourceValidationArgs) -> Iterator[str]:
     doc = document(props.get("assumeRolePolicy"))
     if doc is UNKNOWN or doc is None:
         return
-    exempt = set((args.get_config() or {}).get("exemptServices", DEFAULT_EXEMPT_SERVICES))
+    config = args.get_config() or {}
+    exempt = set(config.get("exemptServices", DEFAULT_EXEMPT_SERVICES))
+    trusted = home_accounts(doc) | set(config.get("trustedAccounts", []))
     for i, st in enumerate(allow_statements(doc)):
         where = f"assumeRolePolicy {label(st, i)}"
-        principal = st.get("Principal")
-        keys = _condition_keys(st)
-        if principal == "*" or (isinstance(principal, Mapping) and "*" in as_list(principal.get("AWS"))):
-            yield f"{where}: trusts every AWS principal ('*')."
+        keys = condition_keys(st)
+        aws_principals = principal_values(st, "AWS")
+        if "*" in aws_principals:
+            yield f"{where}: trusts every AWS principal ('*'); allowed: principals of this account."
             continue
         if "NotPrincipal" in st:
             yield f"{where}: Allow with NotPrincipal trusts every principal not listed."
             continue
-        if not isinstance(principal, Mapping):
-            continue
-        services = [s for s in as_list(principal.get("Service")) if isinstance(s, str) and s not in exempt]
-        if services and not ({"aws:sourcearn", "aws:sourceaccount"} & set(keys)):
-            yield (f"{where}: service principal {', '.join(services)} without an aws:SourceArn or "
-                   f"aws:SourceAccount condition: the service could be made to assume this role on behalf of "
-                   f"another account (confused deputy).")
-        for provider in as_list(principal.get("Federated")):
-            subjects = [(k, v) for k, v in keys.items() if k.endswith(":sub")]
-            subject = _single_subject(*subjects[0][1]) if len(subjects) == 1 else None
-            eks = isinstance(provider, str) and ":oidc-provider/" in provider
-            if subject is None or (eks and not (subject.startswith("system:serviceaccount:")
-                                                and subject.count(":") == 3)):
-                yield (f"{where}: web-identity trust for {provider} is not pinned to one subject; require "
-                       f"StringEquals '<issuer>:sub' = 'system:serviceaccount:<namespace>:<name>' (one service "
-                       f"account, no wildcards).")
+        for principal in aws_principals:
+            account = principal_account(principal)
+            if account not in trusted:
+                yield (f"{where}: trusts {principal}, outside this stack's account; allowed: principals of the "
+                       f"account the role is in, or accounts listed in trustedAccounts.")
+        services = [s for s in principal_values(st, "Service") if s not in exempt]
+        scoping, weak = scoping_conditions(st)
+        if services and not set(scoping) - set(weak):
+            detail = (f"its {', '.join(weak)} condition matches any account" if weak
+                      else "it has no aws:SourceArn or aws:SourceAccount condition")
+            yield (f"{where}: service principal {', '.join(services)}: {detail}; the service could be made to "
+                   f"assume this role on behalf of another account (confused deputy). Allowed: aws:SourceArn / "
+                   f"aws:SourceAccount naming this stack's trail or account.")
+        for provider in principal_values(st, "Federated"):
+            yield from _web_identity(where, provider, keys)
+
+
+def _web_identity(where: str, provider: str, keys: Mapping[str, tuple[str, Any]]) -> Iterator[str]:
+    """IRSA: one service account (``:sub`` StringEquals, no wildcard) and the STS audience (``:aud``)."""
+    subjects = [(k, v) for k, v in keys.items() if k.endswith(":sub")]
+    subject = _single_subject(*subjects[0][1]) if len(subjects) == 1 else None
+    eks = ":oidc-provider/" in provider
+    if subject is None or (eks and not (subject.startswith("system:serviceaccount:") and subject.count(":") == 3)):
+        yield (f"{where}: web-identity trust for {provider} is not pinned to one subject; require "
+               f"StringEquals '<issuer>:sub' = 'system:serviceaccount:<namespace>:<name>' (one service "
+               f"account, no wildcards).")
+    audiences = [v for k, v in keys.items() if k.endswith(":aud")]
+    if eks and not (len(audiences) == 1 and audiences[0][0] == "StringEquals"
+                    and as_list(audiences[0][1]) == ["sts.amazonaws.com"]):
+        yield (f"{where}: web-identity trust for {provider} does not require StringEquals '<issuer>:aud' = "
+               f"'sts.amazonaws.com': a token minted for any other audience of the cluster could assume the role. "
+               f"Allowed: exactly that audience condition.")
 
 
 def _exporter_read_only(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -398,7 +407,7 @@ def denies_insecure_transport(doc: Any) -> bool:
             continue
         if not any(a in ("*", "s3:*") for a in actions(st)):
             continue
-        condition = _condition_keys(st).get("aws:securetransport")
+        condition = condition_keys(st).get("aws:securetransport")
         if condition and condition[0] == "Bool" and str(as_list(condition[1])[0]).lower() == "false":
             return True
     return False
@@ -470,12 +479,14 @@ POLICIES = [
                   "description": "Allow IAM access keys anywhere in the stack (organisation override)."}})),
     _resource("iam-trust-policy-scoped",
               "Role trust policies are scoped: service principals carry an aws:SourceArn or aws:SourceAccount "
-              "condition, web-identity (IRSA) trust names exactly one service account, nothing trusts '*'.",
+              "condition with a value naming one account, web-identity (IRSA) trust names exactly one service "
+              "account and the sts.amazonaws.com audience, no principal of another account, nothing trusts '*'.",
               (ROLE,), _trust_policy, Severity.HIGH,
               config_schema=PolicyConfigSchema(properties={"exemptServices": {
                   "type": "array", "items": {"type": "string"}, "default": list(DEFAULT_EXEMPT_SERVICES),
                   "description": "Service principals that need no confused-deputy condition (EC2 instance "
-                                 "roles are gated by iam:PassRole when the instance profile is attached)."}})),
+                                 "roles are gated by iam:PassRole when the instance profile is attached)."},
+                  "trustedAccounts": TRUSTED_ACCOUNTS_SCHEMA})),
     StackValidationPolicy(
         name="exporter-read-only-cloudwatch",
         description="The CloudWatch exporter's IAM permissions are read-only CloudWatch metrics "
