@@ -26,20 +26,19 @@ def split_reference(image: str) -> tuple[str, str | None, str | None]:
 
 
 def image_problem(image: object, tag_pattern: str = DEFAULT_TAG_PATTERN) -> str | None:
-    """Why ``image`` is not pinned (one phrase naming what is allowed), or None when it is."""
+    """Why ``image`` is not pinned, ending with what is allowed; None when it is pinned."""
+    allowed = f"allowed: a tag matching {tag_pattern} or a digest @sha256:<64 lower-case hex digits>"
     if not isinstance(image, str) or not image.strip():
-        return "is empty; name an image with an allowed version tag or a sha256 digest"
+        return f"is empty; {allowed}"
     name, tag, digest = split_reference(image)
     if not name:
-        return "has no repository name"
+        return f"has no repository name; {allowed}"
     if digest is not None:
-        if _DIGEST.match(digest):
-            return None
-        return f"has digest {digest!r}; a digest must be sha256: followed by 64 lower-case hex digits"
+        return None if _DIGEST.match(digest) else f"has digest {digest!r}, which pins nothing; {allowed}"
     if tag is None:
-        return "has no tag or digest (Docker pulls :latest)"
+        return f"has no tag or digest (Docker pulls :latest); {allowed}"
     if not re.fullmatch(tag_pattern, tag):
-        return f"has tag {tag!r}, which is mutable; allowed: a tag matching the pattern {tag_pattern} or a digest @sha256:<64 hex>"
+        return f"has tag {tag!r}, which is mutable; {allowed}"
     return None
 
 

@@ -340,3 +340,55 @@ def test_plaintext_and_json_stack_outputs_both_checked():
 
 def test_oidc_arn_used_in_scenarios_is_an_eks_provider():
     assert ":oidc-provider/oidc.eks." in OIDC_ARN
+
+
+@pytest.mark.parametrize("image", ["prom/cloudwatch-exporter:main", "prom/cloudwatch-exporter:LATEST",
+                                   "prom/cloudwatch-exporter@sha256:"])
+def test_mutable_image_forms_are_caught(image, monkeypatch):
+    import components.workload as workload
+
+    monkeypatch.setattr(workload, "is_pinned_image", lambda image: True)  # the component's own guard removed
+    found = check(K8S, program_for(stack_with(K8S, exporter_image=image)))
+    caught = [v for v in found if v.policy == "images-pinned"]
+    assert {v.type for v in caught} == {DEPLOYMENT}
+    assert all(image in v.message and "allowed" in v.message for v in caught)
+
+
+def test_image_tag_pattern_comes_from_policy_config(monkeypatch):
+    import components.workload as workload
+
+    monkeypatch.setattr(workload, "is_pinned_image", lambda image: True)
+    program = program_for(stack_with(K8S, exporter_image="prom/cloudwatch-exporter:2024-06-01"))
+    assert "images-pinned" in names(check(K8S, program))
+    dated = {"images-pinned": {"allowedTagPattern": r"v?\d+\.\d+\.\d+|\d{4}-\d{2}-\d{2}"}}
+    assert "images-pinned" not in names(check(K8S, program, policy_config=dated))
+
+
+def test_secret_https_endpoint_stays_secret_in_input_and_output():
+    rec, _, secrets = record(SCENARIOS["cis-secret"])
+    assert "trailwatch:alarmHttpsEndpoints" in secrets
+    subs = {r.name: r for r in rec.of_type("aws:sns/topicSubscription:TopicSubscription")}
+    for name, sub in subs.items():
+        assert pulumi.runtime.rpc.is_rpc_secret(sub.inputs["endpoint"]), name
+    https = next(r for n, r in subs.items() if "https" in n)
+    assert https.additional_secret_outputs == ["endpoint"]
+
+
+def test_plain_https_endpoint_is_still_kept_secret():
+    rec, _, secrets = record(SCENARIOS["cis-https"])
+    assert not secrets
+    (sub,) = rec.of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert pulumi.runtime.rpc.is_rpc_secret(sub.inputs["endpoint"])
+
+
+def test_plan_only_checks_take_levels_and_limits_from_policy_config():
+    weak = {"groupWaitSeconds": 86400}
+    assert [v.level for v in check(weak) if v.policy == "alert-timings-bounded"] == ["mandatory"]
+    assert [v.level for v in check(weak, policy_config={"alert-timings-bounded": "advisory"})
+            if v.policy == "alert-timings-bounded"] == ["advisory"]
+    assert "alert-timings-bounded" not in names(check(weak, policy_config={
+        "alert-timings-bounded": {"maxGroupWaitSeconds": 86400}}), None)
+    from trailwatch.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown property 'maxWait'"):
+        check(weak, policy_config={"alert-timings-bounded": {"maxWait": 1}})

@@ -246,6 +246,7 @@ HARMLESS: list[Weakening] = [
 
 
 _found: dict[str, list] = {}
+_recorded: dict[str, tuple] = {}
 
 
 def settings_of(w: Weakening) -> dict:
@@ -262,10 +263,21 @@ def program_of(changes: list[Weakening]):
     return program_for(transforms=transforms) if transforms else None
 
 
+def recording_of(w: Weakening) -> tuple:
+    """``(recording, config, secret keys)`` of the program with ``w`` applied (recorded once per weakening)."""
+    from policy_helpers import record
+
+    if w.name not in _recorded:
+        _recorded[w.name] = record(settings_of(w), program_of([w]))
+    return _recorded[w.name]
+
+
 def violations_of(w: Weakening) -> list:
     """What plan reports for the program with ``w`` applied (computed once per weakening)."""
-    from policy_helpers import check
+    from trailwatch.offline_policy import plan_violations
+    from trailwatch.stack import stack_from_config
 
     if w.name not in _found:
-        _found[w.name] = check(settings_of(w), program_of([w]))
+        rec, config, secrets = recording_of(w)
+        _found[w.name] = plan_violations(rec, stack_from_config("test", config, secrets))
     return _found[w.name]

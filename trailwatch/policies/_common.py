@@ -192,6 +192,8 @@ def weak_value(value: Any) -> bool:
     """True when a scoping condition value matches any account: ``*``, a wildcard account, an ARN whose account
     field is empty or a wildcard."""
     for item in as_list(value):
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            item = str(int(item))  # a numeric account id
         if not isinstance(item, str) or not item.strip() or item.strip() in ("*", "?"):
             return True
         text = item.strip()

@@ -422,9 +422,11 @@ def _tls_ok(props: dict, config: Mapping, inline: bool = False) -> bool | None:
 
 # --- the policies --------------------------------------------------------------------------------------------
 
-def _resource(name: str, description: str, types: tuple[str, ...], check, severity: Severity,
-              config_schema: PolicyConfigSchema | None = None, remediation: str | None = None
-              ) -> ResourceValidationPolicy:
+def mandatory_policy(name: str, description: str, types: tuple[str, ...], check, severity: Severity,
+                     config_schema: PolicyConfigSchema | None = None, remediation: str | None = None
+                     ) -> ResourceValidationPolicy:
+    """A mandatory resource policy running ``check`` (plain props -> messages) on resources of ``types``; every
+    module of the pack declares its resource policies through this, so they share one shape."""
     return ResourceValidationPolicy(
         name=name, description=description, validate=resource_policy(name, types, check),
         enforcement_level=MANDATORY, config_schema=config_schema, severity=severity,
@@ -434,59 +436,59 @@ def _resource(name: str, description: str, types: tuple[str, ...], check, severi
 IAM_DOCUMENT_TYPES = tuple(IDENTITY_POLICY_PROPS) + (ROLE,)
 
 POLICIES = [
-    _resource("cloudtrail-multi-region",
-              "CloudTrail trails record API calls in every region, not only the home region.",
-              (TRAIL,), _trail_multi_region, Severity.HIGH,
-              remediation="Set trailwatch:multiRegionTrail: true (is_multi_region_trail=True)."),
-    _resource("cloudtrail-log-file-validation",
-              "CloudTrail trails write digest files so tampering with delivered logs can be detected.",
-              (TRAIL,), _trail_log_file_validation, Severity.HIGH),
-    _resource("cloudtrail-kms-encrypted",
-              "CloudTrail trails encrypt their log files with a customer-managed KMS key.",
-              (TRAIL,), _trail_kms, Severity.HIGH),
-    _resource("cloudtrail-delivers-to-cloudwatch-logs",
-              "CloudTrail trails deliver to a CloudWatch Logs group (ARN with the ':*' stream wildcard) through "
-              "a delivery role, so metric filters can see every event.",
-              (TRAIL,), _trail_cloudwatch_logs, Severity.CRITICAL),
-    _resource("log-group-retention",
-              "CloudWatch log groups keep events for at least the configured minimum (default 90 days) and use "
-              "a retention AWS accepts; 0/unset (never expire) passes.",
-              (LOG_GROUP,), _log_group_retention, Severity.MEDIUM,
-              config_schema=PolicyConfigSchema(properties={"minimumRetentionDays": {
-                  "type": "integer", "default": DEFAULT_MINIMUM_RETENTION_DAYS, "minimum": 1,
-                  "description": "Shortest retention, in days, a log group may have."}}),
-              remediation="Set trailwatch:logRetentionDays to an allowed value >= the minimum."),
-    _resource("log-group-kms-encrypted",
-              "CloudWatch log groups are encrypted with a customer-managed KMS key.",
-              (LOG_GROUP,), _log_group_kms, Severity.MEDIUM),
-    _resource("kms-key-rotation",
-              "Symmetric customer-managed KMS keys rotate their key material automatically.",
-              (KMS_KEY,), _kms_rotation, Severity.MEDIUM),
-    _resource("iam-no-wildcard-action",
-              "No IAM or resource policy allows Action '*' (or uses NotAction in an Allow).",
-              IAM_DOCUMENT_TYPES + tuple(RESOURCE_POLICY_PROPS), _wildcard_action, Severity.CRITICAL),
-    _resource("iam-no-wildcard-logs-write",
-              "No IAM policy allows CloudWatch Logs write actions (logs:CreateLogStream, logs:PutLogEvents, "
-              "logs:*, ...) on '*' or on every log group of an account.",
-              IAM_DOCUMENT_TYPES, _logs_write_wildcard_resource, Severity.HIGH,
-              remediation="Scope the Resource to the one log group's ARN (…:log-group:<name>:log-stream:*)."),
-    _resource("iam-no-access-keys",
-              "The stack creates no long-lived IAM access keys unless it explicitly enables one for the exporter "
-              "(trailwatch:exporterAccessKey: true).",
-              (ACCESS_KEY,), _access_keys, Severity.HIGH,
-              config_schema=PolicyConfigSchema(properties={"allowAccessKeys": {
-                  "type": "boolean", "default": False,
-                  "description": "Allow IAM access keys anywhere in the stack (organisation override)."}})),
-    _resource("iam-trust-policy-scoped",
-              "Role trust policies are scoped: service principals carry an aws:SourceArn or aws:SourceAccount "
-              "condition with a value naming one account, web-identity (IRSA) trust names exactly one service "
-              "account and the sts.amazonaws.com audience, no principal of another account, nothing trusts '*'.",
-              (ROLE,), _trust_policy, Severity.HIGH,
-              config_schema=PolicyConfigSchema(properties={"exemptServices": {
-                  "type": "array", "items": {"type": "string"}, "default": list(DEFAULT_EXEMPT_SERVICES),
-                  "description": "Service principals that need no confused-deputy condition (EC2 instance "
-                                 "roles are gated by iam:PassRole when the instance profile is attached)."},
-                  "trustedAccounts": TRUSTED_ACCOUNTS_SCHEMA})),
+    mandatory_policy("cloudtrail-multi-region",
+                     "CloudTrail trails record API calls in every region, not only the home region.",
+                     (TRAIL,), _trail_multi_region, Severity.HIGH,
+                     remediation="Set trailwatch:multiRegionTrail: true (is_multi_region_trail=True)."),
+    mandatory_policy("cloudtrail-log-file-validation",
+                     "CloudTrail trails write digest files so tampering with delivered logs can be detected.",
+                     (TRAIL,), _trail_log_file_validation, Severity.HIGH),
+    mandatory_policy("cloudtrail-kms-encrypted",
+                     "CloudTrail trails encrypt their log files with a customer-managed KMS key.",
+                     (TRAIL,), _trail_kms, Severity.HIGH),
+    mandatory_policy("cloudtrail-delivers-to-cloudwatch-logs",
+                     "CloudTrail trails deliver to a CloudWatch Logs group (ARN with the ':*' stream wildcard) through "
+                     "a delivery role, so metric filters can see every event.",
+                     (TRAIL,), _trail_cloudwatch_logs, Severity.CRITICAL),
+    mandatory_policy("log-group-retention",
+                     "CloudWatch log groups keep events for at least the configured minimum (default 90 days) and use "
+                     "a retention AWS accepts; 0/unset (never expire) passes.",
+                     (LOG_GROUP,), _log_group_retention, Severity.MEDIUM,
+                     config_schema=PolicyConfigSchema(properties={"minimumRetentionDays": {
+                         "type": "integer", "default": DEFAULT_MINIMUM_RETENTION_DAYS, "minimum": 1,
+                         "description": "Shortest retention, in days, a log group may have."}}),
+                     remediation="Set trailwatch:logRetentionDays to an allowed value >= the minimum."),
+    mandatory_policy("log-group-kms-encrypted",
+                     "CloudWatch log groups are encrypted with a customer-managed KMS key.",
+                     (LOG_GROUP,), _log_group_kms, Severity.MEDIUM),
+    mandatory_policy("kms-key-rotation",
+                     "Symmetric customer-managed KMS keys rotate their key material automatically.",
+                     (KMS_KEY,), _kms_rotation, Severity.MEDIUM),
+    mandatory_policy("iam-no-wildcard-action",
+                     "No IAM or resource policy allows Action '*' (or uses NotAction in an Allow).",
+                     IAM_DOCUMENT_TYPES + tuple(RESOURCE_POLICY_PROPS), _wildcard_action, Severity.CRITICAL),
+    mandatory_policy("iam-no-wildcard-logs-write",
+                     "No IAM policy allows CloudWatch Logs write actions (logs:CreateLogStream, logs:PutLogEvents, "
+                     "logs:*, ...) on '*' or on every log group of an account.",
+                     IAM_DOCUMENT_TYPES, _logs_write_wildcard_resource, Severity.HIGH,
+                     remediation="Scope the Resource to the one log group's ARN (…:log-group:<name>:log-stream:*)."),
+    mandatory_policy("iam-no-access-keys",
+                     "The stack creates no long-lived IAM access keys unless it explicitly enables one for the exporter "
+                     "(trailwatch:exporterAccessKey: true).",
+                     (ACCESS_KEY,), _access_keys, Severity.HIGH,
+                     config_schema=PolicyConfigSchema(properties={"allowAccessKeys": {
+                         "type": "boolean", "default": False,
+                         "description": "Allow IAM access keys anywhere in the stack (organisation override)."}})),
+    mandatory_policy("iam-trust-policy-scoped",
+                     "Role trust policies are scoped: service principals carry an aws:SourceArn or aws:SourceAccount "
+                     "condition with a value naming one account, web-identity (IRSA) trust names exactly one service "
+                     "account and the sts.amazonaws.com audience, no principal of another account, nothing trusts '*'.",
+                     (ROLE,), _trust_policy, Severity.HIGH,
+                     config_schema=PolicyConfigSchema(properties={"exemptServices": {
+                         "type": "array", "items": {"type": "string"}, "default": list(DEFAULT_EXEMPT_SERVICES),
+                         "description": "Service principals that need no confused-deputy condition (EC2 instance "
+                                        "roles are gated by iam:PassRole when the instance profile is attached)."},
+                         "trustedAccounts": TRUSTED_ACCOUNTS_SCHEMA})),
     StackValidationPolicy(
         name="exporter-read-only-cloudwatch",
         description="The CloudWatch exporter's IAM permissions are read-only CloudWatch metrics "

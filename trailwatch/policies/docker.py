@@ -14,7 +14,7 @@ from typing import Any, Iterator, Mapping
 from pulumi_policy import PolicyConfigSchema, ResourceValidationArgs, Severity
 
 from ._common import UNKNOWN, as_list, dig, is_true, shown_number
-from .aws import _resource
+from .aws import mandatory_policy
 
 DOCKER_CONTAINER = "docker:index/container:Container"
 DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
@@ -86,12 +86,12 @@ def _hardened(props: dict, args: ResourceValidationArgs) -> Iterator[str]:
 
 
 POLICIES = [
-    _resource("docker-container-hardened",
-              "Docker containers are not privileged, add no capabilities, keep the default seccomp and AppArmor "
-              "profiles, share no host namespace, do not mount the Docker socket and publish ports on loopback "
-              "only.",
-              (DOCKER_CONTAINER,), _hardened, Severity.CRITICAL,
-              config_schema=PolicyConfigSchema(properties={"allowedBindAddresses": {
-                  "type": "array", "items": {"type": "string"}, "default": list(DEFAULT_BIND_ADDRESSES),
-                  "description": "Host addresses a container port may be published on."}})),
+    mandatory_policy("docker-container-hardened",
+                     "Docker containers are not privileged, add no capabilities, keep the default seccomp and AppArmor "
+                     "profiles, share no host namespace, do not mount the Docker socket and publish ports on loopback "
+                     "only.",
+                     (DOCKER_CONTAINER,), _hardened, Severity.CRITICAL,
+                     config_schema=PolicyConfigSchema(properties={"allowedBindAddresses": {
+                         "type": "array", "items": {"type": "string"}, "default": list(DEFAULT_BIND_ADDRESSES),
+                         "description": "Host addresses a container port may be published on."}})),
 ]

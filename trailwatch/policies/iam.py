@@ -12,7 +12,7 @@ from typing import Any, Iterator
 from pulumi_policy import PolicyConfigSchema, ResourceValidationArgs, Severity
 
 from ._common import UNKNOWN, actions, allow_statements, as_list, label
-from .aws import ATTACHMENTS, IAM_DOCUMENT_TYPES, ROLE, _resource, identity_documents
+from .aws import ATTACHMENTS, IAM_DOCUMENT_TYPES, ROLE, identity_documents, mandatory_policy
 
 DEFAULT_DENIED_POLICIES = ("AdministratorAccess", "PowerUserAccess", "IAMFullAccess", "job-function/SystemAdministrator",
                            "AWSCloudTrail_FullAccess", "CloudWatchLogsFullAccess", "AWSKeyManagementServicePowerUser",
@@ -58,15 +58,15 @@ def _admin_policies(props: dict, args: ResourceValidationArgs) -> Iterator[str]:
 
 
 POLICIES = [
-    _resource("iam-no-service-wildcard",
-              "No IAM identity policy allows a whole service (iam:*, kms:*, s3:*, sts:*, ...) on Resource '*'.",
-              IAM_DOCUMENT_TYPES, _service_wildcards, Severity.CRITICAL),
-    _resource("iam-no-admin-managed-policy",
-              "No role, user or group of the stack has an administrator-class AWS managed policy attached "
-              "(AdministratorAccess, PowerUserAccess, IAMFullAccess, ...), whatever component it belongs to.",
-              ATTACHMENTS + (ROLE,), _admin_policies, Severity.CRITICAL,
-              config_schema=PolicyConfigSchema(properties={"deniedPolicies": {
-                  "type": "array", "items": {"type": "string"}, "default": list(DEFAULT_DENIED_POLICIES),
-                  "description": "Managed policy names (after ':policy/', or their last path segment) that "
-                                 "may not be attached."}})),
+    mandatory_policy("iam-no-service-wildcard",
+                     "No IAM identity policy allows a whole service (iam:*, kms:*, s3:*, sts:*, ...) on Resource '*'.",
+                     IAM_DOCUMENT_TYPES, _service_wildcards, Severity.CRITICAL),
+    mandatory_policy("iam-no-admin-managed-policy",
+                     "No role, user or group of the stack has an administrator-class AWS managed policy attached "
+                     "(AdministratorAccess, PowerUserAccess, IAMFullAccess, ...), whatever component it belongs to.",
+                     ATTACHMENTS + (ROLE,), _admin_policies, Severity.CRITICAL,
+                     config_schema=PolicyConfigSchema(properties={"deniedPolicies": {
+                         "type": "array", "items": {"type": "string"}, "default": list(DEFAULT_DENIED_POLICIES),
+                         "description": "Managed policy names (after ':policy/', or their last path segment) that "
+                                        "may not be attached."}})),
 ]

@@ -13,7 +13,7 @@ from typing import Any, Iterator, Mapping
 from pulumi_policy import ResourceValidationArgs, Severity
 
 from ._common import UNKNOWN, as_list, dig
-from .aws import _resource
+from .aws import mandatory_policy
 from .workloads import POD_TEMPLATES, pod_template
 
 PROFILE = "the Pod Security Standards 'restricted' profile"
@@ -138,9 +138,9 @@ def _restricted(props: dict, args: ResourceValidationArgs) -> Iterator[str]:
 
 
 POLICIES = [
-    _resource("pod-security-restricted",
-              "Kubernetes workloads meet the Pod Security Standards 'restricted' profile field by field (host "
-              "namespaces, privileged, capabilities, hostPath and other volume types, host ports, AppArmor, "
-              "SELinux, /proc mount, seccomp, sysctls, privilege escalation, non-root) and use no group 0.",
-              tuple(POD_TEMPLATES), _restricted, Severity.HIGH),
+    mandatory_policy("pod-security-restricted",
+                     "Kubernetes workloads meet the Pod Security Standards 'restricted' profile field by field (host "
+                     "namespaces, privileged, capabilities, hostPath and other volume types, host ports, AppArmor, "
+                     "SELinux, /proc mount, seccomp, sysctls, privilege escalation, non-root) and use no group 0.",
+                     tuple(POD_TEMPLATES), _restricted, Severity.HIGH),
 ]

@@ -15,7 +15,7 @@ from pulumi_policy import PolicyConfigSchema, ResourceValidationArgs, Severity
 from ._common import (
     UNKNOWN, allow_statements, home_accounts, label, principal_account, principal_values, scoping_conditions,
 )
-from .aws import RESOURCE_POLICY_PROPS, TRUSTED_ACCOUNTS_SCHEMA, _resource, resource_documents
+from .aws import RESOURCE_POLICY_PROPS, TRUSTED_ACCOUNTS_SCHEMA, mandatory_policy, resource_documents
 
 #: Conditions AWS documents for CloudWatch Logs' use of a KMS key (the log group's ARN in the context).
 LOGS_CONTEXT_KEYS = frozenset({"kms:encryptioncontext:aws:logs:arn"})
@@ -73,14 +73,14 @@ def _service_conditions(props: dict, args: ResourceValidationArgs) -> Iterator[s
 _TYPES = tuple(RESOURCE_POLICY_PROPS)
 
 POLICIES = [
-    _resource("resource-policy-no-public-or-foreign-principal",
-              "Bucket, KMS key, SNS/SQS, secret and log resource policies allow no '*' principal unless a "
-              "condition limits it to one account, and no principal of another account (unless trusted).",
-              _TYPES, _principals, Severity.CRITICAL,
-              config_schema=PolicyConfigSchema(properties={"trustedAccounts": TRUSTED_ACCOUNTS_SCHEMA})),
-    _resource("resource-policy-service-source-condition",
-              "Service principals in resource policies (CloudTrail, CloudWatch Logs, CloudWatch, ...) are bound to "
-              "this stack by aws:SourceArn / aws:SourceAccount (for CloudWatch Logs on a key: the log group's "
-              "encryption context) with a value naming one account.",
-              _TYPES, _service_conditions, Severity.HIGH),
+    mandatory_policy("resource-policy-no-public-or-foreign-principal",
+                     "Bucket, KMS key, SNS/SQS, secret and log resource policies allow no '*' principal unless a "
+                     "condition limits it to one account, and no principal of another account (unless trusted).",
+                     _TYPES, _principals, Severity.CRITICAL,
+                     config_schema=PolicyConfigSchema(properties={"trustedAccounts": TRUSTED_ACCOUNTS_SCHEMA})),
+    mandatory_policy("resource-policy-service-source-condition",
+                     "Service principals in resource policies (CloudTrail, CloudWatch Logs, CloudWatch, ...) are bound to "
+                     "this stack by aws:SourceArn / aws:SourceAccount (for CloudWatch Logs on a key: the log group's "
+                     "encryption context) with a value naming one account.",
+                     _TYPES, _service_conditions, Severity.HIGH),
 ]

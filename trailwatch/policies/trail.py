@@ -13,7 +13,7 @@ from typing import Iterator, Mapping
 from pulumi_policy import ResourceValidationArgs, Severity
 
 from ._common import UNKNOWN, as_list
-from .aws import TRAIL, _resource
+from .aws import TRAIL, mandatory_policy
 
 #: Event sources whose management events must reach the trail (the ones an attacker disables or abuses).
 PROTECTED_SOURCES = ("iam.amazonaws.com", "kms.amazonaws.com", "cloudtrail.amazonaws.com", "sts.amazonaws.com")
@@ -105,13 +105,13 @@ def _management_events(props: dict, args: ResourceValidationArgs) -> Iterator[st
 
 
 POLICIES = [
-    _resource("cloudtrail-logging-enabled", "CloudTrail trails are logging (enableLogging is not false).",
-              (TRAIL,), _logging, Severity.CRITICAL),
-    _resource("cloudtrail-all-management-events",
-              "CloudTrail trails record every management event: read and write, no excluded sources, and advanced "
-              "selectors that keep IAM, KMS, CloudTrail and STS.",
-              (TRAIL,), _management_events, Severity.CRITICAL),
-    _resource("cloudtrail-global-service-events",
-              "CloudTrail trails include global service events (IAM, STS).",
-              (TRAIL,), _global_events, Severity.HIGH),
+    mandatory_policy("cloudtrail-logging-enabled", "CloudTrail trails are logging (enableLogging is not false).",
+                     (TRAIL,), _logging, Severity.CRITICAL),
+    mandatory_policy("cloudtrail-all-management-events",
+                     "CloudTrail trails record every management event: read and write, no excluded sources, and advanced "
+                     "selectors that keep IAM, KMS, CloudTrail and STS.",
+                     (TRAIL,), _management_events, Severity.CRITICAL),
+    mandatory_policy("cloudtrail-global-service-events",
+                     "CloudTrail trails include global service events (IAM, STS).",
+                     (TRAIL,), _global_events, Severity.HIGH),
 ]
