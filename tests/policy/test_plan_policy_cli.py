@@ -141,3 +141,22 @@ def test_secret_alarm_config_stays_secret_in_plan(capsys, tmp_path):
     assert doc["policy"]["violations"] == []
     subs = [r for r in doc["resources"] if r["type"] == "aws:sns/topicSubscription:TopicSubscription"]
     assert len(subs) == 2 and all(r["inputs"]["endpoint"] == "[secret]" for r in subs)
+
+
+def test_documented_policy_config_example_is_accepted_by_plan(capsys, tmp_path, repo_root):
+    import re
+
+    text = (repo_root / "docs" / "policy.md").read_text()
+    example = next(b for b in re.findall(r"```json\n(.*?)```", text, flags=re.S) if "alert-timings-bounded" in b)
+    (tmp_path / "policy-config.json").write_text(example)
+    code, out, err = plan(capsys, "--stack", "dev", "--format", "json", "--policy-config",
+                          str(tmp_path / "policy-config.json"))
+    assert code == 0, err
+    assert json.loads(out)["policy"]["violations"] == []
+
+
+def test_unknown_property_of_a_plan_only_check_is_exit_2(capsys, tmp_path):
+    (tmp_path / "bad.json").write_text('{"heartbeat-enabled": {"maxMissing": 5}}')
+    code, out, err = plan(capsys, "--stack", "dev", "--policy-config", str(tmp_path / "bad.json"))
+    assert code == 2 and out == ""
+    assert err.startswith("error: policy config 'heartbeat-enabled': unknown property 'maxMissing'")
