@@ -127,6 +127,9 @@ WEAKENINGS: list[Weakening] = [
     _w("trail-advanced-only-s3", "none", MGMT, set_props(TRAIL, advanced_event_selectors=[{
         "name": "mgmt", "field_selectors": [{"field": "eventCategory", "equals": ["Management"]},
                                             {"field": "eventSource", "equals": ["s3.amazonaws.com"]}]}])),
+    _w("trail-advanced-drops-ec2", "none", MGMT, set_props(TRAIL, advanced_event_selectors=[{
+        "name": "mgmt", "field_selectors": [{"field": "eventCategory", "equals": ["Management"]},
+                                            {"field": "eventSource", "not_equals": ["ec2.amazonaws.com"]}]}])),
     _w("trail-advanced-read-only", "none", MGMT, set_props(TRAIL, advanced_event_selectors=[{
         "name": "mgmt", "field_selectors": [{"field": "eventCategory", "equals": ["Management"]},
                                             {"field": "readOnly", "equals": ["true"]}]}])),

@@ -15,7 +15,7 @@ from pulumi_policy import ResourceValidationArgs, Severity
 from ._common import UNKNOWN, as_list
 from .aws import TRAIL, mandatory_policy
 
-#: Event sources whose management events must reach the trail (the ones an attacker disables or abuses).
+#: Event sources an attacker most wants out of the trail (named in messages when a selector drops them).
 PROTECTED_SOURCES = ("iam.amazonaws.com", "kms.amazonaws.com", "cloudtrail.amazonaws.com", "sts.amazonaws.com")
 
 
@@ -83,9 +83,9 @@ def _advanced_selectors(selectors: list) -> Iterator[str]:
                        f"readOnly selector (record reads and writes).")
             elif name == "eventSource":
                 dropped = [s for s in PROTECTED_SOURCES if _drops(f, s)]
-                if dropped:
-                    yield (f"{where}: the eventSource field selector drops {', '.join(dropped)} management events; "
-                           f"allowed: selectors that keep {', '.join(PROTECTED_SOURCES)}.")
+                what = ", ".join(dropped) if dropped else "some services'"
+                yield (f"{where}: the eventSource field selector drops {what} management events (CIS detections "
+                       f"need every service's); allowed: no eventSource selector on management events.")
             elif name not in ("eventCategory", None):
                 yield f"{where}: a {name} field selector filters management events; allowed: eventCategory only."
     if not management:
@@ -109,7 +109,7 @@ POLICIES = [
                      (TRAIL,), _logging, Severity.CRITICAL),
     mandatory_policy("cloudtrail-all-management-events",
                      "CloudTrail trails record every management event: read and write, no excluded sources, and advanced "
-                     "selectors that keep IAM, KMS, CloudTrail and STS.",
+                     "selectors that filter management events by nothing but their category.",
                      (TRAIL,), _management_events, Severity.CRITICAL),
     mandatory_policy("cloudtrail-global-service-events",
                      "CloudTrail trails include global service events (IAM, STS).",

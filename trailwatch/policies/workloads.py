@@ -7,14 +7,13 @@ preview), so image pinning is checked on the RemoteImage's ``name`` and on any l
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterator, Mapping
 
 from pulumi_policy import (
     EnforcementLevel, PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy,
     Severity, StackValidationArgs, StackValidationPolicy,
 )
-
-import re
 
 from ..images import DEFAULT_TAG_PATTERN, image_problem
 from ._common import UNKNOWN, as_list, dig, is_true, plain, resource_policy, shown_number
@@ -82,8 +81,9 @@ def _pinned(props: dict, args: ResourceValidationArgs) -> Iterator[str]:
     pattern = (args.get_config() or {}).get("allowedTagPattern", DEFAULT_TAG_PATTERN)
     try:
         re.compile(pattern)
-    except re.error as exc:
-        yield f"policy config images-pinned.allowedTagPattern {pattern!r} is not a regular expression ({exc})."
+    except (re.error, TypeError) as exc:
+        yield (f"policy config images-pinned.allowedTagPattern {pattern!r} is not a regular expression ({exc}); "
+               f"allowed: a Python regular expression matched against the whole tag.")
         return
     for field, image in _image_refs(props, args):
         if image is UNKNOWN or (image is None and args.resource_type == DOCKER_CONTAINER):
