@@ -32,6 +32,8 @@ class MetricFilterSetArgs:
     alarm_emails: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
     """Email subscriptions (secret Outputs when the stack config declares them secret)."""
     alarm_https_endpoints: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
+    secret_patterns: frozenset = frozenset()
+    """Ids of detections whose pattern comes from secret config (e.g. suspiciousIps): registered as secrets."""
 
 
 class MetricFilterSet(pulumi.ComponentResource):
@@ -44,7 +46,7 @@ class MetricFilterSet(pulumi.ComponentResource):
         for det in args.detections:
             aws.cloudwatch.LogMetricFilter(
                 f"{name}-{det.id}", name=f"{args.name_prefix}-{det.id}", log_group_name=args.log_group_name,
-                pattern=det.pattern,
+                pattern=pulumi.Output.secret(det.pattern) if det.id in args.secret_patterns else det.pattern,
                 metric_transformation={"name": det.metric, "namespace": det.namespace, "value": "1",
                                        "default_value": "0", "unit": "Count"},
                 opts=child)

@@ -10,7 +10,7 @@ from trailwatch.render.common import EXPORTER_PORT, EXPORTER_SCRAPE_JOB
 from trailwatch.render.exporter import render_exporter_config
 from trailwatch.render.scrape import MAX_SCRAPE_TIMEOUT_SECONDS
 from trailwatch.settings import qualified
-from trailwatch.stack import Stack, log_group_name, trail_name
+from trailwatch.stack import Stack, log_group_name, secret_pattern_ids, trail_name
 
 from .alert_rules import AlertRules, AlertRulesArgs
 from .cloudwatch_exporter import CloudWatchExporter, CloudWatchExporterArgs
@@ -51,6 +51,7 @@ def build_pipeline(stack: Stack) -> dict[str, Any]:
         security_hub_alarms=s.security_hub_alarms,
         alarm_emails=declared_secret(stack, "alarmEmails", s.alarm_emails),
         alarm_https_endpoints=declared_secret(stack, "alarmHttpsEndpoints", s.alarm_https_endpoints),
+        secret_patterns=secret_pattern_ids(stack),
     ))
     outputs: dict[str, Any] = {
         "trailArn": logs.trail_arn,

@@ -51,6 +51,16 @@ def check_trail_name(stack_name: str) -> None:
                           f"digits and single '.', '_' or '-' between them, ending alphanumeric, at most 128)")
 
 
+#: The config key each generated pattern (catalog ``pattern_from``) is built from.
+PATTERN_KEYS = {"suspicious_ips": "trailwatch:suspiciousIps"}
+
+
+def secret_pattern_ids(stack: Stack) -> frozenset[str]:
+    """Detections whose filter pattern is built from a config key the stack holds as a secret."""
+    return frozenset(d.id for d in stack.detections
+                     if d.pattern_from and PATTERN_KEYS[d.pattern_from] in stack.secret_keys)
+
+
 def log_group_name(stack: Stack) -> str:
     """The log group the filters read: the user's own, or the one TrailToLogs creates."""
     return stack.settings.existing_log_group_name or f"/aws/cloudtrail/{trail_name(stack.name)}"
@@ -140,15 +150,17 @@ def resolve_detections(catalog: list[Detection], settings: StackSettings) -> tup
 
 
 _KINDS = {qualified(f.metadata["key"]): f.metadata["kind"] for f in declared()}
-_EMAIL_KEYS = ("trailwatch:alarmEmails",)
+#: Placeholders that must pass a key's own check (an email address, an IP address; documentation ranges).
+_SHAPED = {"trailwatch:alarmEmails": ["plan-placeholder+alarmEmails@secret.invalid"],
+           "trailwatch:suspiciousIps": ["192.0.2.254"]}
 
 
 def secret_placeholder(key: str) -> str:
     """What plan uses for a secure value it cannot decrypt: shaped like the key's kind (an array key gets a
     one-element array) and naming the key (``#<key>``), so a leak can be traced to the key that leaked."""
+    if key in _SHAPED:
+        return json.dumps(_SHAPED[key])
     text = f"{SECRET_PLACEHOLDER}#{key.split(':', 1)[-1]}"
-    if key in _EMAIL_KEYS:
-        return json.dumps([f"plan-placeholder+{key.split(':', 1)[-1]}@secret.invalid"])
     return json.dumps([text]) if _KINDS.get(key) == "array" else text
 
 

@@ -37,6 +37,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "cis-https": dict(cisCompliance=True, securityHubAlarms=True, alarmHttpsEndpoints=[
         "https://alerts.example.com/sns?apikey=0123456789abcdef"]),
     "cis-secret": dict(cisCompliance=True, securityHubAlarms=True, alarmEmails=SECURE, alarmHttpsEndpoints=SECURE),
+    "k8s-secret-ips": dict(runtime="kubernetes", eksOidcProviderArn=OIDC_ARN, teamsWebhookUrl=SECURE,
+                           enableDetections=["suspicious_source_ips"], suspiciousIps=SECURE),
 }
 
 Transform = Callable[[pulumi.ResourceTransformationArgs], Optional[pulumi.ResourceTransformationResult]]

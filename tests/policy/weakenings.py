@@ -23,6 +23,7 @@ KMS_KEY = "aws:kms/key:Key"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 CONTAINER = "docker:index/container:Container"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
 FOREIGN = "arn:aws:iam::999999999999:root"
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 
@@ -216,6 +217,8 @@ WEAKENINGS: list[Weakening] = [
        edit_props(SUBSCRIPTION, _unsecret, "https")),
     _w("secret-email-unwrapped", "cis-secret", "secret-config-stays-secret",
        edit_props(SUBSCRIPTION, _unsecret, "email")),
+    _w("secret-ip-pattern-unwrapped", "k8s-secret-ips", "secret-config-stays-secret",
+       edit_props(FILTER, lambda p: p.update(pattern=pulumi.Output.unsecret(p["pattern"])), "suspicious")),
     # stack config (plan-only)
     _w("cis-threshold-absurd", "cis", "cis-detections-alert-thresholds",
        detectionOverrides={"root_usage": {"threshold": 100000}}),
