@@ -196,7 +196,8 @@ WEAKENINGS: list[Weakening] = [
     _k8s("pod-root-user", (PSS, "containers-non-root"), _ctx(run_as_user=0, run_as_non_root=False), "msteams"),
     # Docker
     *[_docker(f"docker-user-{user}", "containers-non-root", user=user)
-      for user in ("root", "0", "00:00", "+0", "-0", "0:65534", "65534:0", "65534:+00", "nobody:root", "")],
+      for user in ("root", "0", "00:00", "+0", "-0", "0:65534", "65534:0", "65534:+00", "nobody:root", "",
+                   ":65534")],
     _docker("docker-privileged", DOCKER, privileged=True),
     _docker("docker-cap-add", DOCKER, capabilities={"drops": ["ALL"], "adds": ["NET_ADMIN"]}),
     _docker("docker-seccomp-unconfined", DOCKER, security_opts=["no-new-privileges:true", "seccomp=unconfined"]),

@@ -1,9 +1,10 @@
 """Docker containers: the host stays out of reach (no privileged mode, capabilities, unconfined profiles, host
 namespaces, Docker socket or host-wide port), and the user string is read the way Docker reads it.
 
-Docker resolves ``user[:group]`` against the image's /etc/passwd and /etc/group: a name matches by name, and a
-field that Go's ``strconv.Atoi`` accepts (an optional sign, then decimal digits) is taken as a numeric id, so
-``"00"``, ``"+0"`` and ``"-0"`` are all uid 0. An empty user means the image's USER, usually root.
+Docker (moby/sys/user ``GetExecUser``) splits ``user[:group]`` on ``:`` and resolves each part against the
+image's /etc/passwd and /etc/group: a part that Go's ``strconv.Atoi`` accepts (an optional sign, then decimal
+digits) is always taken as a numeric id, anything else as a name. So ``"00"``, ``"+0"`` and ``"-0"`` are all
+uid 0. An empty user part means the image's USER, usually root.
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ def docker_user_problem(user: Any) -> str | None:
         return None
     if not isinstance(user, str) or user == "":
         return "user is not set: the container runs as the image's user, usually root"
-    name, _, group = user.partition(":")
+    fields = user.split(":")  # Docker's parseLine: the first two ':'-separated fields are user and group
+    name, group = fields[0], fields[1] if len(fields) > 1 else ""
+    if name == "":
+        return f"user {user!r} has no user part: the container runs as the image's user, usually root"
     if is_root(name, "root"):
         return f"user {user!r} is uid 0 (Docker reads {name!r} as {'root' if name == 'root' else 'the number 0'})"
     if group and is_root(group, "root"):
