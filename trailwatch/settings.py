@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
-from .images import is_pinned_image  # noqa: F401  (also re-exported: settings.is_pinned_image)
+from .images import is_pinned_image
 
 PROJECT = "trailwatch"
 RETENTION_DAYS = (0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
