@@ -29,8 +29,11 @@ class MetricFilterSetArgs:
     """Prefix of the AWS-side filter and alarm names: they share one namespace per log group / account and
     region, so two stacks must not use the same prefix."""
     security_hub_alarms: bool = False
-    alarm_emails: Sequence[str] = field(default_factory=tuple)
-    alarm_https_endpoints: Sequence[str] = field(default_factory=tuple)
+    alarm_emails: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
+    """Email subscriptions (secret Outputs when the stack config declares them secret)."""
+    alarm_https_endpoints: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
+    secret_patterns: frozenset = frozenset()
+    """Ids of detections whose pattern comes from secret config (e.g. suspiciousIps): registered as secrets."""
 
 
 class MetricFilterSet(pulumi.ComponentResource):
@@ -43,7 +46,7 @@ class MetricFilterSet(pulumi.ComponentResource):
         for det in args.detections:
             aws.cloudwatch.LogMetricFilter(
                 f"{name}-{det.id}", name=f"{args.name_prefix}-{det.id}", log_group_name=args.log_group_name,
-                pattern=det.pattern,
+                pattern=pulumi.Output.secret(det.pattern) if det.id in args.secret_patterns else det.pattern,
                 metric_transformation={"name": det.metric, "namespace": det.namespace, "value": "1",
                                        "default_value": "0", "unit": "Count"},
                 opts=child)
@@ -66,9 +69,12 @@ class MetricFilterSet(pulumi.ComponentResource):
         for i, email in enumerate(args.alarm_emails):
             aws.sns.TopicSubscription(f"{name}-alarms-email-{i}", topic=topic.arn, protocol="email",
                                       endpoint=email, opts=child)
+        # A subscription URL may carry a credential (an API key in its query): always secret, in the input
+        # and in the endpoint output.
         for i, url in enumerate(args.alarm_https_endpoints):
             aws.sns.TopicSubscription(f"{name}-alarms-https-{i}", topic=topic.arn, protocol="https",
-                                      endpoint=url, opts=child)
+                                      endpoint=pulumi.Output.secret(url),
+                                      opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["endpoint"]))
         for det in (d for d in args.detections if d.is_cis):
             label = det.security_hub_control or f"CIS-{next(iter(det.cis.values()))}"
             aws.cloudwatch.MetricAlarm(

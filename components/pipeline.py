@@ -9,7 +9,8 @@ import pulumi
 from trailwatch.render.common import EXPORTER_PORT, EXPORTER_SCRAPE_JOB, stack_labels
 from trailwatch.render.exporter import render_exporter_config
 from trailwatch.render.scrape import MAX_SCRAPE_TIMEOUT_SECONDS
-from trailwatch.stack import Stack, log_group_name, trail_name
+from trailwatch.settings import qualified
+from trailwatch.stack import Stack, log_group_name, secret_pattern_ids, trail_name
 
 from .alert_rules import AlertRules, AlertRulesArgs
 from .cloudwatch_exporter import CloudWatchExporter, CloudWatchExporterArgs
@@ -20,6 +21,14 @@ from .trail_to_logs import TrailToLogs, TrailToLogsArgs
 COMPONENT_NAME = "trailwatch"
 #: Docker: the exporter and adapter ports are published on the host's loopback only.
 DOCKER_BIND_ADDRESS = "127.0.0.1"
+
+
+def declared_secret(stack: Stack, key: str, values: tuple) -> list:
+    """``values`` as secret Outputs when the stack config holds ``key`` as a secret, else as they are: a value
+    set with ``pulumi config set --secret`` stays secret in every input and output built from it."""
+    if qualified(key) not in stack.secret_keys:
+        return list(values)
+    return [pulumi.Output.secret(v) for v in values]
 
 
 def build_pipeline(stack: Stack) -> dict[str, Any]:
@@ -40,8 +49,9 @@ def build_pipeline(stack: Stack) -> dict[str, Any]:
         detections=stack.detections,
         name_prefix=trail_name(stack.name),
         security_hub_alarms=s.security_hub_alarms,
-        alarm_emails=s.alarm_emails,
-        alarm_https_endpoints=s.alarm_https_endpoints,
+        alarm_emails=declared_secret(stack, "alarmEmails", s.alarm_emails),
+        alarm_https_endpoints=declared_secret(stack, "alarmHttpsEndpoints", s.alarm_https_endpoints),
+        secret_patterns=secret_pattern_ids(stack),
     ))
     outputs: dict[str, Any] = {
         "trailArn": logs.trail_arn,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from trailwatch.settings import is_pinned_image
+from trailwatch.images import is_pinned_image
 
 NOBODY = 65534
 RUNTIMES = ("kubernetes", "docker")

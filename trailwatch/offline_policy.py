@@ -19,7 +19,9 @@ Differences from a real ``pulumi preview`` (documented, deliberate):
   during preview); after ``pulumi up`` they see provider outputs.
 * the mocks do not register default providers, so ``args.provider`` is None (no policy here reads it).
 
-Plan-only check: :func:`config_violations` reports a webhook URL in *plaintext* stack config as
+Plan-only checks: :func:`secret_leaks` reports a secret config value in plain text in any recorded input or
+output (``secret-config-stays-secret``), :mod:`trailwatch.config_checks` the stack config itself, and
+:func:`config_violations` reports a webhook URL in *plaintext* stack config as
 ``webhook-url-is-secret-config``. A policy pack cannot see that (it receives config decrypted, without secret
 flags); ``pulumi preview`` refuses such a stack itself because Pulumi.yaml declares the key ``secret: true``.
 """
@@ -37,11 +39,13 @@ from pulumi.runtime.proto import analyzer_pb2 as proto
 from pulumi_policy import EnforcementLevel, Policy
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
+from .config_checks import level_and_properties, split_policy_config, stack_config_violations
 from .errors import ConfigError
 from .mockrun import Recording, Registration
 from .policies import PACK_NAME, PACK_VERSION, POLICIES
 from .policies.webhooks import contains_webhook
 from .settings import PROJECT, declared, qualified
+from .stack import Stack
 from .violations import Violation
 
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -235,6 +239,85 @@ def config_violations(config: Mapping[str, str], secret_keys: Iterable[str]) -> 
             f"`pulumi config set --secret {key} <url>`. `pulumi preview` rejects a plaintext value for a "
             f"secret-declared key before any policy runs."))
     return out
+
+
+MIN_SECRET_LENGTH = 8
+
+
+def _secret_needles(config: Mapping[str, str], secret_keys: Iterable[str]) -> dict[str, str]:
+    """needle -> key: each secret config value's strings (JSON array/object values taken apart)."""
+    needles: dict[str, str] = {}
+    for key in secret_keys:
+        text = str(config.get(key, ""))
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = text
+        for leaf in _strings(parsed):
+            if len(leaf) >= MIN_SECRET_LENGTH:
+                needles.setdefault(leaf, key)
+    return needles
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _plaintext(value: Any, needles: Mapping[str, str], path: str) -> list[tuple[str, str]]:
+    """``(path, key)`` of every plain (not secret-wrapped) string in ``value`` that holds a secret needle."""
+    if rpc.is_rpc_secret(value):
+        return []
+    if isinstance(value, str):
+        return [(path or ".", key) for needle, key in needles.items() if needle in value][:1]
+    if isinstance(value, Mapping):
+        return [hit for k, v in value.items() for hit in _plaintext(v, needles, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, (list, tuple)):
+        return [hit for i, v in enumerate(value) for hit in _plaintext(v, needles, f"{path}[{i}]")]
+    return []
+
+
+def secret_leaks(recording: Recording, config: Mapping[str, str], secret_keys: Iterable[str], stack: str,
+                 level: str = "mandatory", project: str = PROJECT) -> list[Violation]:
+    """Plan-only: every resource input and stack output holding a secret config value in plain text.
+
+    The program recorded secrets wrapped; a config value set with ``--secret`` that shows up unwrapped has lost
+    its secrecy on the way (it would be stored in plain text in the state). A pack cannot see this (it gets
+    secrets unwrapped). Offline the values are plan's per-key placeholders, so the check still traces them.
+    """
+    needles = _secret_needles(config, secret_keys)
+    if level == "disabled" or not needles:
+        return []
+    out = []
+    places = [(r.type, r.name, r.urn, r.inputs) for r in recording.resources]
+    places.append((STACK_TYPE, f"{project}-{stack}", stack_urn(stack, project), recording.outputs))
+    for rtype, name, urn, values in places:
+        for path, key in _plaintext(values, needles, ""):
+            what = "stack output" if rtype == STACK_TYPE else "input"
+            out.append(Violation(
+                "secret-config-stays-secret", level, rtype, name,
+                f"{what} {path} holds the value of config '{key}', which is secret, in plain text (value not "
+                f"shown); allowed: only as a secret (pulumi.Output.secret, additional_secret_outputs).", urn))
+    return out
+
+
+def plan_violations(recording: Recording, stack: Stack, policy_config: Mapping[str, Any] | None = None
+                    ) -> list[Violation]:
+    """Everything ``plan`` reports: the pack over the recording, and the plan-only checks.
+
+    ``policy_config`` is one ``--policy-config`` document; entries naming plan-only checks configure those.
+    """
+    pack_config, plan_config = split_policy_config(policy_config)
+    found = analyze(recording, stack.config, stack.name, policy_config=pack_config)
+    found += config_violations(stack.config, stack.secret_keys)
+    found += stack_config_violations(stack, plan_config)
+    level, _ = level_and_properties("secret-config-stays-secret", {}, plan_config)
+    return found + secret_leaks(recording, stack.config, stack.secret_keys, stack.name, level)
 
 
 def load_policy_config(text: str, source: str = "policy config") -> dict[str, Any]:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from . import readpath
 from .errors import ConfigError
+from .images import is_pinned_image
 
 PROJECT = "trailwatch"
 RETENTION_DAYS = (0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
@@ -84,14 +85,6 @@ def _https_urls(key: str, value: Any) -> None:
     for i, item in enumerate(value):
         if urlsplit(item).scheme != "https" or not urlsplit(item).hostname:
             raise ConfigError(f"config '{key}'[{i}]: must be an https:// URL")
-
-
-def is_pinned_image(image: str) -> bool:
-    """True for ``repo:tag`` (tag not ``latest``) or ``repo@sha256:...``."""
-    if "@sha256:" in image:
-        return True
-    name, _, tag = image.rpartition(":")
-    return bool(name) and "/" not in tag and tag not in ("", "latest")
 
 
 def is_ip_or_wildcard(text: str) -> bool:
@@ -293,8 +286,8 @@ def _cross_check(s: StackSettings) -> None:
                    s.exporter_delay_seconds, s.scrape_interval_seconds)
     for key, image in (("exporterImage", s.exporter_image), ("adapterImage", s.adapter_image)):
         if not is_pinned_image(image):
-            raise ConfigError(f"config 'trailwatch:{key}': {image!r} must be pinned to a version tag or digest "
-                              f"(not 'latest', not untagged)")
+            raise ConfigError(f"config 'trailwatch:{key}': {image!r} must be pinned to a version tag such as "
+                              f"v1.2.3 or a digest @sha256:<64 hex> (not 'latest', 'main' or untagged)")
     if s.existing_log_group_name and s.organization_trail:
         raise ConfigError("config 'trailwatch:organizationTrail': cannot be set with existingLogGroupName "
                           "(no trail is created)")

@@ -20,7 +20,7 @@ from .catalog import (
 )
 from .configcheck import check_config_dir, check_settings, check_stack_name, load_stack_yaml
 from .errors import CatalogError, ConfigError
-from .settings import StackSettings, parse_settings, qualified
+from .settings import StackSettings, declared, parse_settings, qualified
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_PLACEHOLDER = "https://secret.invalid/plan-placeholder"
@@ -50,6 +50,16 @@ def check_trail_name(stack_name: str) -> None:
     if not _TRAIL_NAME.match(name):
         raise ConfigError(f"stack {stack_name!r}: the trail name {name!r} is not a valid CloudTrail name (letters, "
                           f"digits and single '.', '_' or '-' between them, ending alphanumeric, at most 128)")
+
+
+#: The config key each generated pattern (catalog ``pattern_from``) is built from.
+PATTERN_KEYS = {"suspicious_ips": "trailwatch:suspiciousIps"}
+
+
+def secret_pattern_ids(stack: Stack) -> frozenset[str]:
+    """Detections whose filter pattern is built from a config key the stack holds as a secret."""
+    return frozenset(d.id for d in stack.detections
+                     if d.pattern_from and PATTERN_KEYS[d.pattern_from] in stack.secret_keys)
 
 
 def log_group_name(stack: Stack) -> str:
@@ -140,6 +150,21 @@ def resolve_detections(catalog: list[Detection], settings: StackSettings) -> tup
     return tuple(resolved)
 
 
+_KINDS = {qualified(f.metadata["key"]): f.metadata["kind"] for f in declared()}
+#: Placeholders that must pass a key's own check (an email address, an IP address; documentation ranges).
+_SHAPED = {"trailwatch:alarmEmails": ["plan-placeholder+alarmEmails@secret.invalid"],
+           "trailwatch:suspiciousIps": ["192.0.2.254"]}
+
+
+def secret_placeholder(key: str) -> str:
+    """What plan uses for a secure value it cannot decrypt: shaped like the key's kind (an array key gets a
+    one-element array) and naming the key (``#<key>``), so a leak can be traced to the key that leaked."""
+    if key in _SHAPED:
+        return json.dumps(_SHAPED[key])
+    text = f"{SECRET_PLACEHOLDER}#{key.split(':', 1)[-1]}"
+    return json.dumps([text]) if _KINDS.get(key) == "array" else text
+
+
 def config_strings(config: Mapping[str, Any]) -> tuple[dict[str, str], tuple[str, ...]]:
     """Turn a stack file's ``config:`` map into the strings the CLI would pass, and the secret keys.
 
@@ -150,7 +175,7 @@ def config_strings(config: Mapping[str, Any]) -> tuple[dict[str, str], tuple[str
     for key, value in config.items():
         key = qualified(str(key))
         if isinstance(value, Mapping) and set(value) == {"secure"}:
-            out[key], _ = SECRET_PLACEHOLDER, secrets.append(key)
+            out[key], _ = secret_placeholder(key), secrets.append(key)
         elif isinstance(value, str):
             out[key] = value
         elif isinstance(value, bool):

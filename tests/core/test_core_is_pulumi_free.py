@@ -9,7 +9,7 @@ import sys
 
 CORE_MODULES = [
     "trailwatch", "trailwatch.catalog", "trailwatch.settings", "trailwatch.stack", "trailwatch.naming",
-    "trailwatch.aws_policies", "trailwatch.docs", "trailwatch.filterpattern", "trailwatch.render.files",
+    "trailwatch.aws_policies", "trailwatch.docs", "trailwatch.images", "trailwatch.config_checks", "trailwatch.filterpattern", "trailwatch.render.files",
     "trailwatch.replay", "trailwatch.violations", "trailwatch.cli", "trailwatch.commands.plan",
     "trailwatch.commands.render", "trailwatch.commands.replay", "trailwatch.commands.match",
 ]

@@ -15,8 +15,8 @@ import pulumi
 
 from stacks import make_stack, stack_config
 from trailwatch.mockrun import Recording, run_program
-from trailwatch.offline_policy import Violation, analyze, config_violations
-from trailwatch.stack import Stack, config_strings
+from trailwatch.offline_policy import Violation, plan_violations
+from trailwatch.stack import Stack, config_strings, stack_from_config
 
 OIDC_ARN = ("arn:aws:iam::123456789012:oidc-provider/"
             "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE")
@@ -34,6 +34,11 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "docker": dict(runtime="docker", teamsWebhookUrl=SECURE),
     "docker-key": dict(runtime="docker", exporterAccessKey=True, teamsWebhookUrl=SECURE),
     "cis": dict(cisCompliance=True, securityHubAlarms=True, alarmEmails=["secops@example.com"]),
+    "cis-https": dict(cisCompliance=True, securityHubAlarms=True, alarmHttpsEndpoints=[
+        "https://alerts.example.com/sns?apikey=0123456789abcdef"]),
+    "cis-secret": dict(cisCompliance=True, securityHubAlarms=True, alarmEmails=SECURE, alarmHttpsEndpoints=SECURE),
+    "k8s-secret-ips": dict(runtime="kubernetes", eksOidcProviderArn=OIDC_ARN, teamsWebhookUrl=SECURE,
+                           enableDetections=["suspicious_source_ips"], suspiciousIps=SECURE),
 }
 
 Transform = Callable[[pulumi.ResourceTransformationArgs], Optional[pulumi.ResourceTransformationResult]]
@@ -80,7 +85,7 @@ def check(settings: Mapping[str, Any], program: Optional[Callable[[], None]] = N
           policy_config: Optional[Mapping[str, Any]] = None, name: str = "test") -> list[Violation]:
     """Every violation plan would report for this stack config (and program)."""
     rec, config, secrets = record(settings, program, name)
-    return analyze(rec, config, name, policy_config=policy_config) + config_violations(config, secrets)
+    return plan_violations(rec, stack_from_config(name, config, secrets), policy_config)
 
 
 def stack_with(settings: Mapping[str, Any], **changes: Any) -> Stack:

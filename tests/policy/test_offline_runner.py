@@ -172,6 +172,34 @@ def test_pack_process_and_offline_runner_agree(weak_run):
     assert {v.policy for v in offline} == {"log-group-retention", "cloudtrail-multi-region"}
 
 
+def test_pack_process_and_offline_runner_agree_on_every_weakening():
+    """Every weakening and harmless change of the catalogue, through the real pack process and offline."""
+    from weakenings import HARMLESS, WEAKENINGS, recording_of
+
+    by_config: dict[str, list] = {}
+    for change in WEAKENINGS + HARMLESS:
+        rec, config, _ = recording_of(change)
+        by_config.setdefault(json.dumps(engine_config(config), sort_keys=True), []).append((change, rec, config))
+    compared = 0
+    for config_json, runs in by_config.items():
+        proc, channel, stub = start_pack(ROOT / "policy", json.loads(config_json))
+        try:
+            stub.Configure(policy_config_request(POLICIES))
+            for change, rec, config in runs:
+                resource_requests, stack_request = requests(rec, "test")
+                diagnostics = [(d, r.urn) for r in resource_requests for d in stub.Analyze(r).diagnostics]
+                diagnostics += [(d, "") for d in stub.AnalyzeStack(stack_request).diagnostics]
+                from_process = to_violations(diagnostics, rec, "test")
+                offline = analyze(rec, config, "test")
+                assert sorted(from_process, key=repr) == sorted(offline, key=repr), change.name
+                pack_policies = change.caught_by & {p.name for p in POLICIES}
+                assert {v.policy for v in offline if v.mandatory} == pack_policies, change.name
+                compared += 1
+        finally:
+            stop_pack(proc, channel)
+    assert compared == len(WEAKENINGS) + len(HARMLESS)
+
+
 def test_bundled_pack_runs_without_the_repository(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "policy" / "bundle.py"), str(tmp_path / "pack")], check=True,
                    capture_output=True, timeout=120)

@@ -107,3 +107,56 @@ def test_redact_handles_recorded_unknowns():
     from trailwatch.commands.plan import redact
 
     assert redact({"arn": Unknown(), "list": [Unknown(), "x"]}) == {"arn": "[unknown]", "list": ["[unknown]", "x"]}
+
+
+CONFIG_WEAK_STACK = """config:
+  aws:region: us-east-1
+  trailwatch:cisCompliance: true
+  trailwatch:detectionOverrides:
+    root_usage: {threshold: 100000}
+    iam_policy_changes: {severity: info}
+  trailwatch:disableDetections: [cloudtrail_heartbeat]
+  trailwatch:groupWaitSeconds: 86400
+"""
+
+
+def test_stack_config_weakenings_exit_1_naming_each_check(capsys, tmp_path):
+    (tmp_path / "Pulumi.lax.yaml").write_text(CONFIG_WEAK_STACK)
+    code, out, _ = plan(capsys, "--stack", "lax", "--config-dir", str(tmp_path), "--format", "json")
+    assert code == 1
+    found = {(v["policy"], v["name"]) for v in json.loads(out)["policy"]["violations"]}
+    assert found == {("cis-detections-alert-thresholds", "trailwatch:detectionOverrides.root_usage"),
+                     ("cis-detections-alert-thresholds", "trailwatch:detectionOverrides.iam_policy_changes"),
+                     ("heartbeat-enabled", "trailwatch:disableDetections"),
+                     ("alert-timings-bounded", "trailwatch:groupWaitSeconds")}
+
+
+def test_secret_alarm_config_stays_secret_in_plan(capsys, tmp_path):
+    (tmp_path / "Pulumi.sec.yaml").write_text(
+        "config:\n  aws:region: us-east-1\n  trailwatch:securityHubAlarms: true\n"
+        "  trailwatch:alarmHttpsEndpoints:\n    secure: v1:AAAA\n  trailwatch:alarmEmails:\n    secure: v1:BBBB\n")
+    code, out, err = plan(capsys, "--stack", "sec", "--config-dir", str(tmp_path), "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["policy"]["violations"] == []
+    subs = [r for r in doc["resources"] if r["type"] == "aws:sns/topicSubscription:TopicSubscription"]
+    assert len(subs) == 2 and all(r["inputs"]["endpoint"] == "[secret]" for r in subs)
+
+
+def test_documented_policy_config_example_is_accepted_by_plan(capsys, tmp_path, repo_root):
+    import re
+
+    text = (repo_root / "docs" / "policy.md").read_text()
+    example = next(b for b in re.findall(r"```json\n(.*?)```", text, flags=re.S) if "alert-timings-bounded" in b)
+    (tmp_path / "policy-config.json").write_text(example)
+    code, out, err = plan(capsys, "--stack", "dev", "--format", "json", "--policy-config",
+                          str(tmp_path / "policy-config.json"))
+    assert code == 0, err
+    assert json.loads(out)["policy"]["violations"] == []
+
+
+def test_unknown_property_of_a_plan_only_check_is_exit_2(capsys, tmp_path):
+    (tmp_path / "bad.json").write_text('{"heartbeat-enabled": {"maxMissing": 5}}')
+    code, out, err = plan(capsys, "--stack", "dev", "--policy-config", str(tmp_path / "bad.json"))
+    assert code == 2 and out == ""
+    assert err.startswith("error: policy config 'heartbeat-enabled': unknown property 'maxMissing'")

@@ -19,8 +19,11 @@ from policy_helpers import (
     OIDC_ARN, SCENARIOS, SECURE, SIG, WEBHOOK, check, edit_document, edit_props, names, program_for, record,
     set_opts, set_props, stack_with,
 )
-from trailwatch.offline_policy import analyze, config_violations
+from trailwatch.config_checks import CHECKS, PLAN_ONLY
+from trailwatch.offline_policy import plan_violations
 from trailwatch.policies import POLICIES
+from trailwatch.stack import stack_from_config
+from weakenings import WEAKENINGS, violations_of as weakened
 
 K8S, DOCKER = SCENARIOS["k8s"], SCENARIOS["docker"]
 TRAIL = "aws:cloudtrail/trail:Trail"
@@ -166,13 +169,31 @@ CASES: dict[str, Case] = {
     "webhook-url-is-secret-config": Case("k8s", (), _settings("k8s", teamsWebhookUrl=WEBHOOK)),
 }
 
+#: Resource types each newer policy checks; their violating example is the first weakening caught by them.
+_APPLIES_TO = {
+    "cloudtrail-logging-enabled": (TRAIL,), "cloudtrail-all-management-events": (TRAIL,),
+    "cloudtrail-global-service-events": (TRAIL,), "iam-no-service-wildcard": (ROLE_POLICY,),
+    "iam-no-admin-managed-policy": ("aws:iam/role:Role",),
+    "resource-policy-no-public-or-foreign-principal": ("aws:s3/bucketPolicy:BucketPolicy", "aws:kms/key:Key"),
+    "resource-policy-service-source-condition": ("aws:s3/bucketPolicy:BucketPolicy", "aws:kms/key:Key"),
+    "sns-url-subscription-endpoint-secret": ("aws:sns/topicSubscription:TopicSubscription",),
+    "pod-security-restricted": (DEPLOYMENT,), "docker-container-hardened": (CONTAINER,),
+    "secret-config-stays-secret": ("aws:sns/topicSubscription:TopicSubscription",),
+    "cis-detections-alert-thresholds": ("aws:cloudwatch/logMetricFilter:LogMetricFilter",),
+    "heartbeat-enabled": ("aws:cloudwatch/logMetricFilter:LogMetricFilter",),
+    "alert-timings-bounded": (),
+}
+for _policy, _types in _APPLIES_TO.items():
+    _first = next(w for w in WEAKENINGS if _policy in w.caught_by)
+    CASES[_policy] = Case(_first.scenario, _types, lambda mp, w=_first: weakened(w))
+
 _baselines: dict[str, tuple] = {}
 
 
 def baseline(name: str):
     if name not in _baselines:
         rec, config, secrets = record(SCENARIOS[name])
-        _baselines[name] = rec, analyze(rec, config, "test") + config_violations(config, secrets)
+        _baselines[name] = rec, plan_violations(rec, stack_from_config("test", config, secrets))
     return _baselines[name]
 
 
@@ -181,7 +202,7 @@ def test_recordings_of_the_unchanged_program_are_reused():
 
 
 def test_every_policy_has_a_case():
-    assert set(CASES) == {p.name for p in POLICIES} | {"webhook-url-is-secret-config"}
+    assert set(CASES) == {p.name for p in POLICIES} | {"webhook-url-is-secret-config"} | set(CHECKS) | set(PLAN_ONLY)
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
@@ -227,7 +248,9 @@ def test_violating_example_is_caught(policy, monkeypatch):
 
 def test_trust_policy_messages_name_each_weakened_role():
     found = [v for v in violations_of("iam-trust-policy-scoped") if v.policy == "iam-trust-policy-scoped"]
-    by_name = {v.name: v.message for v in found}
+    by_name: dict[str, str] = {}
+    for v in found:
+        by_name[v.name] = by_name.get(v.name, "") + v.message
     assert "aws:SourceArn or aws:SourceAccount" in by_name["trailwatch-delivery-role"]
     assert "not pinned to one subject" in by_name["trailwatch-exporter-irsa"]
 
@@ -317,3 +340,63 @@ def test_plaintext_and_json_stack_outputs_both_checked():
 
 def test_oidc_arn_used_in_scenarios_is_an_eks_provider():
     assert ":oidc-provider/oidc.eks." in OIDC_ARN
+
+
+@pytest.mark.parametrize("image", ["prom/cloudwatch-exporter:main", "prom/cloudwatch-exporter:LATEST",
+                                   "prom/cloudwatch-exporter@sha256:"])
+def test_mutable_image_forms_are_caught(image, monkeypatch):
+    import components.workload as workload
+
+    monkeypatch.setattr(workload, "is_pinned_image", lambda image: True)  # the component's own guard removed
+    found = check(K8S, program_for(stack_with(K8S, exporter_image=image)))
+    caught = [v for v in found if v.policy == "images-pinned"]
+    assert {v.type for v in caught} == {DEPLOYMENT}
+    assert all(image in v.message and "allowed" in v.message for v in caught)
+
+
+def test_image_tag_pattern_comes_from_policy_config(monkeypatch):
+    import components.workload as workload
+
+    monkeypatch.setattr(workload, "is_pinned_image", lambda image: True)
+    program = program_for(stack_with(K8S, exporter_image="prom/cloudwatch-exporter:2024-06-01"))
+    assert "images-pinned" in names(check(K8S, program))
+    dated = {"images-pinned": {"allowedTagPattern": r"v?\d+\.\d+\.\d+|\d{4}-\d{2}-\d{2}"}}
+    assert "images-pinned" not in names(check(K8S, program, policy_config=dated))
+
+
+def test_secret_https_endpoint_stays_secret_in_input_and_output():
+    rec, _, secrets = record(SCENARIOS["cis-secret"])
+    assert "trailwatch:alarmHttpsEndpoints" in secrets
+    subs = {r.name: r for r in rec.of_type("aws:sns/topicSubscription:TopicSubscription")}
+    for name, sub in subs.items():
+        assert pulumi.runtime.rpc.is_rpc_secret(sub.inputs["endpoint"]), name
+    https = next(r for n, r in subs.items() if "https" in n)
+    assert https.additional_secret_outputs == ["endpoint"]
+
+
+def test_plain_https_endpoint_is_still_kept_secret():
+    rec, _, secrets = record(SCENARIOS["cis-https"])
+    assert not secrets
+    (sub,) = rec.of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert pulumi.runtime.rpc.is_rpc_secret(sub.inputs["endpoint"])
+
+
+def test_plan_only_checks_take_levels_and_limits_from_policy_config():
+    weak = {"groupWaitSeconds": 86400}
+    assert [v.level for v in check(weak) if v.policy == "alert-timings-bounded"] == ["mandatory"]
+    assert [v.level for v in check(weak, policy_config={"alert-timings-bounded": "advisory"})
+            if v.policy == "alert-timings-bounded"] == ["advisory"]
+    assert "alert-timings-bounded" not in names(check(weak, policy_config={
+        "alert-timings-bounded": {"maxGroupWaitSeconds": 86400}}), None)
+    from trailwatch.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown property 'maxWait'"):
+        check(weak, policy_config={"alert-timings-bounded": {"maxWait": 1}})
+
+
+def test_secret_suspicious_ips_stay_secret_in_the_filter_pattern():
+    rec, violations = baseline("k8s-secret-ips")
+    (filt,) = [r for r in rec.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter") if "suspicious" in r.name]
+    assert pulumi.runtime.rpc.is_rpc_secret(filt.inputs["pattern"])
+    assert "192.0.2.254" in filt.inputs["pattern"]["value"]  # plan's placeholder, traced through
+    assert violations == []

@@ -91,14 +91,21 @@ TYPES = sorted({
     "aws:s3/bucketPolicy:BucketPolicy", "kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:CronJob",
     "kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:Pod", "docker:index/container:Container",
     "docker:index/remoteImage:RemoteImage", "aws:sns/topicSubscription:TopicSubscription",
+    "aws:kms/keyPolicy:KeyPolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "kubernetes:apps/v1:DaemonSet",
 })
 KEYS = ["isMultiRegionTrail", "enableLogFileValidation", "kmsKeyId", "cloudWatchLogsGroupArn", "retentionInDays",
         "enableKeyRotation", "keySpec", "policy", "assumeRolePolicy", "inlinePolicies", "spec", "template",
         "containers", "securityContext", "image", "env", "data", "binaryData", "ports", "user", "readOnly",
-        "memory", "cpus", "name", "uploads", "Statement", "Action", "Resource", "Principal", "Condition"]
+        "memory", "cpus", "name", "uploads", "Statement", "Action", "Resource", "Principal", "Condition",
+        "enableLogging", "includeGlobalServiceEvents", "eventSelectors", "advancedEventSelectors", "fieldSelectors",
+        "field", "equals", "notEquals", "readWriteType", "securityOpts", "capabilities", "adds", "add", "drop",
+        "volumes", "mounts", "hostPath", "source", "privileged", "hostNetwork", "networkMode", "protocol", "endpoint",
+        "managedPolicyArns", "policyArn", "seccompProfile", "type", "sysctls", "seLinuxOptions", "AWS", "Federated"]
 json_values = st.recursive(
     st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False, width=32)
     | st.sampled_from(["*", "sha256:abc", "root", "0", "logs:*", WEBHOOK, "04da6b54-80e4-46f7-96ec-b56ff0331ba9",
+                       "Management", "eventSource", "host", "seccomp=unconfined", "00:00", "https", "iam:*",
+                       "arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::999999999999:root",
                        '{"Statement": [{"Effect": "Allow", "Action": "*", "Principal": {"Service": "x"}}]}',
                        '{"Statement": {"Effect": "Allow", "Action": ["logs:PutLogEvents"], "Resource": "*"}}'])
     | st.text(max_size=8),
@@ -110,7 +117,7 @@ SERVICER = _PolicyAnalyzerServicer("trailwatch", "0.0.0", POLICIES, EnforcementL
 SERVICER.Configure(policy_config_request(POLICIES), None)
 
 
-@settings(max_examples=40, deadline=None, derandomize=True)
+@settings(max_examples=80, deadline=None, derandomize=True)
 @given(st.sampled_from(TYPES), st.dictionaries(st.sampled_from(KEYS), json_values, max_size=6))
 def test_no_policy_crashes_on_any_input(resource_type, props):
     servicer = SERVICER

@@ -5,7 +5,8 @@ Secure config values cannot be decrypted offline; they are replaced by a placeho
 
 Then the policy pack (``policy/``, policies in ``trailwatch.policies``) runs over the recorded resources the
 way the engine hands them to a pack during ``pulumi preview`` (see ``trailwatch.offline_policy``), plus the
-plan-only check that secret config is not stored in plain text. Violations are printed after the tree (table)
+plan-only checks a pack cannot make: secret config stored in plain text, secret config that lost its secrecy in
+a resource or output, and the stack config itself (``trailwatch.config_checks``). Violations are printed after the tree (table)
 or under ``"policy"`` (JSON); any mandatory violation makes the exit code 1. Config errors stay exit 2.
 """
 
@@ -76,10 +77,9 @@ def plan_document(stack_name: str, config_dir: Path = PROJECT_ROOT, policies: bo
         "outputs": redact(recording.outputs),
     }
     if policies:
-        from ..offline_policy import analyze, config_violations
+        from ..offline_policy import plan_violations
 
-        found = analyze(recording, stack.config, stack.name, policy_config=policy_config)
-        found += config_violations(stack.config, stack.secret_keys)
+        found = plan_violations(recording, stack, policy_config)
         doc["policy"] = {"violations": sorted((v.as_dict() for v in found), key=_level_order)}
     return doc
 

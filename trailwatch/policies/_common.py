@@ -9,6 +9,7 @@ unknown means (usually: "set, but not checkable during preview; checked again on
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
@@ -69,6 +70,11 @@ def as_list(value: Any) -> list:
     if isinstance(value, list):
         return value
     return [value]
+
+
+def shown_number(value: Any) -> Any:
+    """Numbers arrive as floats (9106.0); show whole ones as written (9106)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def is_true(value: Any) -> bool:
@@ -159,3 +165,77 @@ def in_component(urn: str, component_type: str) -> bool:
     if len(parts) < 4:
         return False
     return component_type in parts[2].split("$")[:-1]
+
+
+# --- conditions and accounts (resource policies and trust policies) -------------------------------------------
+
+#: Condition keys that pin a request to one account, organisation or source resource (confused deputy).
+SCOPING_KEYS = frozenset({"aws:sourcearn", "aws:sourceaccount", "aws:sourceorgid", "aws:sourceorgpaths",
+                          "aws:sourceowner", "aws:principalaccount", "aws:principalorgid", "aws:principalarn",
+                          "aws:principalorgpaths", "kms:calleraccount"})
+_ACCOUNT = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
+
+
+def condition_keys(statement: Mapping) -> dict[str, tuple[str, Any]]:
+    """Lower-cased condition key -> (operator, value) of a statement."""
+    out: dict[str, tuple[str, Any]] = {}
+    cond = statement.get("Condition")
+    if isinstance(cond, Mapping):
+        for op, body in cond.items():
+            if isinstance(body, Mapping):
+                for key, value in body.items():
+                    out[str(key).lower()] = (str(op), value)
+    return out
+
+
+def weak_value(value: Any) -> bool:
+    """True when a scoping condition value matches any account: ``*``, a wildcard account, an ARN whose account
+    field is empty or a wildcard."""
+    for item in as_list(value):
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            item = str(int(item))  # a numeric account id
+        if not isinstance(item, str) or not item.strip() or item.strip() in ("*", "?"):
+            return True
+        text = item.strip()
+        if text.startswith("arn:"):
+            parts = text.split(":", 5)
+            account = parts[4] if len(parts) > 4 else ""
+            service = parts[2] if len(parts) > 2 else ""
+            if service != "s3" and (not account or "*" in account or "?" in account):
+                return True
+        elif "*" in text or "?" in text:
+            return True
+    return False
+
+
+def scoping_conditions(statement: Mapping, extra: frozenset = frozenset()) -> tuple[list[str], list[str]]:
+    """``(keys, weak keys)``: the statement's scoping condition keys (``SCOPING_KEYS`` plus ``extra``), and those
+    of them whose value matches any account."""
+    keys = condition_keys(statement)
+    found = [k for k in keys if k in SCOPING_KEYS or k in extra]
+    return found, [k for k in found if weak_value(keys[k][1])]
+
+
+def principal_values(statement: Mapping, kind: str) -> list[str]:
+    principal = statement.get("Principal")
+    if principal == "*" and kind == "AWS":
+        return ["*"]
+    if not isinstance(principal, Mapping):
+        return []
+    return [p for p in as_list(principal.get(kind)) if isinstance(p, str)]
+
+
+def home_accounts(doc: Any) -> set[str]:
+    """Accounts a document is about: every 12-digit account id outside its AWS principals (conditions,
+    resources, federated providers). The program writes the stack's own account there (getCallerIdentity)."""
+    found: set[str] = set()
+    for st in statements(doc):
+        found |= set(_ACCOUNT.findall(json.dumps([st.get("Condition"), st.get("Resource"),
+                                                  principal_values(st, "Federated")], default=str)))
+    return found
+
+
+def principal_account(principal: str) -> str | None:
+    """The account of an AWS principal (``123456789012``, ``arn:aws:iam::123456789012:root|role/x``)."""
+    match = _ACCOUNT.search(principal)
+    return match.group(0) if match else None

@@ -20,8 +20,8 @@ from pulumi_policy import (
 
 from ..settings import RETENTION_DAYS
 from ._common import (
-    UNKNOWN, actions, allow_statements, as_list, dig, document, in_component, label, plain, resource_policy,
-    stack_flag, statements,
+    UNKNOWN, actions, allow_statements, as_list, condition_keys, dig, document, home_accounts, in_component, label,
+    plain, principal_account, principal_values, resource_policy, scoping_conditions, stack_flag, statements,
 )
 
 MANDATORY = EnforcementLevel.MANDATORY
@@ -71,6 +71,9 @@ ATTACHMENTS = (
 DEFAULT_MINIMUM_RETENTION_DAYS = 90
 DEFAULT_EXPORTER_ACTIONS = ("cloudwatch:GetMetricStatistics", "cloudwatch:GetMetricData", "cloudwatch:ListMetrics")
 DEFAULT_EXEMPT_SERVICES = ("ec2.amazonaws.com",)
+TRUSTED_ACCOUNTS_SCHEMA = {"type": "array", "items": {"type": "string", "pattern": "^[0-9]{12}$"}, "default": [],
+                           "description": "Other AWS accounts that may be trusted (the stack's own account always "
+                                          "is: the one its documents' conditions and resources name)."}
 _LOGS_READ_VERBS = ("describe", "get", "list", "filter", "startquery", "stopquery", "testmetricfilter",
                     "startlivetail", "stoplivetail")
 
@@ -237,18 +240,6 @@ def _access_keys(props: dict, args: ResourceValidationArgs) -> Iterator[str]:
            "or set trailwatch:exporterAccessKey: true to accept a key for the exporter.")
 
 
-def _condition_keys(statement: Mapping) -> dict[str, tuple[str, Any]]:
-    """Lower-cased condition key -> (operator, value) of a statement."""
-    out: dict[str, tuple[str, Any]] = {}
-    cond = statement.get("Condition")
-    if isinstance(cond, Mapping):
-        for op, body in cond.items():
-            if isinstance(body, Mapping):
-                for key, value in body.items():
-                    out[str(key).lower()] = (str(op), value)
-    return out
-
-
 def _single_subject(op: str, value: Any) -> str | None:
     values = as_list(value)
     if op != "StringEquals" or len(values) != 1 or not isinstance(values[0], str):
@@ -260,33 +251,51 @@ def _trust_policy(props: dict, args: ResourceValidationArgs) -> Iterator[str]:
     doc = document(props.get("assumeRolePolicy"))
     if doc is UNKNOWN or doc is None:
         return
-    exempt = set((args.get_config() or {}).get("exemptServices", DEFAULT_EXEMPT_SERVICES))
+    config = args.get_config() or {}
+    exempt = set(config.get("exemptServices", DEFAULT_EXEMPT_SERVICES))
+    trusted = home_accounts(doc) | set(config.get("trustedAccounts", []))
     for i, st in enumerate(allow_statements(doc)):
         where = f"assumeRolePolicy {label(st, i)}"
-        principal = st.get("Principal")
-        keys = _condition_keys(st)
-        if principal == "*" or (isinstance(principal, Mapping) and "*" in as_list(principal.get("AWS"))):
-            yield f"{where}: trusts every AWS principal ('*')."
+        keys = condition_keys(st)
+        aws_principals = principal_values(st, "AWS")
+        if "*" in aws_principals:
+            yield f"{where}: trusts every AWS principal ('*'); allowed: principals of this account."
             continue
         if "NotPrincipal" in st:
             yield f"{where}: Allow with NotPrincipal trusts every principal not listed."
             continue
-        if not isinstance(principal, Mapping):
-            continue
-        services = [s for s in as_list(principal.get("Service")) if isinstance(s, str) and s not in exempt]
-        if services and not ({"aws:sourcearn", "aws:sourceaccount"} & set(keys)):
-            yield (f"{where}: service principal {', '.join(services)} without an aws:SourceArn or "
-                   f"aws:SourceAccount condition: the service could be made to assume this role on behalf of "
-                   f"another account (confused deputy).")
-        for provider in as_list(principal.get("Federated")):
-            subjects = [(k, v) for k, v in keys.items() if k.endswith(":sub")]
-            subject = _single_subject(*subjects[0][1]) if len(subjects) == 1 else None
-            eks = isinstance(provider, str) and ":oidc-provider/" in provider
-            if subject is None or (eks and not (subject.startswith("system:serviceaccount:")
-                                                and subject.count(":") == 3)):
-                yield (f"{where}: web-identity trust for {provider} is not pinned to one subject; require "
-                       f"StringEquals '<issuer>:sub' = 'system:serviceaccount:<namespace>:<name>' (one service "
-                       f"account, no wildcards).")
+        for principal in aws_principals:
+            account = principal_account(principal)
+            if account not in trusted:
+                yield (f"{where}: trusts {principal}, outside this stack's account; allowed: principals of the "
+                       f"account the role is in, or accounts listed in trustedAccounts.")
+        services = [s for s in principal_values(st, "Service") if s not in exempt]
+        scoping, weak = scoping_conditions(st)
+        if services and not set(scoping) - set(weak):
+            detail = (f"its {', '.join(weak)} condition matches any account" if weak
+                      else "it has no aws:SourceArn or aws:SourceAccount condition")
+            yield (f"{where}: service principal {', '.join(services)}: {detail}; the service could be made to "
+                   f"assume this role on behalf of another account (confused deputy). Allowed: aws:SourceArn / "
+                   f"aws:SourceAccount naming this stack's trail or account.")
+        for provider in principal_values(st, "Federated"):
+            yield from _web_identity(where, provider, keys)
+
+
+def _web_identity(where: str, provider: str, keys: Mapping[str, tuple[str, Any]]) -> Iterator[str]:
+    """IRSA: one service account (``:sub`` StringEquals, no wildcard) and the STS audience (``:aud``)."""
+    subjects = [(k, v) for k, v in keys.items() if k.endswith(":sub")]
+    subject = _single_subject(*subjects[0][1]) if len(subjects) == 1 else None
+    eks = ":oidc-provider/" in provider
+    if subject is None or (eks and not (subject.startswith("system:serviceaccount:") and subject.count(":") == 3)):
+        yield (f"{where}: web-identity trust for {provider} is not pinned to one subject; require "
+               f"StringEquals '<issuer>:sub' = 'system:serviceaccount:<namespace>:<name>' (one service "
+               f"account, no wildcards).")
+    audiences = [v for k, v in keys.items() if k.endswith(":aud")]
+    if eks and not (len(audiences) == 1 and audiences[0][0] == "StringEquals"
+                    and as_list(audiences[0][1]) == ["sts.amazonaws.com"]):
+        yield (f"{where}: web-identity trust for {provider} does not require StringEquals '<issuer>:aud' = "
+               f"'sts.amazonaws.com': a token minted for any other audience of the cluster could assume the role. "
+               f"Allowed: exactly that audience condition.")
 
 
 def _exporter_read_only(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -398,7 +407,7 @@ def denies_insecure_transport(doc: Any) -> bool:
             continue
         if not any(a in ("*", "s3:*") for a in actions(st)):
             continue
-        condition = _condition_keys(st).get("aws:securetransport")
+        condition = condition_keys(st).get("aws:securetransport")
         if condition and condition[0] == "Bool" and str(as_list(condition[1])[0]).lower() == "false":
             return True
     return False
@@ -413,9 +422,11 @@ def _tls_ok(props: dict, config: Mapping, inline: bool = False) -> bool | None:
 
 # --- the policies --------------------------------------------------------------------------------------------
 
-def _resource(name: str, description: str, types: tuple[str, ...], check, severity: Severity,
-              config_schema: PolicyConfigSchema | None = None, remediation: str | None = None
-              ) -> ResourceValidationPolicy:
+def mandatory_policy(name: str, description: str, types: tuple[str, ...], check, severity: Severity,
+                     config_schema: PolicyConfigSchema | None = None, remediation: str | None = None
+                     ) -> ResourceValidationPolicy:
+    """A mandatory resource policy running ``check`` (plain props -> messages) on resources of ``types``; every
+    module of the pack declares its resource policies through this, so they share one shape."""
     return ResourceValidationPolicy(
         name=name, description=description, validate=resource_policy(name, types, check),
         enforcement_level=MANDATORY, config_schema=config_schema, severity=severity,
@@ -425,57 +436,59 @@ def _resource(name: str, description: str, types: tuple[str, ...], check, severi
 IAM_DOCUMENT_TYPES = tuple(IDENTITY_POLICY_PROPS) + (ROLE,)
 
 POLICIES = [
-    _resource("cloudtrail-multi-region",
-              "CloudTrail trails record API calls in every region, not only the home region.",
-              (TRAIL,), _trail_multi_region, Severity.HIGH,
-              remediation="Set trailwatch:multiRegionTrail: true (is_multi_region_trail=True)."),
-    _resource("cloudtrail-log-file-validation",
-              "CloudTrail trails write digest files so tampering with delivered logs can be detected.",
-              (TRAIL,), _trail_log_file_validation, Severity.HIGH),
-    _resource("cloudtrail-kms-encrypted",
-              "CloudTrail trails encrypt their log files with a customer-managed KMS key.",
-              (TRAIL,), _trail_kms, Severity.HIGH),
-    _resource("cloudtrail-delivers-to-cloudwatch-logs",
-              "CloudTrail trails deliver to a CloudWatch Logs group (ARN with the ':*' stream wildcard) through "
-              "a delivery role, so metric filters can see every event.",
-              (TRAIL,), _trail_cloudwatch_logs, Severity.CRITICAL),
-    _resource("log-group-retention",
-              "CloudWatch log groups keep events for at least the configured minimum (default 90 days) and use "
-              "a retention AWS accepts; 0/unset (never expire) passes.",
-              (LOG_GROUP,), _log_group_retention, Severity.MEDIUM,
-              config_schema=PolicyConfigSchema(properties={"minimumRetentionDays": {
-                  "type": "integer", "default": DEFAULT_MINIMUM_RETENTION_DAYS, "minimum": 1,
-                  "description": "Shortest retention, in days, a log group may have."}}),
-              remediation="Set trailwatch:logRetentionDays to an allowed value >= the minimum."),
-    _resource("log-group-kms-encrypted",
-              "CloudWatch log groups are encrypted with a customer-managed KMS key.",
-              (LOG_GROUP,), _log_group_kms, Severity.MEDIUM),
-    _resource("kms-key-rotation",
-              "Symmetric customer-managed KMS keys rotate their key material automatically.",
-              (KMS_KEY,), _kms_rotation, Severity.MEDIUM),
-    _resource("iam-no-wildcard-action",
-              "No IAM or resource policy allows Action '*' (or uses NotAction in an Allow).",
-              IAM_DOCUMENT_TYPES + tuple(RESOURCE_POLICY_PROPS), _wildcard_action, Severity.CRITICAL),
-    _resource("iam-no-wildcard-logs-write",
-              "No IAM policy allows CloudWatch Logs write actions (logs:CreateLogStream, logs:PutLogEvents, "
-              "logs:*, ...) on '*' or on every log group of an account.",
-              IAM_DOCUMENT_TYPES, _logs_write_wildcard_resource, Severity.HIGH,
-              remediation="Scope the Resource to the one log group's ARN (…:log-group:<name>:log-stream:*)."),
-    _resource("iam-no-access-keys",
-              "The stack creates no long-lived IAM access keys unless it explicitly enables one for the exporter "
-              "(trailwatch:exporterAccessKey: true).",
-              (ACCESS_KEY,), _access_keys, Severity.HIGH,
-              config_schema=PolicyConfigSchema(properties={"allowAccessKeys": {
-                  "type": "boolean", "default": False,
-                  "description": "Allow IAM access keys anywhere in the stack (organisation override)."}})),
-    _resource("iam-trust-policy-scoped",
-              "Role trust policies are scoped: service principals carry an aws:SourceArn or aws:SourceAccount "
-              "condition, web-identity (IRSA) trust names exactly one service account, nothing trusts '*'.",
-              (ROLE,), _trust_policy, Severity.HIGH,
-              config_schema=PolicyConfigSchema(properties={"exemptServices": {
-                  "type": "array", "items": {"type": "string"}, "default": list(DEFAULT_EXEMPT_SERVICES),
-                  "description": "Service principals that need no confused-deputy condition (EC2 instance "
-                                 "roles are gated by iam:PassRole when the instance profile is attached)."}})),
+    mandatory_policy("cloudtrail-multi-region",
+                     "CloudTrail trails record API calls in every region, not only the home region.",
+                     (TRAIL,), _trail_multi_region, Severity.HIGH,
+                     remediation="Set trailwatch:multiRegionTrail: true (is_multi_region_trail=True)."),
+    mandatory_policy("cloudtrail-log-file-validation",
+                     "CloudTrail trails write digest files so tampering with delivered logs can be detected.",
+                     (TRAIL,), _trail_log_file_validation, Severity.HIGH),
+    mandatory_policy("cloudtrail-kms-encrypted",
+                     "CloudTrail trails encrypt their log files with a customer-managed KMS key.",
+                     (TRAIL,), _trail_kms, Severity.HIGH),
+    mandatory_policy("cloudtrail-delivers-to-cloudwatch-logs",
+                     "CloudTrail trails deliver to a CloudWatch Logs group (ARN with the ':*' stream wildcard) through "
+                     "a delivery role, so metric filters can see every event.",
+                     (TRAIL,), _trail_cloudwatch_logs, Severity.CRITICAL),
+    mandatory_policy("log-group-retention",
+                     "CloudWatch log groups keep events for at least the configured minimum (default 90 days) and use "
+                     "a retention AWS accepts; 0/unset (never expire) passes.",
+                     (LOG_GROUP,), _log_group_retention, Severity.MEDIUM,
+                     config_schema=PolicyConfigSchema(properties={"minimumRetentionDays": {
+                         "type": "integer", "default": DEFAULT_MINIMUM_RETENTION_DAYS, "minimum": 1,
+                         "description": "Shortest retention, in days, a log group may have."}}),
+                     remediation="Set trailwatch:logRetentionDays to an allowed value >= the minimum."),
+    mandatory_policy("log-group-kms-encrypted",
+                     "CloudWatch log groups are encrypted with a customer-managed KMS key.",
+                     (LOG_GROUP,), _log_group_kms, Severity.MEDIUM),
+    mandatory_policy("kms-key-rotation",
+                     "Symmetric customer-managed KMS keys rotate their key material automatically.",
+                     (KMS_KEY,), _kms_rotation, Severity.MEDIUM),
+    mandatory_policy("iam-no-wildcard-action",
+                     "No IAM or resource policy allows Action '*' (or uses NotAction in an Allow).",
+                     IAM_DOCUMENT_TYPES + tuple(RESOURCE_POLICY_PROPS), _wildcard_action, Severity.CRITICAL),
+    mandatory_policy("iam-no-wildcard-logs-write",
+                     "No IAM policy allows CloudWatch Logs write actions (logs:CreateLogStream, logs:PutLogEvents, "
+                     "logs:*, ...) on '*' or on every log group of an account.",
+                     IAM_DOCUMENT_TYPES, _logs_write_wildcard_resource, Severity.HIGH,
+                     remediation="Scope the Resource to the one log group's ARN (…:log-group:<name>:log-stream:*)."),
+    mandatory_policy("iam-no-access-keys",
+                     "The stack creates no long-lived IAM access keys unless it explicitly enables one for the exporter "
+                     "(trailwatch:exporterAccessKey: true).",
+                     (ACCESS_KEY,), _access_keys, Severity.HIGH,
+                     config_schema=PolicyConfigSchema(properties={"allowAccessKeys": {
+                         "type": "boolean", "default": False,
+                         "description": "Allow IAM access keys anywhere in the stack (organisation override)."}})),
+    mandatory_policy("iam-trust-policy-scoped",
+                     "Role trust policies are scoped: service principals carry an aws:SourceArn or aws:SourceAccount "
+                     "condition with a value naming one account, web-identity (IRSA) trust names exactly one service "
+                     "account and the sts.amazonaws.com audience, no principal of another account, nothing trusts '*'.",
+                     (ROLE,), _trust_policy, Severity.HIGH,
+                     config_schema=PolicyConfigSchema(properties={"exemptServices": {
+                         "type": "array", "items": {"type": "string"}, "default": list(DEFAULT_EXEMPT_SERVICES),
+                         "description": "Service principals that need no confused-deputy condition (EC2 instance "
+                                        "roles are gated by iam:PassRole when the instance profile is attached)."},
+                         "trustedAccounts": TRUSTED_ACCOUNTS_SCHEMA})),
     StackValidationPolicy(
         name="exporter-read-only-cloudwatch",
         description="The CloudWatch exporter's IAM permissions are read-only CloudWatch metrics "

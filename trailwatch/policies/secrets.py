@@ -39,6 +39,8 @@ DOCKER_CONTAINER = "docker:index/container:Container"
 SECRET_STORES = (K8S_SECRET, "aws:secretsmanager/secretVersion:SecretVersion")
 SSM_PARAMETER = "aws:ssm/parameter:Parameter"
 DOCKER_SECRET_CAPABLE = ("uploads", "envs")
+SNS_SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+URL_PROTOCOLS = ("http", "https")
 
 
 def webhook_literals() -> tuple[str, ...]:
@@ -92,7 +94,25 @@ def _outputs(args: StackValidationArgs, report_violation: ReportViolation) -> No
                     f"webhook_url_file path) instead.", res.urn)
 
 
+def _subscription_endpoint(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != SNS_SUBSCRIPTION:
+        return
+    props = plain(args.props)
+    if props.get("protocol") not in URL_PROTOCOLS:
+        return
+    if "endpoint" not in set(args.opts.additional_secret_outputs or []):
+        report_violation(f"endpoint ({props.get('protocol')} subscription; value not shown) is not in "
+                         f"additionalSecretOutputs: a subscription URL often carries a credential (an API key or "
+                         f"signature in its query) and would sit in plain text in the state. Allowed: the endpoint "
+                         f"passed as a secret Output with additional_secret_outputs=['endpoint'].", None)
+
+
 POLICIES = [
+    ResourceValidationPolicy(
+        name="sns-url-subscription-endpoint-secret",
+        description="SNS http/https subscriptions keep their endpoint URL secret (additionalSecretOutputs "
+                    "['endpoint']): such URLs carry credentials, e.g. trailwatch:alarmHttpsEndpoints.",
+        validate=_subscription_endpoint, enforcement_level=EnforcementLevel.MANDATORY, severity=Severity.HIGH),
     ResourceValidationPolicy(
         name="no-plaintext-teams-webhook",
         description="A Microsoft Teams / Power Automate webhook URL (the whole URL is the credential) appears "

@@ -7,6 +7,7 @@ preview), so image pinning is checked on the RemoteImage's ``name`` and on any l
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterator, Mapping
 
 from pulumi_policy import (
@@ -14,8 +15,9 @@ from pulumi_policy import (
     Severity, StackValidationArgs, StackValidationPolicy,
 )
 
-from ..settings import is_pinned_image
-from ._common import UNKNOWN, as_list, dig, is_true, plain, resource_policy
+from ..images import DEFAULT_TAG_PATTERN, image_problem
+from ._common import UNKNOWN, as_list, dig, is_true, plain, resource_policy, shown_number
+from .docker import docker_user_problem
 
 MANDATORY = EnforcementLevel.MANDATORY
 DOCKER_CONTAINER = "docker:index/container:Container"
@@ -62,23 +64,33 @@ def containers(resource_type: str, props: Mapping) -> Iterator[tuple[str, Mappin
 
 # --- images ------------------------------------------------------------------------------------------------
 
-def _pinned(props: dict, args: ResourceValidationArgs) -> Iterator[str]:
+def _image_refs(props: dict, args: ResourceValidationArgs) -> Iterator[tuple[str, Any]]:
+    """``(field, image reference)`` of a RemoteImage, a Docker container or every container of a pod."""
     if args.resource_type == REMOTE_IMAGE:
-        image = props.get("name")
-        if isinstance(image, str) and not is_pinned_image(image):
-            yield f"image {image!r} is not pinned to a version tag or digest (no 'latest', no untagged)."
-        return
-    if args.resource_type == DOCKER_CONTAINER:
+        yield "name", props.get("name")
+    elif args.resource_type == DOCKER_CONTAINER:
         image = props.get("image")
-        if isinstance(image, str) and not image.startswith("sha256:") and not is_pinned_image(image):
-            yield f"image {image!r} is not pinned to a version tag or digest (no 'latest', no untagged)."
+        if not (isinstance(image, str) and image.startswith("sha256:")):  # a RemoteImage's image id
+            yield "image", image
+    else:
+        for where, container, _ in containers(args.resource_type, props):
+            yield f"{where}.image", container.get("image")
+
+
+def _pinned(props: dict, args: ResourceValidationArgs) -> Iterator[str]:
+    pattern = (args.get_config() or {}).get("allowedTagPattern", DEFAULT_TAG_PATTERN)
+    try:
+        re.compile(pattern)
+    except (re.error, TypeError) as exc:
+        yield (f"policy config images-pinned.allowedTagPattern {pattern!r} is not a regular expression ({exc}); "
+               f"allowed: a Python regular expression matched against the whole tag.")
         return
-    for where, container, _ in containers(args.resource_type, props):
-        image = container.get("image")
-        if image is UNKNOWN:
+    for field, image in _image_refs(props, args):
+        if image is UNKNOWN or (image is None and args.resource_type == DOCKER_CONTAINER):
             continue
-        if not isinstance(image, str) or not is_pinned_image(image):
-            yield f"{where}: image {image!r} is not pinned to a version tag or digest (no 'latest', no untagged)."
+        problem = image_problem(image, pattern)
+        if problem:
+            yield f"{field}: image {image!r} {problem}."
 
 
 # --- non-root ----------------------------------------------------------------------------------------------
@@ -96,25 +108,16 @@ def _k8s_non_root(container: Mapping, pod_spec: Mapping) -> bool | None:
     return non_root is True
 
 
-def _docker_user_ok(user: Any) -> bool | None:
-    if user is UNKNOWN:
-        return None
-    if not isinstance(user, str) or not user.strip():
-        return False
-    name = user.split(":")[0].strip()
-    return name not in ("0", "root")
-
-
 def _non_root(props: dict, args: ResourceValidationArgs) -> Iterator[str]:
     if args.resource_type == DOCKER_CONTAINER:
-        if _docker_user_ok(props.get("user")) is False:
-            yield ("user is not set to a non-root user: the container runs as root unless the image says "
-                   "otherwise. Set user='65534:65534' (or another non-zero uid).")
+        problem = docker_user_problem(props.get("user"))
+        if problem:
+            yield f"{problem}; allowed: a non-zero uid and gid such as user='65534:65534'."
         return
     for where, container, spec in containers(args.resource_type, props):
         if _k8s_non_root(container, spec) is False:
-            yield (f"{where}: does not run as non-root: set securityContext.runAsNonRoot: true and a non-zero "
-                   f"runAsUser (container or pod level).")
+            yield (f"{where}: does not run as non-root; allowed: securityContext.runAsNonRoot: true and a "
+                   f"non-zero runAsUser (container or pod level).")
 
 
 # --- read-only root filesystem -----------------------------------------------------------------------------
@@ -202,8 +205,9 @@ def _adapter_not_exposed(args: StackValidationArgs, report_violation: ReportViol
                     continue
                 if port.get("ip") not in LOOPBACK:
                     report_violation(
-                        f"port {port.get('internal')} is published on {port.get('ip') or '0.0.0.0 (all addresses)'}: "
-                        f"the adapter serves the webhook URLs on GET /config. Bind it to 127.0.0.1.", res.urn)
+                        f"port {shown_number(port.get('internal'))} is published on "
+                        f"{port.get('ip') or '0.0.0.0 (all addresses)'}: the adapter serves the webhook URLs on "
+                        f"GET /config. Allowed: 127.0.0.1 (loopback).", res.urn)
     adapter_services: set[str] = set()
     for res in args.resources:
         if res.resource_type != SERVICE:
@@ -234,14 +238,19 @@ def _adapter_not_exposed(args: StackValidationArgs, report_violation: ReportViol
 POLICIES = [
     ResourceValidationPolicy(
         name="images-pinned",
-        description="Container images are pinned to a version tag or a digest: no ':latest', no untagged image.",
+        description="Container images are pinned: a tag of the allowed shape (default vX.Y.Z / X.Y.Z) or a "
+                    "sha256 digest with 64 hex digits; no ':latest', ':main', ':LATEST', empty digest or untagged "
+                    "image.",
         validate=resource_policy("images-pinned", WORKLOAD_TYPES + (REMOTE_IMAGE,), _pinned),
         enforcement_level=MANDATORY, severity=Severity.HIGH,
+        config_schema=PolicyConfigSchema(properties={"allowedTagPattern": {
+            "type": "string", "default": DEFAULT_TAG_PATTERN,
+            "description": "Regular expression (full match) a tag must match when the image has no digest."}}),
         remediation_steps="Set trailwatch:exporterImage / adapterImage to e.g. prom/cloudwatch-exporter:v0.18.0."),
     ResourceValidationPolicy(
         name="containers-non-root",
         description="Containers run as a non-root user (Kubernetes runAsNonRoot / non-zero runAsUser; Docker "
-                    "user set to a non-zero uid).",
+                    "user set, with uid and gid non-zero as Docker parses them: '00', '+0' are root).",
         validate=resource_policy("containers-non-root", WORKLOAD_TYPES, _non_root),
         enforcement_level=MANDATORY, severity=Severity.HIGH),
     ResourceValidationPolicy(
