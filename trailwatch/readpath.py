@@ -39,8 +39,6 @@ from .errors import ConfigError
 FILTER_LATENCY_SECONDS = 60
 #: CloudWatch's granularity for metric-filter metrics (standard resolution) and GetMetricStatistics rounding.
 MINUTE = 60
-#: GetMetricStatistics returns at most this many datapoints per call.
-MAX_DATAPOINTS = 1440
 #: Detection alerts take the max over this many scrapes: a firing alert survives an exporter outage of up to
 #: this many missed scrapes without resolving and firing again (which would post a second card).
 DETECTION_HOLD_SCRAPES = 10
@@ -92,9 +90,6 @@ def check(window_minutes: int, tolerance_minutes: int, heartbeat_minutes: int, d
           scrape_interval_seconds: int) -> None:
     """Raise :class:`ConfigError` when the settings cannot honour the delivery-lag tolerance."""
     fixed = FILTER_LATENCY_SECONDS + MINUTE
-    if window_minutes * MINUTE // MINUTE > MAX_DATAPOINTS:
-        raise ConfigError(f"config 'trailwatch:alertWindowMinutes': must be at most {MAX_DATAPOINTS} (one day: "
-                          f"GetMetricStatistics' limit; got {window_minutes})")
     budget = lag_budget_seconds(window_minutes, delay_seconds, scrape_interval_seconds)
     if budget < tolerance_minutes * MINUTE:
         needed = -(-(tolerance_minutes * MINUTE + fixed + scrape_interval_seconds - delay_seconds) // MINUTE)

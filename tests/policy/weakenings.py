@@ -226,7 +226,7 @@ WEAKENINGS: list[Weakening] = [
     _w("cis-severity-info", "cis", "cis-detections-alert-thresholds",
        detectionOverrides={"iam_policy_changes": {"severity": "info"}}),
     _w("heartbeat-disabled", "none", "heartbeat-enabled", disableDetections=["cloudtrail_heartbeat"]),
-    _w("heartbeat-after-a-week", "none", "heartbeat-enabled", heartbeatMissingMinutes=10080),
+    _w("heartbeat-after-a-week", "none", "heartbeat-enabled", heartbeatMissingMinutes=10080, alertWindowMinutes=10080),
     _w("group-wait-a-day", "none", "alert-timings-bounded", groupWaitSeconds=86400),
 ]
 
