@@ -40,7 +40,7 @@ def logs_client(region: str, timeout: float):
     """A CloudWatch Logs client that fails fast: one attempt per call, bounded connect and read times.
 
     Credentials and endpoint come from the usual AWS chain (IRSA web identity, instance role,
-    ``AWS_ENDPOINT_URL_LOGS``...)."""
+    ``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS``...)."""
     import boto3
     from botocore.config import Config
 

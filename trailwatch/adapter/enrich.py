@@ -78,7 +78,8 @@ def allowed_fields(message: str) -> dict[str, str] | None:
 
 def _error_reason(exc: Exception) -> str:
     """Words for the card; never the exception text (it may carry request details)."""
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
     if code in ("ThrottlingException", "Throttling", "TooManyRequestsException"):
         return "CloudWatch Logs throttled the request"
     if code in ("AccessDeniedException", "UnrecognizedClientException"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import sys
 import time
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +30,7 @@ from .webhook import Alert, DeliveryLedger, Notification, PayloadError, parse_no
 log = logging.getLogger("trailwatch.adapter")
 ALERTS_PATH = "/alerts"
 DEFAULT_MAX_BODY = 1024 * 1024
+DRAIN_LIMIT = 8 * 1024 * 1024
 
 
 class Metrics:
@@ -130,17 +132,31 @@ def make_handler(adapter: Adapter, max_body: int) -> type[BaseHTTPRequestHandler
         def _reply(self, status: int, word: str, content_type: str = "application/json",
                    body: bytes | None = None) -> None:
             data = body if body is not None else json.dumps({"status": word}).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                # Alertmanager gave up waiting (its webhook timeout); its retry gets the outcome instead.
+                log.info("client %s left before the answer (%d %s)", self.address_string(), status, word)
 
         def _reject(self, status: int, reason: str, word: str) -> None:
             adapter.metrics.rejected.labels(reason).inc()
             log.warning("request from %s refused: %s", self.address_string(), word)
             self.close_connection = True
             self._reply(status, word)
+
+        def _drain(self, length: int) -> None:
+            """Read (and drop) a too-large body of moderate size, so the client reads the 413 instead of a
+            reset connection; past :data:`DRAIN_LIMIT` the connection is simply closed after the answer."""
+            left = length if length <= DRAIN_LIMIT else 0
+            while left > 0:
+                chunk = self.rfile.read(min(65536, left))
+                if not chunk:
+                    break
+                left -= len(chunk)
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             if self.path == "/healthz":
@@ -162,6 +178,7 @@ def make_handler(adapter: Adapter, max_body: int) -> type[BaseHTTPRequestHandler
                 self._reject(411, "length_required", "Content-Length required")
                 return
             if int(length) > max_body:
+                self._drain(int(length))
                 self._reject(413, "too_large", f"body larger than {max_body} bytes")
                 return
             try:
@@ -183,7 +200,14 @@ def make_handler(adapter: Adapter, max_body: int) -> type[BaseHTTPRequestHandler
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One line instead of socketserver's traceback on stderr; the connection is closed unanswered."""
+        log.error("request from %s failed: %s", client_address[0], sys.exc_info()[0].__name__)
+
+
 def serve(adapter: Adapter, host: str, port: int, max_body: int = DEFAULT_MAX_BODY) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer((host, port), make_handler(adapter, max_body))
-    server.daemon_threads = True
+    server = _Server((host, port), make_handler(adapter, max_body))
     return server
