@@ -21,13 +21,14 @@ def cards_for(teams, case: str) -> list:
             any(case == f.get("value") for f in _facts(d.card))]
 
 
-def _facts(card) -> list:
+def elements(card, kind: str) -> list:
+    """Every element of ``type == kind`` anywhere in the card."""
     out = []
 
     def walk(node):
         if isinstance(node, dict):
-            if node.get("type") == "FactSet":
-                out.extend(node["facts"])
+            if node.get("type") == kind:
+                out.append(node)
             for v in node.values():
                 walk(v)
         elif isinstance(node, list):
@@ -35,6 +36,14 @@ def _facts(card) -> list:
                 walk(v)
     walk(card)
     return out
+
+
+def _facts(card) -> list:
+    return [f for fs in elements(card, "FactSet") for f in fs["facts"]]
+
+
+def _actions(card) -> list:
+    return elements(card, "Action.OpenUrl")
 
 
 def wait_cards(teams, case: str, count: int = 1, timeout: float = 12) -> list:
@@ -75,22 +84,6 @@ def test_firing_card_names_who_did_what_where_and_when(am, adapter, teams, logs)
     window = STACK.settings.alert_window_minutes * 60 * 1000
     assert req["startTime"] <= (t.timestamp() * 1000) and req["endTime"] >= time.time() * 1000 - 30_000
     assert req["startTime"] >= ago(2).timestamp() * 1000 - window - 5_000
-
-
-def _actions(card) -> list:
-    out = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if node.get("type") == "Action.OpenUrl":
-                out.append(node)
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-    walk(card)
-    return out
 
 
 def test_many_events_give_a_short_list_and_top_counts(am, teams, logs):

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from trailwatch.cli import main
-from trailwatch.render.files import INDEX_FILE, MSTEAMS_CONFIG_FILE, RULES_FILE, render_all
+from trailwatch.render.files import INDEX_FILE, ADAPTER_CONFIG_FILE, RULES_FILE, render_all
 from trailwatch.stack import PROJECT_ROOT, load_stack
 
 
@@ -27,14 +27,14 @@ def test_render_writes_every_file_and_leaves_others_alone(tmp_path, capsys):
     files = written(out)
     assert files.pop("mine.txt") == "keep"
     assert files == render_all(load_stack("dev"))
-    assert MSTEAMS_CONFIG_FILE in files and INDEX_FILE in files
+    assert ADAPTER_CONFIG_FILE in files and INDEX_FILE in files
 
 
 def test_mode_overrides_the_stacks_teams_mode(tmp_path):
     assert main(["render", "--stack", "dev", "--out", str(tmp_path), "--mode", "native",
                  "--account-id", "123456789012"]) == 0
     files = written(tmp_path)
-    assert MSTEAMS_CONFIG_FILE not in files
+    assert ADAPTER_CONFIG_FILE not in files
     assert 'integration="msteamsv2"' in files[RULES_FILE] and "aws_account_id" in files[RULES_FILE]
     assert "msteamsv2_configs" in files["alertmanager/alertmanager.yml"]
 

@@ -9,9 +9,10 @@ import sys
 import threading
 from pathlib import Path
 
+from . import PORT
 from .config import AdapterConfigError, load_config, read_token, read_webhook_url
 
-DEFAULT_LISTEN = "0.0.0.0:8080"
+DEFAULT_LISTEN = f"0.0.0.0:{PORT}"
 #: Libraries whose debug output may carry request details: never below WARNING, whatever --log-level says.
 QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
 

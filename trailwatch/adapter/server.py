@@ -21,6 +21,7 @@ from typing import Any, Callable
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from . import ALERTS_PATH
 from .card import fitted, is_pipeline
 from .config import AdapterConfig
 from .delivery import Teams
@@ -28,7 +29,6 @@ from .enrich import Enrichment, error_kind, find_events, utcnow
 from .webhook import Alert, DeliveryLedger, Notification, PayloadError, parse_notification
 
 log = logging.getLogger("trailwatch.adapter")
-ALERTS_PATH = "/alerts"
 DEFAULT_MAX_BODY = 1024 * 1024
 DRAIN_LIMIT = 8 * 1024 * 1024
 

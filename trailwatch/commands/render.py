@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder holding Pulumi.<stack>.yaml (default: project root)")
     parser.add_argument("--account-id", help="AWS account id to show on alerts and Teams cards (12 digits)")
     parser.add_argument("--adapter-url", help="adapter mode: URL Alertmanager posts to "
-                                              "(default: http://prometheus-msteams:2000/trailwatch)")
+                                              "(default: http://trailwatch-adapter:8080/alerts)")
     parser.add_argument("--exporter-target", help="host:port of the exporter for the scrape config")
 
 

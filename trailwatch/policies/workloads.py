@@ -36,7 +36,7 @@ POD_TEMPLATES: dict[str, tuple[str, ...]] = {
 }
 WORKLOAD_TYPES = tuple(POD_TEMPLATES) + (DOCKER_CONTAINER,)
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
-DEFAULT_ADAPTER_IMAGES = ("prometheus-msteams",)
+DEFAULT_ADAPTER_IMAGES = ("trailwatch-adapter",)
 
 
 def pod_template(resource_type: str, props: Mapping) -> Any:

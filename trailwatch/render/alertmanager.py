@@ -5,8 +5,8 @@ One route matches ``trailwatch="true"`` (every rule carries it) and groups by ``
 instead of posting many. ``group_wait`` is short: these are security events, already ~10 minutes late.
 
 Two Teams paths:
-  * ``adapter``: ``webhook_configs`` to prometheus-msteams (``http://<adapter>:2000/<connector>``), which
-    renders the Adaptive Card template and posts it to the Teams Workflows URL it holds.
+  * ``adapter``: ``webhook_configs`` to trailwatch's adapter (``http://<adapter>:8080/alerts``, bearer token
+    from ``http_config.authorization.credentials_file``), which builds the card and posts it to Teams.
   * ``native``: ``msteamsv2_configs`` (Alertmanager >= 0.28) posting the Adaptive Card itself; the Workflows
     URL is a credential (its ``sig=`` parameter), so it is read from ``webhook_url_file``, never inlined.
 
@@ -25,11 +25,12 @@ from .common import (
     ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, STACK_LABEL, TRAILWATCH_LABEL, TRAILWATCH_VALUE,
     check_mode, dump_yaml, duration, generated_header,
 )
-from .msteams import CONNECTOR_NAME
+from ..adapter import ALERTS_PATH, PORT as ADAPTER_PORT
 
 RECEIVER = "trailwatch-teams"
 GROUP_BY = ("alertname", "detection")
-DEFAULT_ADAPTER_URL = f"http://prometheus-msteams:2000/{CONNECTOR_NAME}"
+DEFAULT_ADAPTER_URL = f"http://trailwatch-adapter:{ADAPTER_PORT}{ALERTS_PATH}"
+DEFAULT_ADAPTER_TOKEN_FILE = "/etc/alertmanager/secrets/trailwatch-adapter-token"
 DEFAULT_WEBHOOK_URL_FILE = "/etc/alertmanager/secrets/trailwatch-teams-webhook-url"
 
 # Adaptive Card text for native mode (Alertmanager templates; Teams renders a Markdown subset).
@@ -89,7 +90,8 @@ def receiver(stack: Stack, mode: str | None, adapter_url: str | None = None,
     mode = check_mode(mode, stack)
     if mode == "adapter":
         return {"name": RECEIVER, "webhook_configs": [
-            {"url": adapter_url or DEFAULT_ADAPTER_URL, "send_resolved": True}]}
+            {"url": adapter_url or DEFAULT_ADAPTER_URL, "send_resolved": True,
+             "http_config": {"authorization": {"type": "Bearer", "credentials_file": DEFAULT_ADAPTER_TOKEN_FILE}}}]}
     return {"name": RECEIVER, "msteamsv2_configs": [
         {"webhook_url_file": webhook_url_file, "send_resolved": True, "title": NATIVE_TITLE, "text": NATIVE_TEXT}]}
 
@@ -117,7 +119,8 @@ def alertmanager_example(stack: Stack, mode: str | None, adapter_url: str | None
         "receivers": [{"name": "default"}, *fragment["receivers"]],
         "inhibit_rules": fragment["inhibit_rules"],
     }
-    note = ("Teams via prometheus-msteams (adapter mode)." if mode == "adapter" else
+    note = (f"Teams via trailwatch's adapter (adapter mode): put its bearer token in {DEFAULT_ADAPTER_TOKEN_FILE}."
+            if mode == "adapter" else
             f"Teams via msteamsv2_configs (native mode, Alertmanager >= 0.28): put the Teams Workflows URL in "
             f"{webhook_url_file}.")
     return dump_yaml(config, generated_header(stack, f"Example alertmanager.yml for trailwatch. {note}"))
@@ -126,11 +129,16 @@ def alertmanager_example(stack: Stack, mode: str | None, adapter_url: str | None
 def alertmanager_config_spec(stack: Stack, mode: str | None, adapter_url: str | None, webhook_secret_name: str,
                              webhook_secret_key: str) -> dict[str, Any]:
     """``spec`` of a monitoring.coreos.com/v1alpha1 AlertmanagerConfig (camelCase). The operator adds a
-    ``namespace`` matcher to the route; the rules carry that label on Kubernetes for this reason."""
+    ``namespace`` matcher to the route; the rules carry that label on Kubernetes for this reason.
+    ``webhook_secret_*`` name the Secret key of the Teams path: the Workflows URL (native) or the adapter's
+    bearer token (adapter)."""
     mode = check_mode(mode, stack)
     t = _timings(stack)
     if mode == "adapter":
         teams = {"webhookConfigs": [{"url": adapter_url or DEFAULT_ADAPTER_URL, "sendResolved": True}]}
+        if webhook_secret_name:
+            teams["webhookConfigs"][0]["httpConfig"] = {"authorization": {
+                "type": "Bearer", "credentials": {"name": webhook_secret_name, "key": webhook_secret_key}}}
     else:
         teams = {"msteamsv2Configs": [{"webhookURL": {"name": webhook_secret_name, "key": webhook_secret_key},
                                        "sendResolved": True, "title": NATIVE_TITLE, "text": NATIVE_TEXT}]}

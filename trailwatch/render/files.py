@@ -1,8 +1,8 @@
 """Everything ``render`` writes, as {relative path: text}, plus an INDEX.md saying where each file goes.
 
 Pure: the command only writes this mapping to disk, and the tests run promtool/amtool on the same mapping.
-The Teams Workflows URL never appears: it is a credential, so the adapter config gets a placeholder and
-native mode reads it from ``webhook_url_file``.
+The Teams Workflows URL never appears: it is a credential, so the adapter reads it from its own file and
+native mode from ``webhook_url_file``.
 """
 
 from __future__ import annotations
@@ -10,14 +10,17 @@ from __future__ import annotations
 import json
 
 from ..stack import Stack, log_group_name
-from .alertmanager import DEFAULT_ADAPTER_URL, DEFAULT_WEBHOOK_URL_FILE, alertmanager_example, alertmanager_fragment
+from .adapter import render_adapter_config
+from .alertmanager import (
+    DEFAULT_ADAPTER_TOKEN_FILE, DEFAULT_ADAPTER_URL, DEFAULT_WEBHOOK_URL_FILE, alertmanager_example,
+    alertmanager_fragment,
+)
 from .common import (
     EXAMPLE_EXPORTER_TARGET, EXPORTER_SCRAPE_JOB, TRAILWATCH_LABEL, TRAILWATCH_VALUE, check_account_id, dump_yaml,
     event_detections, exported_detections, exported_name, generated_header, heartbeat_detections, with_mode,
 )
 from .dashboard import dashboard
 from .exporter import render_exporter_config
-from .msteams import CONNECTOR_NAME, WEBHOOK_PLACEHOLDER, card_template, connector_config
 from .promtests import eval_times, render_rule_tests
 from .rules import render_rules
 from .scrape import render_scrape_config
@@ -28,8 +31,7 @@ RULE_TESTS_FILE = "prometheus/trailwatch-rules.test.yml"
 SCRAPE_FILE = "prometheus/scrape-config.yml"
 AM_FRAGMENT_FILE = "alertmanager/trailwatch-route.yml"
 AM_EXAMPLE_FILE = "alertmanager/alertmanager.yml"
-MSTEAMS_CONFIG_FILE = "prometheus-msteams/config.yml"
-MSTEAMS_CARD_FILE = "prometheus-msteams/card.tmpl"
+ADAPTER_CONFIG_FILE = "teams-adapter/config.json"
 DASHBOARD_FILE = "grafana/trailwatch-dashboard.json"
 INDEX_FILE = "INDEX.md"
 
@@ -55,8 +57,7 @@ def render_all(stack: Stack, mode: str | None = None, *, account_id: str | None 
         DASHBOARD_FILE: json.dumps(dashboard(stack), indent=2) + "\n",
     }
     if mode == "adapter":
-        files[MSTEAMS_CONFIG_FILE] = connector_config(CONNECTOR_NAME, WEBHOOK_PLACEHOLDER)
-        files[MSTEAMS_CARD_FILE] = card_template()
+        files[ADAPTER_CONFIG_FILE] = render_adapter_config(stack)
     files[INDEX_FILE] = index(stack, files, adapter_url or DEFAULT_ADAPTER_URL, webhook_url_file)
     return files
 
@@ -90,12 +91,11 @@ def index(stack: Stack, files: dict[str, str], adapter_url: str, webhook_url_fil
     ]
     if mode == "adapter":
         lines += [
-            f"| `{MSTEAMS_CONFIG_FILE}` | prometheus-msteams `-config-file`. Replace the placeholder with your Teams "
-            f"Workflows URL (a secret: keep the file out of version control). Alertmanager posts to "
-            f"`{adapter_url}`. |",
-            f"| `{MSTEAMS_CARD_FILE}` | prometheus-msteams `-template-file`; start it with `-workflow-webhook` "
-            "and keep the default `-auto-escape-underscores=true`. Never expose port 2000 outside the cluster/host "
-            "(`GET /config` shows the webhook URL). |",
+            f"| `{ADAPTER_CONFIG_FILE}` | trailwatch's Teams adapter `--config` (no secret in it): `python -m "
+            "trailwatch.adapter --config config.json --webhook-url-file <file holding the Teams Workflows URL> "
+            "--token-file <file holding a random token>`, or the image built from `docker/adapter/Dockerfile`. "
+            f"Alertmanager posts to `{adapter_url}` with the same token in `{DEFAULT_ADAPTER_TOKEN_FILE}`. Its "
+            "AWS identity needs `logs:FilterLogEvents` on the log group only. |",
         ]
     else:
         lines.append(f"| (secret) `{webhook_url_file}` | Native mode (Alertmanager >= 0.28): a file holding only the "
