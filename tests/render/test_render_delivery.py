@@ -121,9 +121,11 @@ def integrations(url: str) -> set[str]:
 def test_adapter_mode_posts_webhook_v4_with_the_bearer_token(tmp_path, sink, stack):
     token = tmp_path / "adapter-token"
     token.write_text("rendered-config-token-0123456789\n")
-    config = alertmanager_example(stack, "adapter", f"http://127.0.0.1:{sink.port}/alerts")
-    assert DEFAULT_ADAPTER_TOKEN_FILE in config
-    proc, url = start_alertmanager(tmp_path, config.replace(DEFAULT_ADAPTER_TOKEN_FILE, str(token)))
+    assert DEFAULT_ADAPTER_TOKEN_FILE in alertmanager_example(stack, "adapter")
+    config = alertmanager_example(stack, "adapter", f"http://127.0.0.1:{sink.port}/alerts",
+                                  adapter_token_file=str(token))
+    assert "rendered-config-token" not in config  # the token stays in its file
+    proc, url = start_alertmanager(tmp_path, config)
     try:
         assert TEAMS_INTEGRATION["adapter"] in integrations(url)
         sent = post_alert(url, stack)

@@ -86,12 +86,13 @@ def route(stack: Stack) -> dict[str, Any]:
 
 
 def receiver(stack: Stack, mode: str | None, adapter_url: str | None = None,
-             webhook_url_file: str = DEFAULT_WEBHOOK_URL_FILE) -> dict[str, Any]:
+             webhook_url_file: str = DEFAULT_WEBHOOK_URL_FILE,
+             adapter_token_file: str = DEFAULT_ADAPTER_TOKEN_FILE) -> dict[str, Any]:
     mode = check_mode(mode, stack)
     if mode == "adapter":
         return {"name": RECEIVER, "webhook_configs": [
             {"url": adapter_url or DEFAULT_ADAPTER_URL, "send_resolved": True,
-             "http_config": {"authorization": {"type": "Bearer", "credentials_file": DEFAULT_ADAPTER_TOKEN_FILE}}}]}
+             "http_config": {"authorization": {"type": "Bearer", "credentials_file": adapter_token_file}}}]}
     return {"name": RECEIVER, "msteamsv2_configs": [
         {"webhook_url_file": webhook_url_file, "send_resolved": True, "title": NATIVE_TITLE, "text": NATIVE_TEXT}]}
 
@@ -102,24 +103,28 @@ def inhibit_rules() -> list[dict[str, Any]]:
 
 
 def alertmanager_fragment(stack: Stack, mode: str | None, adapter_url: str | None = None, *,
-                          webhook_url_file: str = DEFAULT_WEBHOOK_URL_FILE) -> dict[str, Any]:
+                          webhook_url_file: str = DEFAULT_WEBHOOK_URL_FILE,
+                          adapter_token_file: str = DEFAULT_ADAPTER_TOKEN_FILE) -> dict[str, Any]:
     """``{route, receivers, inhibit_rules}``: add the route under your root route's ``routes:`` (before any
     catch-all), the receiver to ``receivers:`` and the rules to ``inhibit_rules:``."""
-    return {"route": route(stack), "receivers": [receiver(stack, mode, adapter_url, webhook_url_file)],
+    return {"route": route(stack),
+            "receivers": [receiver(stack, mode, adapter_url, webhook_url_file, adapter_token_file)],
             "inhibit_rules": inhibit_rules()}
 
 
 def alertmanager_example(stack: Stack, mode: str | None, adapter_url: str | None = None, *,
-                         webhook_url_file: str = DEFAULT_WEBHOOK_URL_FILE) -> str:
+                         webhook_url_file: str = DEFAULT_WEBHOOK_URL_FILE,
+                         adapter_token_file: str = DEFAULT_ADAPTER_TOKEN_FILE) -> str:
     """A complete alertmanager.yml: a do-nothing default receiver, the trailwatch route, receiver and rules."""
     mode = check_mode(mode, stack)
-    fragment = alertmanager_fragment(stack, mode, adapter_url, webhook_url_file=webhook_url_file)
+    fragment = alertmanager_fragment(stack, mode, adapter_url, webhook_url_file=webhook_url_file,
+                                     adapter_token_file=adapter_token_file)
     config = {
         "route": {"receiver": "default", "group_by": ["alertname"], "routes": [fragment["route"]]},
         "receivers": [{"name": "default"}, *fragment["receivers"]],
         "inhibit_rules": fragment["inhibit_rules"],
     }
-    note = (f"Teams via trailwatch's adapter (adapter mode): put its bearer token in {DEFAULT_ADAPTER_TOKEN_FILE}."
+    note = (f"Teams via trailwatch's adapter (adapter mode): put its bearer token in {adapter_token_file}."
             if mode == "adapter" else
             f"Teams via msteamsv2_configs (native mode, Alertmanager >= 0.28): put the Teams Workflows URL in "
             f"{webhook_url_file}.")

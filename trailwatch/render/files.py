@@ -38,6 +38,7 @@ INDEX_FILE = "INDEX.md"
 
 def render_all(stack: Stack, mode: str | None = None, *, account_id: str | None = None,
                adapter_url: str | None = None, webhook_url_file: str = DEFAULT_WEBHOOK_URL_FILE,
+               adapter_token_file: str = DEFAULT_ADAPTER_TOKEN_FILE,
                exporter_target: str = EXAMPLE_EXPORTER_TARGET) -> dict[str, str]:
     """Every rendered file for ``stack`` in Teams ``mode`` (default: the stack's teamsMode)."""
     check_account_id(account_id)
@@ -50,19 +51,22 @@ def render_all(stack: Stack, mode: str | None = None, *, account_id: str | None 
         RULE_TESTS_FILE: render_rule_tests(stack, rules_name, account_id),
         SCRAPE_FILE: render_scrape_config(stack, exporter_target),
         AM_FRAGMENT_FILE: dump_yaml(
-            alertmanager_fragment(stack, mode, adapter_url, webhook_url_file=webhook_url_file),
+            alertmanager_fragment(stack, mode, adapter_url, webhook_url_file=webhook_url_file,
+                                  adapter_token_file=adapter_token_file),
             generated_header(stack, "trailwatch's Alertmanager route, receiver and inhibit rules: merge into your "
                                     "alertmanager.yml (route under route.routes, before any catch-all).")),
-        AM_EXAMPLE_FILE: alertmanager_example(stack, mode, adapter_url, webhook_url_file=webhook_url_file),
+        AM_EXAMPLE_FILE: alertmanager_example(stack, mode, adapter_url, webhook_url_file=webhook_url_file,
+                                              adapter_token_file=adapter_token_file),
         DASHBOARD_FILE: json.dumps(dashboard(stack), indent=2) + "\n",
     }
     if mode == "adapter":
         files[ADAPTER_CONFIG_FILE] = render_adapter_config(stack)
-    files[INDEX_FILE] = index(stack, files, adapter_url or DEFAULT_ADAPTER_URL, webhook_url_file)
+    files[INDEX_FILE] = index(stack, files, adapter_url or DEFAULT_ADAPTER_URL, webhook_url_file, adapter_token_file)
     return files
 
 
-def index(stack: Stack, files: dict[str, str], adapter_url: str, webhook_url_file: str) -> str:
+def index(stack: Stack, files: dict[str, str], adapter_url: str, webhook_url_file: str,
+          adapter_token_file: str) -> str:
     s = stack.settings
     times = eval_times(s)
     mode = s.teams_mode
@@ -94,7 +98,7 @@ def index(stack: Stack, files: dict[str, str], adapter_url: str, webhook_url_fil
             f"| `{ADAPTER_CONFIG_FILE}` | trailwatch's Teams adapter `--config` (no secret in it): `python -m "
             "trailwatch.adapter --config config.json --webhook-url-file <file holding the Teams Workflows URL> "
             "--token-file <file holding a random token>`, or the image built from `docker/adapter/Dockerfile`. "
-            f"Alertmanager posts to `{adapter_url}` with the same token in `{DEFAULT_ADAPTER_TOKEN_FILE}`. Its "
+            f"Alertmanager posts to `{adapter_url}` with the same token in `{adapter_token_file}`. Its "
             "AWS identity needs `logs:FilterLogEvents` on the log group only. |",
         ]
     else:
