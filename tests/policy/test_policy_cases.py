@@ -161,6 +161,9 @@ CASES: dict[str, Case] = {
         DEPLOYMENT, lambda p: _container(p)["resources"].pop("limits"), "adapter"))),
     "adapter-not-exposed": Case("k8s", ("kubernetes:core/v1:Service",), _transformed("k8s", edit_props(
         "kubernetes:core/v1:Service", lambda p: p["spec"].update(type="LoadBalancer"), "adapter"))),
+    "network-policies-required": Case("k8s", (DEPLOYMENT,), _transformed("k8s", edit_props(
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        lambda p: p["spec"]["egress"].append({"ports": [{"protocol": "TCP", "port": 80}]}), "adapter-netpol"))),
     "every-filter-has-one-alert": Case("none", ("aws:cloudwatch/logMetricFilter:LogMetricFilter",),
                                        _transformed("none", extra=_orphan_filter)),
     "cis-detections-complete": Case("cis", ("aws:cloudwatch/metricAlarm:MetricAlarm",), _cis_filter_missing),
@@ -318,3 +321,12 @@ def test_plaintext_and_json_stack_outputs_both_checked():
 
 def test_oidc_arn_used_in_scenarios_is_an_eks_provider():
     assert ":oidc-provider/oidc.eks." in OIDC_ARN
+
+
+def test_missing_network_policy_is_reported_for_each_workload():
+    def unselect(props):
+        props["spec"] = {**props["spec"], "pod_selector": {"match_labels": {"app.kubernetes.io/name": "other"}}}
+    found = check(K8S, program_for(transforms=[edit_props("kubernetes:networking.k8s.io/v1:NetworkPolicy", unselect)]))
+    hits = [v for v in found if v.policy == "network-policies-required"]
+    assert sorted(v.name for v in hits) == ["trailwatch-adapter", "trailwatch-exporter"]
+    assert all("no NetworkPolicy selecting its pods" in v.message for v in hits)

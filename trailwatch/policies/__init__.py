@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from . import aws, coverage, secrets, workloads
+from . import aws, coverage, network, secrets, workloads
 
 PACK_NAME = "trailwatch"
 PACK_VERSION = "0.1.0"
 PACK_DESCRIPTION = ("trailwatch: CloudTrail -> CloudWatch Logs -> Prometheus -> Teams, hardened: trail, logs, "
                     "S3, KMS, IAM, webhook secrecy, workloads and alert coverage.")
 
-POLICIES: list[Policy] = [*aws.POLICIES, *secrets.POLICIES, *workloads.POLICIES, *coverage.POLICIES]
+POLICIES: list[Policy] = [*aws.POLICIES, *secrets.POLICIES, *workloads.POLICIES, *coverage.POLICIES,
+                          *network.POLICIES]
 
 
 def policy_by_name(name: str) -> Policy:

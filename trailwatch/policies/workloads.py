@@ -260,7 +260,7 @@ POLICIES = [
             "type": "boolean", "default": True, "description": "Also require a CPU limit, not only memory."}})),
     StackValidationPolicy(
         name="adapter-not-exposed",
-        description="The Teams adapter (prometheus-msteams, which returns the webhook URLs on GET /config) is "
+        description="The Teams adapter (it holds the webhook URL and posts cards to Teams) is "
                     "reachable only inside the cluster (ClusterIP, no Ingress, no host ports) or on the Docker "
                     "host's loopback.",
         validate=_adapter_not_exposed, enforcement_level=MANDATORY, severity=Severity.CRITICAL,
