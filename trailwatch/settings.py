@@ -162,7 +162,8 @@ class StackSettings:
         "teamsMode", "string", "adapter",
         "adapter: Alertmanager -> trailwatch's Teams adapter (cards with the events' principal, IP, account, "
         "region) -> Teams Workflows; native: Alertmanager >= 0.28 msteamsv2_configs straight to the Workflows URL "
-        "(on Kubernetes needs prometheus-operator >= v0.82.0 for msteamsv2Configs).", check=_one_of("adapter", "native"))
+        "(on Kubernetes needs prometheus-operator >= v0.82.0 for msteamsv2Configs).",
+        check=_one_of("adapter", "native"))
     teams_webhook_url: str = setting(
         "teamsWebhookUrl", "string", "",
         "Teams Workflows webhook URL. Secret: set with `pulumi config set --secret`.", secret=True)

@@ -180,7 +180,8 @@ def test_enrichment_failure_never_blocks_the_card(am, adapter, teams, logs, mode
 def test_alertmanager_retry_of_a_slow_notification_makes_one_card(am, adapter, teams, logs):
     """The adapter needs longer than Alertmanager's webhook timeout (slow Logs): Alertmanager gives up on the
     first call and posts the same notification again; the adapter recognises it and posts one card."""
-    logs.put(LOG_GROUP, [cloudtrail("ScheduleKeyDeletion", ago(4), identity="IAMUser", eventSource="kms.amazonaws.com")])
+    logs.put(LOG_GROUP, [cloudtrail("ScheduleKeyDeletion", ago(4), identity="IAMUser",
+                                    eventSource="kms.amazonaws.com")])
     logs.mode, logs.delay = "slow", 3.6
     dupes = adapter.metric("trailwatch_adapter_notifications_total", result="duplicate")
     post_alerts(am, [alert("cmk_disable_or_deletion", "am-retry")])

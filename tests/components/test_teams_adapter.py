@@ -6,7 +6,9 @@ import json
 import pytest
 from pulumi.runtime import rpc
 
-from plan_helpers import ADAPTER_DIGEST, OIDC_ARN, OIDC_ISSUER, SIG, WEBHOOK, containers, k8s, plain, plaintext_paths, scenario, stack_of
+from plan_helpers import (
+    ADAPTER_DIGEST, OIDC_ARN, OIDC_ISSUER, SIG, WEBHOOK, containers, k8s, plain, plaintext_paths, scenario, stack_of,
+)
 from components.teams_adapter import IMAGE_SOURCES, REPO_ROOT, source_hash
 from trailwatch.render.adapter import render_adapter_config
 
@@ -132,7 +134,8 @@ def test_docker_adapter_binds_loopback_uploads_secrets_and_uses_the_host_role():
     uploads = {u["file"]: u for u in c["uploads"]}
     assert uploads["/etc/trailwatch-adapter/secrets/webhook-url"]["content"] == WEBHOOK
     assert uploads["/etc/trailwatch-adapter/secrets/token"]["permissions"] == "0400"
-    assert uploads["/etc/trailwatch-adapter/config.json"]["content"] == render_adapter_config(stack_of("docker-adapter"))
+    config = uploads["/etc/trailwatch-adapter/config.json"]["content"]
+    assert config == render_adapter_config(stack_of("docker-adapter"))
     assert c["user"] == "65534:65534" and c["readOnly"] is True and c["capabilities"] == {"drops": ["ALL"]}
     assert not any("sig=" in e for e in c.get("envs", []))
     assert "uploads" in container.additional_secret_outputs

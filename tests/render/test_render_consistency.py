@@ -180,9 +180,10 @@ def test_alertmanager_config_spec_is_camel_case_with_a_secret_reference():
     teams = native["receivers"][0]["msteamsv2Configs"][0]
     assert teams["webhookURL"] == {"name": "trailwatch-teams", "key": "webhook-url"} and teams["sendResolved"]
     adapter = alertmanager_config_spec(stack, "adapter", "http://a:8080/alerts", "adapter-token", "token")
-    assert adapter["receivers"][0]["webhookConfigs"] == [{"url": "http://a:8080/alerts", "sendResolved": True,
-                                                          "httpConfig": {"authorization": {"type": "Bearer", "credentials": {
-                                                              "name": "adapter-token", "key": "token"}}}}]
+    credentials = {"name": "adapter-token", "key": "token"}
+    assert adapter["receivers"][0]["webhookConfigs"] == [{
+        "url": "http://a:8080/alerts", "sendResolved": True,
+        "httpConfig": {"authorization": {"type": "Bearer", "credentials": credentials}}}]
     assert adapter["inhibitRules"][0]["sourceMatch"][1] == {"name": "alertname", "value": "TrailwatchExporterDown",
                                                              "matchType": "="}
 
