@@ -43,6 +43,10 @@ def test_nothing_leaks_when_everything_fails(tmp_path):
             good = AdapterProcess(tmp_path / "b", teams.workflow_url, dead_logs, config=config,
                                   log_level="debug").start()
             try:
+                # Logs endpoint down: the card still goes out and says why the events are missing.
+                assert request(good.url + "/alerts", payload("logs-down"), auth)[0] == 200
+                (card,) = [d for d in teams.accepted("card") if "logs-down" in d.text]
+                assert "Event details are missing: CloudWatch Logs could not be reached" in card.text
                 # 4xx are final at once (one attempt each); 5xx is retried until the 2 s budget is spent,
                 # so it goes last with more faults queued than attempts fit.
                 for status, count in ((404, 1), (413, 1), (500, 50)):
