@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import jsonschema
 import pytest
 
 from adapter_chain import LOG_GROUP, AdapterProcess, start_alertmanager
 from e2e.teams_standin import TeamsStandIn
 from logs_emulator import LogsEmulator
-
-SCHEMA = Path(__file__).resolve().parents[1] / "fixtures" / "adaptive-card" / "adaptive-card-1.5.schema.json"
-
-
-def schema_errors(card: dict) -> list[str]:
-    """Errors of an Adaptive Card against the official 1.5 schema; the Teams-only ``msteams`` key aside."""
-    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
-    content = {k: v for k, v in card.items() if k != "msteams"}
-    validator = jsonschema.Draft6Validator(schema)
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}" for e in validator.iter_errors(content)]
 
 
 @pytest.fixture(scope="module")

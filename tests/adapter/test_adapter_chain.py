@@ -12,7 +12,7 @@ from adapter_chain import (
     ACCOUNT, CANARY, LOG_GROUP, STACK, TOKEN, am_metric, ago, cloudtrail, detection_alert, now, post_alerts,
     request,
 )
-from conftest import schema_errors
+from card_schema import schema_errors
 from trailwatch.render.common import ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING
 
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, settings, strategies as st
 
 from adapter_chain import STACK, cloudtrail
-from conftest import schema_errors
+from card_schema import schema_errors
 from trailwatch.adapter.card import MAX_BYTES, TRUNCATION_NOTE, fitted
 from trailwatch.adapter.config import parse_config
 from trailwatch.adapter.enrich import ALLOWED_FIELDS, Enrichment, allowed_fields
