@@ -34,6 +34,7 @@ from trailwatch.stack import Stack
 RUNTIMES = ("kubernetes", "docker", "none")
 MODES = ("adapter", "native")
 WEBHOOK_SECRET_KEY = "webhook-url"
+ADAPTER_TOKEN_KEY = "token"
 DASHBOARD_KEY = "trailwatch.json"
 
 
@@ -56,6 +57,9 @@ class AlertRulesArgs:
     namespace: str = "monitoring"
     adapter_url: Optional[pulumi.Input[str]] = None
     """Adapter mode: where Alertmanager posts (``TeamsAdapter.url``)."""
+    adapter_token_secret: Optional[pulumi.Input[str]] = None
+    """Adapter mode on Kubernetes: the Secret holding the adapter's bearer token (``TeamsAdapter.token_secret_name``),
+    key ``token``, for the AlertmanagerConfig's ``httpConfig.authorization.credentials``."""
     webhook_url: Optional[pulumi.Input[str]] = None
     """Native mode: the Teams Workflows URL (wrapped as a secret here whatever the caller passes)."""
     exporter_target: Optional[str] = None
@@ -131,8 +135,11 @@ class AlertRules(pulumi.ComponentResource):
                 string_data={WEBHOOK_SECRET_KEY: webhook},
                 opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["stringData", "data"]))
             secret_name, secret_key = secret.metadata.name, WEBHOOK_SECRET_KEY
-        elif args.adapter_url is None:
-            raise ValueError("AlertRules: adapter mode on Kubernetes needs adapter_url (TeamsAdapter.url)")
+        elif args.adapter_url is None or args.adapter_token_secret is None:
+            raise ValueError("AlertRules: adapter mode on Kubernetes needs adapter_url and adapter_token_secret "
+                             "(TeamsAdapter.url, TeamsAdapter.token_secret_name)")
+        else:
+            secret_name, secret_key = pulumi.Output.from_input(args.adapter_token_secret), ADAPTER_TOKEN_KEY
 
         spec = pulumi.Output.all(adapter_url, secret_name).apply(
             lambda v: alertmanager_config_spec(stack, args.teams_mode, v[0], v[1], secret_key))

@@ -19,10 +19,11 @@ import pulumi_aws as aws
 import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
-from trailwatch.aws_policies import ec2_trust_policy, exporter_policy, irsa_trust_policy
+from trailwatch.aws_policies import ec2_trust_policy, exporter_policy
 
 from .workload import (
-    NOBODY, app_labels, check_runtime, checksum, container_security_context, pod_security_context,
+    NOBODY, app_labels, check_runtime, checksum, container_security_context, irsa_service_account, network_policy_spec,
+    pod_security_context,
 )
 
 PORT = 9106
@@ -55,6 +56,9 @@ class CloudWatchExporterArgs:
     scrape_interval_seconds: int = 60
     scrape_timeout_seconds: int = 30
     """Upper bound of the scrape timeout (one CloudWatch call per metric per scrape); never above the interval."""
+    prometheus_pod_labels: Mapping[str, str] = field(
+        default_factory=lambda: {"app.kubernetes.io/name": "prometheus"})
+    """Labels of the Prometheus pods (in ``namespace``) the NetworkPolicy lets scrape the exporter."""
     scrape_job: str = "trailwatch-cloudwatch-exporter"
     """The ``job`` label Prometheus gives the scrape (the exporter-health alerts select on it)."""
     scrape_labels: Mapping[str, str] = field(default_factory=dict)
@@ -73,6 +77,8 @@ class CloudWatchExporter(pulumi.ComponentResource):
     policy_arn: pulumi.Output[str]
     role_arn: pulumi.Output[Optional[str]]
     instance_profile_name: pulumi.Output[Optional[str]]
+    host_role_name: pulumi.Output[Optional[str]]
+    """Docker with the instance role: the role's name (the Teams adapter attaches its policy to it too)."""
     access_key_id: pulumi.Output[Optional[str]]
     config_checksum: pulumi.Output[str]
 
@@ -86,6 +92,7 @@ class CloudWatchExporter(pulumi.ComponentResource):
         self.config_checksum = pulumi.Output.from_input(digest)
         self.role_arn = pulumi.Output.from_input(None)
         self.instance_profile_name = pulumi.Output.from_input(None)
+        self.host_role_name = pulumi.Output.from_input(None)
         self.access_key_id = pulumi.Output.from_input(None)
 
         policy = aws.iam.Policy(
@@ -114,20 +121,11 @@ class CloudWatchExporter(pulumi.ComponentResource):
         selector = {"app.kubernetes.io/name": "cloudwatch-exporter", "app.kubernetes.io/instance": name}
         service_labels = {**labels, JOB_LABEL: args.scrape_job}
 
-        role = aws.iam.Role(
-            f"{name}-exporter-irsa", description=f"IRSA: {ns}/{app} reads CloudWatch metrics (trailwatch)",
-            assume_role_policy=json.dumps(irsa_trust_policy(args.oidc_provider_arn, ns, app)), opts=child)
-        aws.iam.RolePolicyAttachment(f"{name}-exporter-irsa-policy", role=role.name, policy_arn=policy.arn,
-                                     opts=child)
+        # Only the exporter pod needs a token (for IRSA); nothing else using its account gets one.
+        role, account = irsa_service_account(
+            f"{name}-exporter", ns, app, labels, args.oidc_provider_arn, policy.arn,
+            f"IRSA: {ns}/{app} reads CloudWatch metrics (trailwatch)", child)
         self.role_arn = role.arn
-
-        account = k8s.core.v1.ServiceAccount(
-            f"{name}-exporter-sa",
-            metadata={"name": app, "namespace": ns, "labels": labels,
-                      "annotations": {"eks.amazonaws.com/role-arn": role.arn}},
-            # Only the exporter pod needs a token (for IRSA); nothing else using this account gets one.
-            automount_service_account_token=False,
-            opts=child)
         # Auto-named: a config change replaces the ConfigMap under a new name, and the checksum annotation
         # below changes too, so the Deployment rolls either way.
         config = k8s.core.v1.ConfigMap(
@@ -182,6 +180,10 @@ class CloudWatchExporter(pulumi.ComponentResource):
             spec={"type": "ClusterIP", "selector": selector,
                   "ports": [{"name": "http", "port": PORT, "target_port": "http", "protocol": "TCP"}]},
             opts=child)
+        # Only Prometheus may scrape (and POST /-/reload); the exporter talks only to DNS and AWS (443).
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-exporter-netpol", metadata={"name": app, "namespace": ns, "labels": labels},
+            spec=network_policy_spec(selector, PORT, dict(args.prometheus_pod_labels), ns), opts=child)
         interval = args.scrape_interval_seconds
         k8s.apiextensions.CustomResource(
             f"{name}-exporter-monitor",
@@ -227,6 +229,7 @@ class CloudWatchExporter(pulumi.ComponentResource):
                                          opts=child)
             profile = aws.iam.InstanceProfile(f"{name}-exporter-host-profile", role=role.name, opts=child)
             self.role_arn = role.arn
+            self.host_role_name = role.name
             self.instance_profile_name = profile.name
 
         image = docker.RemoteImage(f"{name}-exporter-image", name=args.image, keep_locally=True, opts=child)

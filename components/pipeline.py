@@ -6,6 +6,7 @@ from typing import Any
 
 import pulumi
 
+from trailwatch.render.adapter import render_adapter_config
 from trailwatch.render.common import EXPORTER_PORT, EXPORTER_SCRAPE_JOB, stack_labels
 from trailwatch.render.exporter import render_exporter_config
 from trailwatch.render.scrape import MAX_SCRAPE_TIMEOUT_SECONDS
@@ -62,11 +63,12 @@ def build_pipeline(stack: Stack) -> dict[str, Any]:
         "metrics": filters.metrics,
         "alarmTopicArn": filters.alarm_topic_arn,
     }
-    outputs.update(build_alerting(stack, depends_on=[filters]))
+    outputs.update(build_alerting(stack, logs.log_group_arn, depends_on=[filters]))
     return outputs
 
 
-def build_alerting(stack: Stack, depends_on: list[pulumi.Resource] | None = None) -> dict[str, Any]:
+def build_alerting(stack: Stack, log_group_arn: pulumi.Input[str],
+                   depends_on: list[pulumi.Resource] | None = None) -> dict[str, Any]:
     """Exporter, Teams adapter and alert rules for ``stack.settings.runtime``; returns their stack outputs.
 
     runtime none: only AlertRules, whose outputs are the documents to load into an existing Prometheus and
@@ -77,7 +79,7 @@ def build_alerting(stack: Stack, depends_on: list[pulumi.Resource] | None = None
     webhook = pulumi.Output.secret(s.teams_webhook_url) if s.teams_webhook_url else None
     opts = pulumi.ResourceOptions(depends_on=depends_on or [])
     outputs: dict[str, Any] = {"runtime": runtime, "teamsMode": s.teams_mode}
-    adapter_url = None
+    adapter_url = token_secret = None
     if runtime != "none":
         exporter = CloudWatchExporter(COMPONENT_NAME, CloudWatchExporterArgs(
             config_yaml=render_exporter_config(stack),
@@ -100,12 +102,16 @@ def build_alerting(stack: Stack, depends_on: list[pulumi.Resource] | None = None
                             "exporterAccessKeyId": exporter.access_key_id})
         if s.teams_mode == "adapter":
             adapter = TeamsAdapter(COMPONENT_NAME, TeamsAdapterArgs(
-                webhook_url=webhook, image=s.adapter_image, runtime=runtime, namespace=s.kubernetes_namespace))
-            adapter_url = adapter.url
-            outputs["teamsAdapterUrl"] = adapter.url
+                config_json=render_adapter_config(stack), webhook_url=webhook, log_group_arn=log_group_arn,
+                region=s.region, image=s.adapter_image, runtime=runtime, namespace=s.kubernetes_namespace,
+                oidc_provider_arn=s.eks_oidc_provider_arn, host_role_name=exporter.host_role_name
+                if runtime == "docker" and not s.exporter_access_key else None), opts=opts)
+            adapter_url, token_secret = adapter.url, adapter.token_secret_name
+            outputs.update({"teamsAdapterUrl": adapter.url, "teamsAdapterImage": adapter.image_ref,
+                            "teamsAdapterPolicyArn": adapter.policy_arn})
     rules = AlertRules(COMPONENT_NAME, AlertRulesArgs(
         stack=stack, runtime=runtime, teams_mode=s.teams_mode, namespace=s.kubernetes_namespace,
-        adapter_url=adapter_url, webhook_url=webhook,
+        adapter_url=adapter_url, adapter_token_secret=token_secret, webhook_url=webhook,
         exporter_target=f"{DOCKER_BIND_ADDRESS}:{EXPORTER_PORT}" if runtime == "docker" else None,
         rule_labels=s.prometheus_selector_labels,
         dashboard_labels=s.grafana_dashboard_labels,

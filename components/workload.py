@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from trailwatch.aws_policies import irsa_trust_policy
 from trailwatch.images import is_pinned_image
 
 NOBODY = 65534
@@ -37,3 +42,42 @@ def check_runtime(runtime: str, image: str, component: str) -> None:
         raise ValueError(f"{component}: runtime must be one of {', '.join(RUNTIMES)} (got {runtime!r})")
     if not is_pinned_image(image):
         raise ValueError(f"{component}: image {image!r} must be pinned to a version tag or digest")
+
+
+#: Egress every trailwatch pod needs: cluster DNS, and HTTPS (AWS APIs incl. STS for IRSA; Teams).
+def _egress_dns_and_https() -> list[dict[str, Any]]:
+    return [
+        {"to": [{"namespace_selector": {}}],
+         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+        {"to": [{"ip_block": {"cidr": "0.0.0.0/0"}}, {"ip_block": {"cidr": "::/0"}}],
+         "ports": [{"protocol": "TCP", "port": 443}]},
+    ]
+
+
+def network_policy_spec(selector: dict[str, str], port: int, client_labels: dict[str, str],
+                        client_namespace: str) -> dict[str, Any]:
+    """Ingress only from ``client_labels`` pods in ``client_namespace`` on ``port``; egress only DNS and 443."""
+    return {
+        "pod_selector": {"match_labels": selector},
+        "policy_types": ["Ingress", "Egress"],
+        "ingress": [{"from": [{"pod_selector": {"match_labels": dict(client_labels)},
+                               "namespace_selector": {"match_labels": {
+                                   "kubernetes.io/metadata.name": client_namespace}}}],
+                     "ports": [{"protocol": "TCP", "port": port}]}],
+        "egress": _egress_dns_and_https(),
+    }
+
+
+def irsa_service_account(prefix: str, namespace: str, app: str, labels: dict[str, str], oidc_provider_arn: str,
+                         policy_arn: Any, description: str, opts: Any) -> tuple[Any, Any]:
+    """An IAM role only ``namespace/app``'s service account can assume (IRSA), with ``policy_arn`` attached, and
+    that ServiceAccount (no automounted token for other pods using it). Returns (role, service account)."""
+    trust = irsa_trust_policy(oidc_provider_arn, namespace, app)
+    role = aws.iam.Role(f"{prefix}-irsa", description=description, assume_role_policy=json.dumps(trust), opts=opts)
+    aws.iam.RolePolicyAttachment(f"{prefix}-irsa-policy", role=role.name, policy_arn=policy_arn, opts=opts)
+    account = k8s.core.v1.ServiceAccount(
+        f"{prefix}-sa",
+        metadata={"name": app, "namespace": namespace, "labels": labels,
+                  "annotations": {"eks.amazonaws.com/role-arn": role.arn}},
+        automount_service_account_token=False, opts=opts)
+    return role, account

@@ -148,3 +148,17 @@ def irsa_trust_policy(provider_arn: str, namespace: str, service_account: str) -
 def ec2_trust_policy() -> Document:
     return {"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+
+#: The Teams adapter reads the events behind an alert, nothing else.
+ADAPTER_ACTIONS = ("logs:FilterLogEvents",)
+
+
+def adapter_policy(log_group_arn: str) -> Document:
+    """``logs:FilterLogEvents`` on this one log group (the ARN with and without the ``:*`` suffix IAM uses)."""
+    bare = log_group_arn[:-2] if log_group_arn.endswith(":*") else log_group_arn
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "ReadTrailEventsOfThisLogGroup", "Effect": "Allow", "Action": list(ADAPTER_ACTIONS),
+                       "Resource": [bare, f"{bare}:*"]}],
+    }

@@ -28,6 +28,10 @@ _INVOKES: dict[str, Callable[[Mapping[str, Any]], dict]] = {
     "aws:organizations/getOrganization:getOrganization": lambda a: {
         "id": "o-exampleorg1", "arn": f"arn:aws:organizations::{ACCOUNT_ID}:organization/o-exampleorg1",
         "masterAccountId": ACCOUNT_ID},
+    "aws:ecr/getAuthorizationToken:getAuthorizationToken": lambda a: {
+        "userName": "AWS", "password": "mock-ecr-password", "authorizationToken": "bW9jaw==",
+        "proxyEndpoint": f"https://{ACCOUNT_ID}.dkr.ecr.mock.amazonaws.com", "expiresAt": "2099-01-01T00:00:00Z",
+        "id": ACCOUNT_ID},
 }
 
 
@@ -88,6 +92,11 @@ class TrailwatchMocks(pulumi_mocks.Mocks):
             if args.typ == "docker:index/remoteImage:RemoteImage":
                 state["imageId"] = f"sha256:{args.name}"
                 state["repoDigest"] = f"{state['name']}@sha256:{args.name}"
+        elif args.typ == "random:index/randomPassword:RandomPassword":
+            state["result"] = f"mock-random-{args.name}"
+        elif args.typ == "docker-build:index:Image":
+            state["digest"] = "sha256:" + "c" * 64
+            state["ref"] = f"{state['tags'][0]}@{state['digest']}"
         elif args.typ.startswith("aws:"):
             service = args.typ.split(":")[1].split("/")[0]
             state.setdefault("name", name)
@@ -96,6 +105,9 @@ class TrailwatchMocks(pulumi_mocks.Mocks):
                 state.setdefault("bucket", f"{args.name}-0000000")
                 state["arn"] = f"arn:aws:s3:::{state['bucket']}"
                 return state["bucket"], state
+            if args.typ == "aws:ecr/repository:Repository":
+                state["registryId"] = ACCOUNT_ID
+                state["repositoryUrl"] = f"{ACCOUNT_ID}.dkr.ecr.{self.region}.amazonaws.com/{name}"
             if args.typ == "aws:kms/key:Key":
                 state["keyId"] = f"{args.name}-key-id"
                 state["arn"] = f"arn:aws:kms:{self.region}:{ACCOUNT_ID}:key/{state['keyId']}"

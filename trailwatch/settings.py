@@ -154,8 +154,10 @@ class StackSettings:
         "for a Prometheus you already run).", check=_one_of("kubernetes", "docker", "none"))
     teams_mode: str = setting(
         "teamsMode", "string", "adapter",
-        "adapter: Alertmanager -> prometheus-msteams -> Teams Workflows; native: Alertmanager >= 0.28 "
-        "msteamsv2_configs straight to the Workflows URL.", check=_one_of("adapter", "native"))
+        "adapter: Alertmanager -> trailwatch's Teams adapter (cards with the events' principal, IP, account, "
+        "region) -> Teams Workflows; native: Alertmanager >= 0.28 msteamsv2_configs straight to the Workflows URL "
+        "(on Kubernetes needs prometheus-operator >= v0.82.0 for msteamsv2Configs).",
+        check=_one_of("adapter", "native"))
     teams_webhook_url: str = setting(
         "teamsWebhookUrl", "string", "",
         "Teams Workflows webhook URL. Secret: set with `pulumi config set --secret`.", secret=True)
@@ -172,8 +174,10 @@ class StackSettings:
         "IAM OIDC provider ARN of the EKS cluster (IRSA for the exporter); required with runtime kubernetes.")
     exporter_image: str = setting("exporterImage", "string", "prom/cloudwatch-exporter:v0.18.0",
                                   "cloudwatch_exporter image, pinned to a version tag or digest.")
-    adapter_image: str = setting("adapterImage", "string", "quay.io/prometheusmsteams/prometheus-msteams:v1.5.4",
-                                 "prometheus-msteams image, pinned to a version tag or digest.")
+    adapter_image: str = setting(
+        "adapterImage", "string", "",
+        "Prebuilt trailwatch Teams adapter image, pinned by digest (repo@sha256:...); empty: build "
+        "docker/adapter/Dockerfile into a private ECR repository the stack creates.")
     exporter_access_key: bool = setting(
         "exporterAccessKey", "boolean", False,
         "Docker runtime only: create an IAM user and access key for the exporter (default: instance role).")
@@ -284,10 +288,12 @@ def _cross_check(s: StackSettings) -> None:
                           "(arn:<partition>:iam::<account>:oidc-provider/<issuer host/path>)")
     readpath.check(s.alert_window_minutes, s.delivery_lag_tolerance_minutes, s.heartbeat_missing_minutes,
                    s.exporter_delay_seconds, s.scrape_interval_seconds)
-    for key, image in (("exporterImage", s.exporter_image), ("adapterImage", s.adapter_image)):
-        if not is_pinned_image(image):
-            raise ConfigError(f"config 'trailwatch:{key}': {image!r} must be pinned to a version tag such as "
-                              f"v1.2.3 or a digest @sha256:<64 hex> (not 'latest', 'main' or untagged)")
+    if not is_pinned_image(s.exporter_image):
+        raise ConfigError(f"config 'trailwatch:exporterImage': {s.exporter_image!r} must be pinned to a version tag "
+                          f"such as v1.2.3 or a digest @sha256:<64 hex> (not 'latest', 'main' or untagged)")
+    if s.adapter_image and not (is_pinned_image(s.adapter_image) and "@sha256:" in s.adapter_image):
+        raise ConfigError(f"config 'trailwatch:adapterImage': {s.adapter_image!r} must be pinned by digest "
+                          f"(repo@sha256:<64 hex>), or empty to build the adapter image")
     if s.existing_log_group_name and s.organization_trail:
         raise ConfigError("config 'trailwatch:organizationTrail': cannot be set with existingLogGroupName "
                           "(no trail is created)")

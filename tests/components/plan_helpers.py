@@ -28,7 +28,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "none-adapter": dict(runtime="none"),
 }
 EXPORTER_DIGEST = "prom/cloudwatch-exporter@sha256:" + "a" * 64
-ADAPTER_DIGEST = "quay.io/prometheusmsteams/prometheus-msteams@sha256:" + "b" * 64
+ADAPTER_DIGEST = "registry.example.com/trailwatch-adapter@sha256:" + "b" * 64
 # Every Kubernetes-side setting away from its default, in one run (keeps the suite fast).
 SCENARIOS["k8s-custom"] = dict(
     SCENARIOS["k8s-adapter"], kubernetesNamespace="secops",

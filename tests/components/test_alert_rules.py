@@ -10,7 +10,6 @@ from plan_helpers import k8s, plain, scenario, stack_of
 from trailwatch.render.alertmanager import alertmanager_config_spec, alertmanager_fragment
 from trailwatch.render.dashboard import dashboard
 from trailwatch.render.files import AM_FRAGMENT_FILE, DASHBOARD_FILE, RULES_FILE, SCRAPE_FILE, render_all
-from trailwatch.render.msteams import CONNECTOR_NAME
 from trailwatch.render.rules import render_rules, rule_groups
 
 PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
@@ -53,11 +52,17 @@ def test_alertmanager_config_routes_to_the_adapter():
     body = plain(config.inputs)
     assert body["apiVersion"] == "monitoring.coreos.com/v1alpha1" and body["kind"] == "AlertmanagerConfig"
     url = rec.outputs["teamsAdapterUrl"]
-    assert url.endswith(f".monitoring.svc:2000/{CONNECTOR_NAME}")
-    assert body["spec"] == alertmanager_config_spec(stack_of("k8s-adapter"), "adapter", url, None, None)
-    urls = [w["url"] for r in body["spec"]["receivers"] for w in r.get("webhookConfigs", [])]
-    assert urls == [url]
-    assert rec.of_type("kubernetes:core/v1:Secret") == [k8s(rec, "Secret", "msteams")]  # only the adapter's
+    assert url.endswith(".monitoring.svc:8080/alerts")
+    token = k8s(rec, "Secret", "adapter-token")
+    assert body["spec"] == alertmanager_config_spec(stack_of("k8s-adapter"), "adapter", url, token.name, "token")
+    (webhook,) = [w for r in body["spec"]["receivers"] for w in r.get("webhookConfigs", [])]
+    assert webhook["url"] == url
+    # Alertmanager authenticates with the token from its own Secret, never the one holding the Workflows URL
+    assert webhook["httpConfig"] == {"authorization": {"type": "Bearer",
+                                                       "credentials": {"name": token.name, "key": "token"}}}
+    assert token.urn in rec.one(ALERTMANAGER_CONFIG).property_dependencies["spec"]
+    secrets = {r.name for r in rec.of_type("kubernetes:core/v1:Secret")}
+    assert secrets == {k8s(rec, "Secret", "adapter-token").name, k8s(rec, "Secret", "adapter-secrets").name}
 
 
 def test_native_mode_reads_the_webhook_from_a_secret():
@@ -88,7 +93,7 @@ def test_kubernetes_does_not_export_the_documents():
 
 
 @pytest.mark.parametrize("name,adapter_url,target", [
-    ("docker-adapter", f"http://127.0.0.1:2000/{CONNECTOR_NAME}", "127.0.0.1:9106"),
+    ("docker-adapter", "http://127.0.0.1:8080/alerts", "127.0.0.1:9106"),
     ("docker-native-key", None, "127.0.0.1:9106"),
     ("none-adapter", None, None),
     ("none-native", None, None),

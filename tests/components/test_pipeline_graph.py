@@ -119,11 +119,14 @@ def test_every_image_is_pinned(any_scenario):
         assert is_pinned_image(image) and not image.endswith(":latest"), image
 
 
-def test_docker_containers_use_the_pulled_image():
+def test_docker_containers_use_the_pulled_or_built_image():
     rec = scenario("docker-adapter")
     pulled = {r.urn for r in rec.resources if r.type == "docker:index/remoteImage:RemoteImage"}
+    built = {r.urn for r in rec.resources if r.type == "docker-build:index:Image"}
+    repos = {r.urn for r in rec.resources if r.type == "aws:ecr/repository:Repository"}
     for c in rec.of_type("docker:index/container:Container"):
-        assert set(c.property_dependencies["image"]) <= pulled and c.property_dependencies["image"]
+        deps = set(c.property_dependencies["image"])
+        assert deps <= pulled | built | repos and deps & (pulled | built), c.name
 
 
 def check_plan(doc, runtime):
@@ -144,7 +147,7 @@ def test_docker_stack_plans_as_one_json_object(repo_root):
                             cwd=repo_root, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)  # raises unless stdout is exactly one JSON document
-    assert doc["stack"] == "docker" and doc["outputs"]["teamsAdapterUrl"].startswith("http://127.0.0.1:2000/")
+    assert doc["stack"] == "docker" and doc["outputs"]["teamsAdapterUrl"] == "http://127.0.0.1:8080/alerts"
     check_plan(doc, "docker")
 
 def test_policy_pack_passes(any_scenario):

@@ -1,111 +1,154 @@
-"""TeamsAdapter: prometheus-msteams in Workflows mode, its config in a Secret, its port never exposed."""
+"""TeamsAdapter: trailwatch's adapter image (built into ECR or named by digest), its secrets as files, exactly
+logs:FilterLogEvents on the log group, and NetworkPolicies for it and the exporter."""
+
+import json
 
 import pytest
+from pulumi.runtime import rpc
 
-from plan_helpers import ADAPTER_DIGEST, WEBHOOK, containers, k8s, plain, scenario
-from trailwatch.render.msteams import CONNECTOR_NAME, card_template, connector_config
+from plan_helpers import (
+    ADAPTER_DIGEST, OIDC_ARN, OIDC_ISSUER, SIG, WEBHOOK, containers, k8s, plain, plaintext_paths, scenario, stack_of,
+)
+from components.teams_adapter import IMAGE_SOURCES, REPO_ROOT, source_hash
+from trailwatch.render.adapter import render_adapter_config
 
-ADAPTER_IMAGE = "quay.io/prometheusmsteams/prometheus-msteams:v1.5.4"
+IMAGE = "docker-build:index:Image"
+REPO = "aws:ecr/repository:Repository"
 
 
-def adapter_resources(rec):
-    return [r for r in rec.resources if "msteams" in r.name]
+def adapter_policy_doc(rec):
+    (policy,) = [r for r in rec.of_type("aws:iam/policy:Policy") if "adapter" in r.name]
+    return json.loads(plain(policy.inputs)["policy"])
 
 
-def test_kubernetes_connector_config_is_a_secret_from_a_secret_output():
+def test_image_is_built_from_the_dockerfile_into_an_immutable_scanned_ecr_repository():
     rec = scenario("k8s-adapter")
-    secret = k8s(rec, "Secret", "msteams")
-    body = secret.inputs
-    assert body["type"] == "Opaque"
-    assert plain(body["stringData"]) == {"connectors.yaml": connector_config(CONNECTOR_NAME, WEBHOOK)}
-    from pulumi.runtime import rpc
-    assert rpc.is_rpc_secret(body["stringData"])  # wrapped in the request, so encrypted in state
-    assert "data" not in body
+    repo = plain(rec.one(REPO).inputs)
+    assert repo["imageTagMutability"] == "IMMUTABLE" and repo["imageScanningConfiguration"] == {"scanOnPush": True}
+    image = rec.one(IMAGE)
+    body = plain(image.inputs)
+    assert body["dockerfile"]["location"].endswith("docker/adapter/Dockerfile") and body["push"] is True
+    assert body["context"]["location"] == str(REPO_ROOT)
+    (tag,) = body["tags"]
+    assert tag.endswith(f":src-{source_hash()}") and ".dkr.ecr." in tag
+    (registry,) = body["registries"]
+    assert rpc.is_rpc_secret(image.inputs["registries"])  # the ECR password stays encrypted in state
+    assert registry["address"] in tag
+    (c,) = containers(k8s(rec, "Deployment", "adapter"))
+    assert c["image"] == tag.rsplit(":", 1)[0] + "@sha256:" + "c" * 64  # the pushed digest, not a tag
+    assert rec.outputs["teamsAdapterImage"] == c["image"]
 
 
-def test_kubernetes_card_template_is_a_config_map_without_the_url():
-    cm = plain(k8s(scenario("k8s-adapter"), "ConfigMap", "msteams").inputs)
-    assert cm["data"] == {"card.tmpl": card_template()}
+def test_source_hash_covers_every_file_the_image_copies():
+    dockerfile = (REPO_ROOT / "docker/adapter/Dockerfile").read_text()
+    for source in IMAGE_SOURCES:
+        assert source in dockerfile or source.startswith("docker/adapter/Dockerfile")
+    assert len(source_hash()) == 16 and source_hash() == source_hash()
 
 
-def test_kubernetes_deployment_runs_workflow_mode_from_the_mounted_files():
+def test_a_prebuilt_image_by_digest_builds_nothing():
+    rec = scenario("k8s-custom")
+    assert rec.of_type(IMAGE) == [] and rec.of_type(REPO) == []
+    (c,) = containers(k8s(rec, "Deployment", "adapter"))
+    assert c["image"] == ADAPTER_DIGEST
+
+
+def test_iam_is_exactly_filter_log_events_on_this_log_group_via_irsa():
     rec = scenario("k8s-adapter")
-    dep = k8s(rec, "Deployment", "msteams")
+    (statement,) = adapter_policy_doc(rec)["Statement"]
+    group = plain(rec.one("aws:cloudwatch/logGroup:LogGroup").inputs)["name"]
+    arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{group}"
+    assert statement["Action"] == ["logs:FilterLogEvents"] and statement["Effect"] == "Allow"
+    assert statement["Resource"] == [arn, f"{arn}:*"]
+    (role,) = [r for r in rec.of_type("aws:iam/role:Role") if "adapter" in r.name]
+    trust = json.loads(plain(role.inputs)["assumeRolePolicy"])
+    (s,) = trust["Statement"]
+    assert s["Principal"] == {"Federated": OIDC_ARN}
+    assert s["Condition"]["StringEquals"] == {f"{OIDC_ISSUER}:sub": "system:serviceaccount:monitoring:"
+                                              "trailwatch-teams-adapter", f"{OIDC_ISSUER}:aud": "sts.amazonaws.com"}
+    sa = plain(k8s(rec, "ServiceAccount", "adapter").inputs)
+    assert sa["metadata"]["name"] == "trailwatch-teams-adapter"
+    assert "eks.amazonaws.com/role-arn" in sa["metadata"]["annotations"]
+
+
+def test_kubernetes_secrets_are_files_from_secret_outputs_and_config_is_a_config_map():
+    rec = scenario("k8s-adapter")
+    secret = k8s(rec, "Secret", "adapter-secrets")
+    assert rpc.is_rpc_secret(secret.inputs["stringData"])
+    data = plain(secret.inputs["stringData"])
+    assert data["webhook-url"] == WEBHOOK and set(data) == {"webhook-url", "token"}
+    cm = plain(k8s(rec, "ConfigMap", "adapter-config").inputs)
+    assert cm["data"] == {"config.json": render_adapter_config(stack_of("k8s-adapter"))}
+    dep = k8s(rec, "Deployment", "adapter")
     (c,) = containers(dep)
-    assert c["image"] == ADAPTER_IMAGE
-    assert "-workflow-webhook=true" in c["args"]
-    assert "-config-file=/etc/msteams/connectors.yaml" in c["args"]
-    assert "-template-file=/etc/msteams-template/card.tmpl" in c["args"]
-    assert all(e.get("name") != "TEAMS_INCOMING_WEBHOOK_URL" for e in c.get("env", []))
+    assert c["args"] == ["--config", "/etc/trailwatch-adapter/config.json",
+                         "--webhook-url-file", "/etc/trailwatch-adapter/secrets/webhook-url",
+                         "--token-file", "/etc/trailwatch-adapter/secrets/token", "--listen", "0.0.0.0:8080"]
+    assert c["env"] == [{"name": "AWS_REGION", "value": "us-east-1"}]
     pod = plain(dep.inputs)["spec"]["template"]["spec"]
     volumes = {v["name"]: v for v in pod["volumes"]}
-    secret = k8s(rec, "Secret", "msteams")
-    assert volumes["connectors"]["secret"]["secretName"] == secret.name
-    assert volumes["connectors"]["secret"]["defaultMode"] == 0o440
-    assert volumes["template"]["configMap"]["name"] == k8s(rec, "ConfigMap", "msteams").name
-    assert secret.urn in dep.property_dependencies["spec"]
+    assert volumes["secrets"]["secret"] == {"secretName": secret.name, "defaultMode": 0o440}
     assert all(m["readOnly"] for m in c["volumeMounts"])
+    for reg in rec.resources:  # the URL's credential only ever inside a secret
+        assert plaintext_paths(reg.inputs, SIG) == [], reg.name
+    assert SIG not in json.dumps(rec.outputs, default=str)
 
 
-def test_kubernetes_adapter_pod_is_hardened_with_probes_and_limits():
-    dep = k8s(scenario("k8s-adapter"), "Deployment", "msteams")
+def test_kubernetes_adapter_pod_is_hardened():
+    dep = k8s(scenario("k8s-adapter"), "Deployment", "adapter")
     pod = plain(dep.inputs)["spec"]["template"]["spec"]
-    assert pod["automountServiceAccountToken"] is False
-    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["fsGroup"] == 65534
     (c,) = pod["containers"]
     sc = c["securityContext"]
-    assert (sc["runAsUser"], sc["runAsGroup"]) == (65534, 65534)
-    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
-    assert sc["capabilities"] == {"drop": ["ALL"]} and sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert (sc["runAsUser"], sc["runAsGroup"]) == (65534, 65534) and sc["readOnlyRootFilesystem"] is True
+    assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"] == {"drop": ["ALL"]}
     for probe in (c["livenessProbe"], c["readinessProbe"]):
-        # /metrics, not /config: a probe must not fetch the webhook URL
-        assert probe["httpGet"] == {"path": "/metrics", "port": 2000}
-    assert set(c["resources"]["limits"]) == {"cpu", "memory"} and set(c["resources"]["requests"]) == {"cpu", "memory"}
-
-
-def test_kubernetes_service_is_cluster_ip_only():
-    svc = plain(k8s(scenario("k8s-adapter"), "Service", "msteams").inputs)
+        assert probe["httpGet"] == {"path": "/healthz", "port": 8080}
+    svc = plain(k8s(scenario("k8s-adapter"), "Service", "adapter").inputs)
     assert svc["spec"]["type"] == "ClusterIP"
-    assert not any(k in svc["spec"] for k in ("externalIPs", "loadBalancerIP", "loadBalancerSourceRanges"))
-    assert svc["spec"]["ports"] == [{"name": "http", "port": 2000, "targetPort": "http", "protocol": "TCP"}]
 
 
-def test_kubernetes_adapter_url_is_the_in_cluster_service():
+@pytest.mark.parametrize("part,port,client", [("adapter-netpol", 8080, "alertmanager"),
+                                              ("exporter-netpol", 9106, "prometheus")])
+def test_network_policies_admit_only_the_client_and_allow_only_dns_and_https(part, port, client):
     rec = scenario("k8s-adapter")
-    svc = plain(k8s(rec, "Service", "msteams").inputs)
-    assert rec.outputs["teamsAdapterUrl"] == f"http://{svc['metadata']['name']}.monitoring.svc:2000/{CONNECTOR_NAME}"
-    assert ".secops.svc:2000/" in scenario("k8s-custom").outputs["teamsAdapterUrl"]
+    spec = plain(k8s(rec, "NetworkPolicy", part).inputs)["spec"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    (rule,) = spec["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": port}]
+    (peer,) = rule["from"]
+    assert peer["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": client}}
+    assert peer["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+    ports = sorted((p["protocol"], p["port"]) for e in spec["egress"] for p in e["ports"])
+    assert ports == [("TCP", 53), ("TCP", 443), ("UDP", 53)]
+    workload = "adapter" if part.startswith("adapter") else "exporter"
+    dep = plain(k8s(rec, "Deployment", f"-{workload}" if workload == "exporter" else "adapter").inputs)
+    assert spec["podSelector"]["matchLabels"].items() <= dep["spec"]["template"]["metadata"]["labels"].items()
 
 
-def test_docker_adapter_binds_loopback_and_uploads_the_config_as_a_secret():
+def test_docker_adapter_binds_loopback_uploads_secrets_and_uses_the_host_role():
     rec = scenario("docker-adapter")
-    (container,) = [r for r in rec.resources if r.type == "docker:index/container:Container" and "msteams" in r.name]
-    from pulumi.runtime import rpc
+    (container,) = [r for r in rec.resources if r.type == "docker:index/container:Container" and "adapter" in r.name]
     assert rpc.is_rpc_secret(container.inputs["uploads"])
     c = plain(container.inputs)
-    assert c["ports"] == [{"internal": 2000, "external": 2000, "ip": "127.0.0.1", "protocol": "tcp"}]
+    assert c["ports"] == [{"internal": 8080, "external": 8080, "ip": "127.0.0.1", "protocol": "tcp"}]
     uploads = {u["file"]: u for u in c["uploads"]}
-    conn = uploads["/etc/msteams/connectors.yaml"]
-    assert conn["content"] == connector_config(CONNECTOR_NAME, WEBHOOK)
-    assert (conn["owner"], conn["permissions"]) == ("65534", "0400")
-    assert uploads["/etc/msteams/card.tmpl"]["content"] == card_template()
-    assert [v["containerPath"] for v in c["volumes"]] == ["/etc/msteams"]
-    assert "-workflow-webhook=true" in c["command"] and not c.get("envs")
-    assert c["user"] == "65534:65534" and c["readOnly"] is True and c["memory"] == 64
-    assert c["capabilities"] == {"drops": ["ALL"]} and c["restart"] == "unless-stopped"
-    (image,) = [r for r in rec.resources if r.type == "docker:index/remoteImage:RemoteImage" and "msteams" in r.name]
-    assert image.inputs["name"] == ADAPTER_IMAGE
-    assert rec.outputs["teamsAdapterUrl"] == f"http://127.0.0.1:2000/{CONNECTOR_NAME}"
+    assert uploads["/etc/trailwatch-adapter/secrets/webhook-url"]["content"] == WEBHOOK
+    assert uploads["/etc/trailwatch-adapter/secrets/token"]["permissions"] == "0400"
+    config = uploads["/etc/trailwatch-adapter/config.json"]["content"]
+    assert config == render_adapter_config(stack_of("docker-adapter"))
+    assert c["user"] == "65534:65534" and c["readOnly"] is True and c["capabilities"] == {"drops": ["ALL"]}
+    assert not any("sig=" in e for e in c.get("envs", []))
+    assert "uploads" in container.additional_secret_outputs
+    (attach,) = [r for r in rec.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                 if "adapter-host" in r.name]
+    (host_role,) = [r for r in rec.of_type("aws:iam/role:Role") if "exporter-host-role" in r.name]
+    assert host_role.urn in attach.property_dependencies["role"] and plain(attach.inputs)["role"] == host_role.name
+    assert plain(rec.one(IMAGE).inputs)["load"] is True
+    assert rec.outputs["teamsAdapterUrl"] == "http://127.0.0.1:8080/alerts"
 
 
 @pytest.mark.parametrize("name", ["k8s-native", "docker-native-key", "none-native", "none-adapter"])
 def test_no_adapter_in_native_mode_or_without_a_runtime(name):
     rec = scenario(name)
-    assert adapter_resources(rec) == []
-    assert rec.of_type("trailwatch:index:TeamsAdapter") == []
+    assert rec.of_type("trailwatch:index:TeamsAdapter") == [] and rec.of_type(IMAGE) == []
     assert "teamsAdapterUrl" not in rec.outputs
-
-
-def test_pinned_adapter_image_setting_is_used():
-    (c,) = containers(k8s(scenario("k8s-custom"), "Deployment", "msteams"))
-    assert c["image"] == ADAPTER_DIGEST

@@ -68,7 +68,7 @@ def test_scenario1_exporter_serves_once_delivered_and_alerts_resolve_after_the_w
 # -- scenario 2 ----------------------------------------------------------------------------------------------
 
 @pytest.mark.e2e_run("delivery")
-def test_scenario2_adapter_mode_delivers_webhook_v4_payloads_prometheus_msteams_consumes(e2e_runs):
+def test_scenario2_adapter_mode_delivers_authenticated_webhook_v4_payloads(e2e_runs):
     run = e2e_runs.result("delivery", RUN_TIMEOUT)
     assert run.adapter_rejected == [], [d.errors for d in run.adapter_rejected]
     one_each(run.adapter, run.expected, "firing")

@@ -70,7 +70,8 @@ def _second_alert_rules(stack, outputs) -> None:
     s = stack.settings
     AlertRules("trailwatch-copy", AlertRulesArgs(
         stack=stack, runtime="kubernetes", teams_mode="adapter", namespace=s.kubernetes_namespace,
-        adapter_url=outputs["teamsAdapterUrl"], rule_labels=s.prometheus_selector_labels))
+        adapter_url=outputs["teamsAdapterUrl"], adapter_token_secret="trailwatch-adapter-token",
+        rule_labels=s.prometheus_selector_labels))
 
 
 def _export_webhook(stack, outputs) -> None:
@@ -151,7 +152,7 @@ CASES: dict[str, Case] = {
         "none", edit_document("aws:s3/bucketPolicy:BucketPolicy", "policy", _drop_tls_deny))),
     "no-plaintext-teams-webhook": Case("k8s", ("kubernetes:core/v1:Secret",), _transformed(
         "k8s", edit_props(DEPLOYMENT, lambda p: _container(p).update(
-            env=[{"name": "TEAMS_WEBHOOK_URL", "value": WEBHOOK}]), "msteams"))),
+            env=[{"name": "TEAMS_WEBHOOK_URL", "value": WEBHOOK}]), "adapter"))),
     "no-teams-webhook-in-outputs": Case("none", (), _transformed("none", extra=_export_webhook)),
     "images-pinned": Case("k8s", (DEPLOYMENT,), _latest_image),
     "containers-non-root": Case("k8s", (DEPLOYMENT,), _transformed("k8s", edit_props(
@@ -160,9 +161,12 @@ CASES: dict[str, Case] = {
     "containers-read-only-root-fs": Case("docker", (CONTAINER,), _transformed(
         "docker", set_props(CONTAINER, "exporter", read_only=False))),
     "containers-resource-limits": Case("k8s", (DEPLOYMENT,), _transformed("k8s", edit_props(
-        DEPLOYMENT, lambda p: _container(p)["resources"].pop("limits"), "msteams"))),
+        DEPLOYMENT, lambda p: _container(p)["resources"].pop("limits"), "adapter"))),
     "adapter-not-exposed": Case("k8s", ("kubernetes:core/v1:Service",), _transformed("k8s", edit_props(
-        "kubernetes:core/v1:Service", lambda p: p["spec"].update(type="LoadBalancer"), "msteams"))),
+        "kubernetes:core/v1:Service", lambda p: p["spec"].update(type="LoadBalancer"), "adapter"))),
+    "network-policies-required": Case("k8s", (DEPLOYMENT,), _transformed("k8s", edit_props(
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        lambda p: p["spec"]["egress"].append({"ports": [{"protocol": "TCP", "port": 80}]}), "adapter-netpol"))),
     "every-filter-has-one-alert": Case("none", ("aws:cloudwatch/logMetricFilter:LogMetricFilter",),
                                        _transformed("none", extra=_orphan_filter)),
     "cis-detections-complete": Case("cis", ("aws:cloudwatch/metricAlarm:MetricAlarm",), _cis_filter_missing),
@@ -276,16 +280,16 @@ def test_enforcement_level_comes_from_policy_config():
 
 
 def test_docker_adapter_upload_needs_additional_secret_outputs():
-    found = check(DOCKER, program_for(transforms=[set_opts(CONTAINER, "msteams", additional_secret_outputs=[])]))
+    found = check(DOCKER, program_for(transforms=[set_opts(CONTAINER, "adapter", additional_secret_outputs=[])]))
     (v,) = [v for v in found if v.policy == "no-plaintext-teams-webhook"]
-    assert v.name == "trailwatch-msteams" and v.message.startswith("uploads[0].content ")
+    assert v.name == "trailwatch-adapter" and v.message.startswith("uploads[1].content ")
 
 
 def test_docker_adapter_published_beyond_loopback():
     def widen(props):
         props["ports"] = [{**port, "ip": "0.0.0.0"} for port in props["ports"]]
-    found = check(DOCKER, program_for(transforms=[edit_props(CONTAINER, widen, "msteams")]))
-    assert [v.name for v in found if v.policy == "adapter-not-exposed"] == ["trailwatch-msteams"]
+    found = check(DOCKER, program_for(transforms=[edit_props(CONTAINER, widen, "adapter")]))
+    assert [v.name for v in found if v.policy == "adapter-not-exposed"] == ["trailwatch-adapter"]
 
 
 def test_docker_container_running_as_root():
@@ -400,3 +404,10 @@ def test_secret_suspicious_ips_stay_secret_in_the_filter_pattern():
     assert pulumi.runtime.rpc.is_rpc_secret(filt.inputs["pattern"])
     assert "192.0.2.254" in filt.inputs["pattern"]["value"]  # plan's placeholder, traced through
     assert violations == []
+def test_missing_network_policy_is_reported_for_each_workload():
+    def unselect(props):
+        props["spec"] = {**props["spec"], "pod_selector": {"match_labels": {"app.kubernetes.io/name": "other"}}}
+    found = check(K8S, program_for(transforms=[edit_props("kubernetes:networking.k8s.io/v1:NetworkPolicy", unselect)]))
+    hits = [v for v in found if v.policy == "network-policies-required"]
+    assert sorted(v.name for v in hits) == ["trailwatch-adapter", "trailwatch-exporter"]
+    assert all("no NetworkPolicy selecting its pods" in v.message for v in hits)

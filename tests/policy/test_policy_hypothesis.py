@@ -75,9 +75,10 @@ def test_random_weakened_configs_are_caught(config, weakenings, short_retention,
         # the test removes the components' guard and passes the image as a component argument.
         field = "exporter_image" if which_image == "exporter" or config["teamsMode"] == "native" else "adapter_image"
         image = ("prom/cloudwatch-exporter:latest" if field == "exporter_image"
-                 else "quay.io/prometheusmsteams/prometheus-msteams")
+                 else "registry.example.com/trailwatch-adapter")
         program = program_for(stack_with(config, **{field: image}))
-    with mock.patch("components.workload.is_pinned_image", lambda image: True):
+    with mock.patch("components.workload.is_pinned_image", lambda image: True), \
+            mock.patch("components.teams_adapter.check_image", lambda image: None):
         found = check(config, program)
     assert names(found) == {WEAKENINGS[w] for w in weakenings}
     assert all(WEBHOOK not in v.message for v in found)

@@ -11,7 +11,7 @@ import yaml
 
 from trailwatch.cli import main
 from trailwatch.render.common import RenderError
-from trailwatch.render.files import INDEX_FILE, MSTEAMS_CONFIG_FILE, RULES_FILE, SECRET_FILES, render_all
+from trailwatch.render.files import ADAPTER_CONFIG_FILE, INDEX_FILE, RULES_FILE, render_all
 from trailwatch.render.output import MANIFEST, write_render
 from trailwatch.stack import PROJECT_ROOT, load_stack
 
@@ -27,7 +27,7 @@ def test_render_writes_every_file_and_a_manifest(tmp_path, capsys):
     assert stdout.count("\n") == 1 and "INDEX.md" in stdout
     files = written(out)
     assert files == render_all(load_stack("dev"))
-    assert MSTEAMS_CONFIG_FILE in files and INDEX_FILE in files
+    assert ADAPTER_CONFIG_FILE in files and INDEX_FILE in files
     assert (out / MANIFEST).read_text().splitlines() == sorted(files)
 
 
@@ -57,11 +57,11 @@ def test_file_added_inside_an_earlier_render_is_refused(tmp_path, capsys):
 def test_rerender_in_another_mode_leaves_no_stale_files(tmp_path):
     out = tmp_path / "out"
     assert main(["render", "--stack", "dev", "--out", str(out), "--mode", "adapter"]) == 0
-    assert (out / MSTEAMS_CONFIG_FILE).exists()
+    assert (out / ADAPTER_CONFIG_FILE).exists()
     assert main(["render", "--stack", "dev", "--out", str(out), "--mode", "native"]) == 0
     files = written(out)
     assert files == render_all(load_stack("dev"), "native")
-    assert MSTEAMS_CONFIG_FILE not in files and "prometheus-msteams/card.tmpl" not in files
+    assert ADAPTER_CONFIG_FILE not in files
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging or old folders left
 
 
@@ -75,20 +75,22 @@ def test_failure_half_way_keeps_the_earlier_render(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
-def test_secret_bearing_files_are_0600_and_others_0644(tmp_path):
+def test_no_rendered_file_holds_a_secret_and_all_are_0644(tmp_path):
     out = tmp_path / "out"
+    stack = load_stack("dev")
     assert main(["render", "--stack", "dev", "--out", str(out), "--mode", "adapter"]) == 0
     modes = {str(p.relative_to(out)): stat.S_IMODE(p.stat().st_mode) for p in out.rglob("*") if p.is_file()}
-    assert SECRET_FILES == (MSTEAMS_CONFIG_FILE,)
-    assert modes.pop(MSTEAMS_CONFIG_FILE) == 0o600
     assert set(modes.values()) == {0o644}
+    # the Workflows URL and the adapter's token are only named by path, never written
+    secret = stack.settings.teams_webhook_url
+    assert secret and not any(secret in text for text in written(out).values())
 
 
 def test_mode_overrides_the_stacks_teams_mode(tmp_path):
     assert main(["render", "--stack", "dev", "--out", str(tmp_path), "--mode", "native",
                  "--account-id", "123456789012"]) == 0
     files = written(tmp_path)
-    assert MSTEAMS_CONFIG_FILE not in files
+    assert ADAPTER_CONFIG_FILE not in files
     assert 'integration="msteamsv2"' in files[RULES_FILE] and "aws_account_id" in files[RULES_FILE]
     assert "msteamsv2_configs" in files["alertmanager/alertmanager.yml"]
 
@@ -102,7 +104,7 @@ def test_mode_overrides_the_stacks_teams_mode(tmp_path):
     (["--stack", "bad", "--out", "{tmp}/o", "--config-dir", "{tmp}"], "error: config 'aws:region'"),
     (["--stack", "dev", "--out", "{tmp}/o", "--adapter-url", "notaurl"],
      "error: --adapter-url: must be an http:// or https:// URL with a host, e.g. "
-     "http://prometheus-msteams:2000/trailwatch (got 'notaurl')\n"),
+     "http://trailwatch-adapter:8080/alerts (got 'notaurl')\n"),
     (["--stack", "dev", "--out", "{tmp}/o", "--adapter-url", "ftp://host/x"], "error: --adapter-url: must be an http"),
     (["--stack", "dev", "--out", "{tmp}/o", "--adapter-url", "http://:2000/x"], "error: --adapter-url: must be an http"),
     (["--stack", "dev", "--out", "{tmp}/o", "--adapter-url", "http://h:99999/x"], "error: --adapter-url: must be an"),

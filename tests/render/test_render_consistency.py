@@ -13,7 +13,8 @@ from stacks import make_stack
 from trailwatch.errors import CatalogError, TrailwatchError
 from trailwatch.naming import exporter_metric_name
 from trailwatch.render.alertmanager import (
-    DEFAULT_ADAPTER_URL, alertmanager_config_spec, alertmanager_example, alertmanager_fragment,
+    DEFAULT_ADAPTER_TOKEN_FILE, DEFAULT_ADAPTER_URL, alertmanager_config_spec, alertmanager_example,
+    alertmanager_fragment,
 )
 from trailwatch.render.common import (
     PIPELINE_ALERTS, STACK_LABEL, TRAILWATCH_LABEL, TRAILWATCH_VALUE, RenderError, detection_alert_name, duration,
@@ -82,7 +83,7 @@ def test_detection_alerts_have_the_documented_shape(stack):
         assert link["editorString"] == query_for(det)
         assert link["source"] == [log_group_name(stack)]
         assert link["timeType"] == "RELATIVE" and link["start"] < 0 and link["end"] == 0
-        assert "_" not in notes["logs_insights_url"]  # prometheus-msteams would escape it and break the link
+        assert "_" not in notes["logs_insights_url"]  # a Markdown renderer could escape it and break the link
     for rule in alerts(stack):
         assert rule["labels"][TRAILWATCH_LABEL] == TRAILWATCH_VALUE  # the Alertmanager route matches on it
 
@@ -149,7 +150,8 @@ def test_alertmanager_fragment_routes_groups_and_inhibits():
     assert route["group_wait"] == "10s" and route["repeat_interval"] == "1h"
     assert route["receiver"] == "trailwatch-dev-teams"
     assert fragment["receivers"] == [{"name": "trailwatch-dev-teams", "webhook_configs": [
-        {"url": DEFAULT_ADAPTER_URL, "send_resolved": True}]}]
+        {"url": DEFAULT_ADAPTER_URL, "send_resolved": True, "http_config": {"authorization": {
+            "type": "Bearer", "credentials_file": DEFAULT_ADAPTER_TOKEN_FILE}}}]}]
     down = fragment["inhibit_rules"][0]
     assert 'alertname="TrailwatchExporterDown"' in down["source_matchers"]
     assert any("TrailwatchHeartbeatMissing" in m for m in down["target_matchers"])
@@ -182,8 +184,11 @@ def test_alertmanager_config_spec_is_camel_case_with_a_secret_reference():
     assert native["route"]["groupWait"] == "10s" and native["route"]["receiver"] == "trailwatch-dev-teams"
     teams = native["receivers"][0]["msteamsv2Configs"][0]
     assert teams["webhookURL"] == {"name": "trailwatch-teams", "key": "webhook-url"} and teams["sendResolved"]
-    adapter = alertmanager_config_spec(stack, "adapter", "http://a:2000/trailwatch", "unused", "unused")
-    assert adapter["receivers"][0]["webhookConfigs"] == [{"url": "http://a:2000/trailwatch", "sendResolved": True}]
+    adapter = alertmanager_config_spec(stack, "adapter", "http://a:8080/alerts", "adapter-token", "token")
+    credentials = {"name": "adapter-token", "key": "token"}
+    assert adapter["receivers"][0]["webhookConfigs"] == [{
+        "url": "http://a:8080/alerts", "sendResolved": True,
+        "httpConfig": {"authorization": {"type": "Bearer", "credentials": credentials}}}]
     assert adapter["inhibitRules"][0]["sourceMatch"][1] == {"name": "alertname", "value": "TrailwatchExporterDown",
                                                              "matchType": "="}
 

@@ -1,9 +1,8 @@
 """The rendered Alertmanager configs deliver, checked with a real Alertmanager and a local HTTP sink.
 
-Teams cannot be reached from here, so a local server stands in for both the prometheus-msteams adapter
-(adapter mode) and the Teams Workflows endpoint (native mode). The adapter's card template is rendered by
-``amtool template render`` from the payload Alertmanager really sent: prometheus-msteams uses Alertmanager's
-template engine, so this is the same rendering, minus its JSON/underscore pre-escaping, emulated here.
+Teams cannot be reached from here, so a local server stands in for both trailwatch's Teams adapter (adapter
+mode: the webhook v4 payload and the bearer token from ``credentials_file``) and the Teams Workflows endpoint
+(native mode). The adapter's own cards are tested against real Alertmanager in tests/adapter.
 """
 
 from __future__ import annotations
@@ -23,9 +22,8 @@ from render_support import alertmanager_argv, free_port
 from stacks import make_stack
 from tools import run_tool
 
-from trailwatch.render.alertmanager import alertmanager_example, receiver_name
+from trailwatch.render.alertmanager import DEFAULT_ADAPTER_TOKEN_FILE, alertmanager_example, receiver_name
 from trailwatch.render.common import TEAMS_INTEGRATION, detection_alert_name
-from trailwatch.render.msteams import CONNECTOR_NAME, card_template
 from trailwatch.render.rules import detection_annotations, detection_labels
 
 TIMEOUT = 15
@@ -36,12 +34,14 @@ class Sink:
 
     def __init__(self):
         self.received: queue.Queue = queue.Queue()
+        self.authorization: queue.Queue = queue.Queue()
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 sink.received.put((self.path, json.loads(body)))
+                sink.authorization.put(self.headers.get("Authorization"))
                 self.send_response(200)
                 self.end_headers()
                 self.wfile.write(b"1")
@@ -118,60 +118,28 @@ def integrations(url: str) -> set[str]:
             if line.startswith("alertmanager_notifications_failed_total{")}
 
 
-def msteams_escape(payload: dict) -> dict:
-    """What prometheus-msteams' default -auto-escape-underscores does to labels and annotations."""
-    def esc(kv: dict) -> dict:
-        return {k: json.dumps(v)[1:-1].replace("_", "\\\\_") for k, v in kv.items()}
-    out = dict(payload)
-    for key in ("groupLabels", "commonLabels", "commonAnnotations"):
-        out[key] = esc(payload[key])
-    out["alerts"] = [{**a, "labels": esc(a["labels"]), "annotations": esc(a["annotations"])} for a in payload["alerts"]]
-    return out
-
-
-def render_card(tmp_path, payload: dict) -> dict:
-    (tmp_path / "card.tmpl").write_text(card_template())
-    (tmp_path / "data.json").write_text(json.dumps(msteams_escape(payload)))
-    result = run_tool("amtool", "template", "render", f"--template.glob={tmp_path / 'card.tmpl'}",
-                      '--template.text={{ template "teams.card" . }}', f"--template.data={tmp_path / 'data.json'}")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
-def test_adapter_mode_posts_to_the_connector_and_the_card_renders(tmp_path, sink, stack):
-    config = alertmanager_example(stack, "adapter", f"http://127.0.0.1:{sink.port}/{CONNECTOR_NAME}")
+def test_adapter_mode_posts_webhook_v4_with_the_bearer_token(tmp_path, sink, stack):
+    token = tmp_path / "adapter-token"
+    token.write_text("rendered-config-token-0123456789\n")
+    assert DEFAULT_ADAPTER_TOKEN_FILE in alertmanager_example(stack, "adapter")
+    config = alertmanager_example(stack, "adapter", f"http://127.0.0.1:{sink.port}/alerts",
+                                  adapter_token_file=str(token))
+    assert "rendered-config-token" not in config  # the token stays in its file
     proc, url = start_alertmanager(tmp_path, config)
     try:
         assert TEAMS_INTEGRATION["adapter"] in integrations(url)
         sent = post_alert(url, stack)
         path, payload = sink.next()
-        assert path == f"/{CONNECTOR_NAME}"
-        assert payload["version"] == "4" and payload["status"] == "firing" and payload["receiver"] == receiver_name(stack)
+        assert path == "/alerts"
+        assert sink.authorization.get(timeout=TIMEOUT) == "Bearer rendered-config-token-0123456789"
+        assert payload["version"] == "4" and payload["status"] == "firing"
+        assert payload["receiver"] == receiver_name(stack)
         assert payload["groupLabels"] == {"alertname": "TrailwatchRootUsage", "detection": "root_usage",
                                           "trailwatch_stack": stack.name}
         assert payload["alerts"][0]["annotations"] == sent["annotations"]
-
-        card = render_card(tmp_path, payload)
-        assert card["type"] == "message"
-        attachment = card["attachments"][0]
-        assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
-        content = attachment["content"]
-        assert content["type"] == "AdaptiveCard"
-        header, alert = content["body"]
-        assert header["style"] == "attention"
-        assert header["items"][0]["text"] == "FIRING CRITICAL: Usage of the root user/account"
-        text, facts, runbook, actions = alert["items"]
-        assert text["text"] == sent["annotations"]["description"]
-        shown = {f["title"]: f["value"] for f in facts["facts"]}
-        assert shown["Region"] == "us-east-1" and shown["Detection"] == "root\\_usage"
-        assert shown["Log group"] == "/aws/cloudtrail/trailwatch-delivery"
-        assert runbook["text"].startswith("**Runbook:** Treat as an incident")
-        assert actions["actions"][0]["url"] == sent["annotations"]["logs_insights_url"]
-
         post_alert(url, stack, ends_at=datetime.now(timezone.utc) - timedelta(seconds=1))
         _, resolved = sink.next()
         assert resolved["status"] == "resolved"  # send_resolved: true
-        assert render_card(tmp_path, resolved)["attachments"][0]["content"]["body"][0]["style"] == "good"
     finally:
         proc.kill()
         proc.wait()

@@ -17,6 +17,7 @@ from stacks import make_stack
 from tools import run_tool
 
 from trailwatch.render import files as F
+from trailwatch.render.adapter import adapter_config
 from trailwatch.render.alertmanager import combined_config
 from trailwatch.render.common import MODES
 
@@ -116,16 +117,17 @@ def test_dashboard_is_grafana_json_querying_only_exported_names(rendered):
     assert exported <= used  # every detection and the heartbeat have a panel
 
 
-def test_native_mode_never_writes_the_webhook_url_and_adapter_uses_a_placeholder(rendered):
+def test_no_mode_writes_the_webhook_url_and_adapter_config_is_the_catalog_view(rendered):
     stack = rendered["stack"]
     url = stack.settings.teams_webhook_url
     for mode in MODES:
         files = rendered[mode][1]
         if url:
             assert all(url not in text for text in files.values())
-    assert "prometheus-msteams/config.yml" not in rendered["native"][1]
-    connectors = yaml.safe_load(rendered["adapter"][1][F.MSTEAMS_CONFIG_FILE])["connectors"]
-    assert list(connectors[0]) == ["trailwatch"] and connectors[0]["trailwatch"].endswith(".invalid/")
+    assert F.ADAPTER_CONFIG_FILE not in rendered["native"][1]
+    config = json.loads(rendered["adapter"][1][F.ADAPTER_CONFIG_FILE])
+    assert config == adapter_config(stack)
+    assert "webhook" not in json.dumps(config).lower() and "sig=" not in json.dumps(config)
 
 
 def test_index_describes_every_rendered_file(rendered):

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from ..render.common import MODES, RenderError, check_mode
-from ..render.files import SECRET_FILES, render_all
+from ..render.files import render_all
 from ..render.output import check_out, write_render
 from ..stack import PROJECT_ROOT, load_stack
 
@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder holding Pulumi.<stack>.yaml (default: project root)")
     parser.add_argument("--account-id", help="AWS account id to show on alerts and Teams cards (12 digits)")
     parser.add_argument("--adapter-url", help="adapter mode: URL Alertmanager posts to "
-                                              "(default: http://prometheus-msteams:2000/trailwatch)")
+                                              "(default: http://trailwatch-adapter:8080/alerts)")
     parser.add_argument("--exporter-target", help="host:port of the exporter for the scrape config")
 
 
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if args.exporter_target is not None:
         options["exporter_target"] = args.exporter_target
     files = render_all(stack, mode, **options)
-    write_render(args.out, files, SECRET_FILES)
+    write_render(args.out, files)
     print(f"Rendered {len(files)} files for stack {stack.name} ({mode} mode) into {args.out}; see "
           f"{args.out / 'INDEX.md'}")
     return 0

@@ -10,7 +10,8 @@
   Teams-failure rule reads ``alertmanager_notifications_failed_total``) and Prometheus itself;
 * Alertmanager runs the rendered ``alertmanager/alertmanager.yml`` unchanged. Native mode: the Teams URL is
   written to a private file that the config's ``webhook_url_file`` names; adapter mode: the webhook URL is
-  the adapter URL passed to ``render``.
+  the adapter URL passed to ``render``, and Alertmanager's bearer token for it is a fresh random token in a
+  private file the config's ``credentials_file`` names (:attr:`LocalPipeline.adapter_token`).
 
 Several stacks can share the one Prometheus and Alertmanager (``others``): each adds its rendered scrape job,
 rule file and Alertmanager fragment, exactly as a team running N trailwatch stacks on one monitoring stack would.
@@ -23,6 +24,7 @@ Other rule or Alertmanager files (the original guide's) can be passed in instead
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -35,6 +37,14 @@ from ..stack import Stack
 from .processes import Alertmanager, LocalRunError, Prometheus, free_port, wait_until
 
 WEBHOOK_URL_FILE = "secrets/teams-webhook-url"
+ADAPTER_TOKEN_FILE = "secrets/adapter-token"
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
 
 
 class LocalPipeline:
@@ -53,10 +63,14 @@ class LocalPipeline:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.rendered_dir = self.workdir / "rendered"
         self.webhook_url_file = self.workdir / WEBHOOK_URL_FILE
+        self.adapter_token_file = self.workdir / ADAPTER_TOKEN_FILE
+        self.adapter_token = secrets.token_urlsafe(32)
+        _write_private(self.adapter_token_file, self.adapter_token + "\n")
         self.stacks = [(stack, exporter_address), *others]
         self.rendered = [render_all(each, self.mode, account_id=account_id,
                                     adapter_url=teams_url if self.mode == "adapter" else None,
-                                    webhook_url_file=str(self.webhook_url_file), exporter_target=address)
+                                    webhook_url_file=str(self.webhook_url_file),
+                                    adapter_token_file=str(self.adapter_token_file), exporter_target=address)
                          for each, address in self.stacks]
         self.files = self.rendered[0]
         for (each, _), files in zip(self.stacks, self.rendered):
@@ -66,10 +80,7 @@ class LocalPipeline:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
         if self.mode == "native":
-            self.webhook_url_file.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.webhook_url_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(teams_url + "\n")
+            _write_private(self.webhook_url_file, teams_url + "\n")
         self.rules_file = self.workdir / "rules.yml"
         self.rules_file.write_text(rules_text if rules_text is not None else self.files[RULES_FILE])
         self.rule_files = [self.rules_file]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from . import aws, coverage, docker, iam, pod_security, resource_policies, secrets, trail, workloads
+from . import aws, coverage, docker, iam, network, pod_security, resource_policies, secrets, trail, workloads
 
 PACK_NAME = "trailwatch"
 PACK_VERSION = "0.1.0"
@@ -18,7 +18,8 @@ PACK_DESCRIPTION = ("trailwatch: CloudTrail -> CloudWatch Logs -> Prometheus -> 
                     "S3, KMS, IAM, webhook secrecy, workloads and alert coverage.")
 
 POLICIES: list[Policy] = [*aws.POLICIES, *trail.POLICIES, *iam.POLICIES, *resource_policies.POLICIES, *secrets.POLICIES,
-                          *workloads.POLICIES, *pod_security.POLICIES, *docker.POLICIES, *coverage.POLICIES]
+                          *workloads.POLICIES, *pod_security.POLICIES, *docker.POLICIES, *coverage.POLICIES,
+                          *network.POLICIES]
 
 
 def policy_by_name(name: str) -> Policy:

@@ -38,7 +38,7 @@ POD_TEMPLATES: dict[str, tuple[str, ...]] = {
 }
 WORKLOAD_TYPES = tuple(POD_TEMPLATES) + (DOCKER_CONTAINER,)
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
-DEFAULT_ADAPTER_IMAGES = ("prometheus-msteams",)
+DEFAULT_ADAPTER_IMAGES = ("trailwatch-adapter",)
 
 
 def pod_template(resource_type: str, props: Mapping) -> Any:
@@ -269,7 +269,7 @@ POLICIES = [
             "type": "boolean", "default": True, "description": "Also require a CPU limit, not only memory."}})),
     StackValidationPolicy(
         name="adapter-not-exposed",
-        description="The Teams adapter (prometheus-msteams, which returns the webhook URLs on GET /config) is "
+        description="The Teams adapter (it holds the webhook URL and posts cards to Teams) is "
                     "reachable only inside the cluster (ClusterIP, no Ingress, no host ports) or on the Docker "
                     "host's loopback.",
         validate=_adapter_not_exposed, enforcement_level=MANDATORY, severity=Severity.CRITICAL,

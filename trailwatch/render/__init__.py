@@ -6,6 +6,6 @@ imports Pulumi: the Pulumi components and ``python -m trailwatch render`` call t
 
 Modules: ``exporter`` (cloudwatch_exporter config), ``rules`` (Prometheus rule groups), ``promtests``
 (promtool unit tests), ``alertmanager`` (route/receiver/inhibitions, example config, AlertmanagerConfig
-spec), ``msteams`` (prometheus-msteams connector config and card template), ``dashboard`` (Grafana),
+spec), ``adapter`` (the Teams adapter's config), ``dashboard`` (Grafana),
 ``scrape`` (plain scrape config), ``insights`` (Logs Insights links), ``files`` (everything, by file name).
 """

@@ -11,8 +11,8 @@ identity, so Alertmanager posts no new card for it until ``repeat_interval`` (``
 passed since the last card; that setting bounds the silence.
 
 Two Teams paths:
-  * ``adapter``: ``webhook_configs`` to prometheus-msteams (``http://<adapter>:2000/<connector>``), which
-    renders the Adaptive Card template and posts it to the Teams Workflows URL it holds.
+  * ``adapter``: ``webhook_configs`` to trailwatch's adapter (``http://<adapter>:8080/alerts``, bearer token
+    from ``http_config.authorization.credentials_file``), which builds the card and posts it to Teams.
   * ``native``: ``msteamsv2_configs`` (Alertmanager >= 0.28) posting the Adaptive Card itself; the Workflows
     URL is a credential (its ``sig=`` parameter), so it is read from ``webhook_url_file``, never inlined.
 
@@ -31,10 +31,11 @@ from .common import (
     ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, STACK_LABEL, TRAILWATCH_LABEL, TRAILWATCH_VALUE,
     check_mode, dump_yaml, duration, generated_header,
 )
-from .msteams import CONNECTOR_NAME
+from ..adapter import ALERTS_PATH, PORT as ADAPTER_PORT
 
 GROUP_BY = ("alertname", "detection", STACK_LABEL)
-DEFAULT_ADAPTER_URL = f"http://prometheus-msteams:2000/{CONNECTOR_NAME}"
+DEFAULT_ADAPTER_URL = f"http://trailwatch-adapter:{ADAPTER_PORT}{ALERTS_PATH}"
+DEFAULT_ADAPTER_TOKEN_FILE = "/etc/alertmanager/secrets/trailwatch-adapter-token"
 DEFAULT_WEBHOOK_URL_FILE = "/etc/alertmanager/secrets/trailwatch-teams-webhook-url"
 
 # Adaptive Card text for native mode (Alertmanager templates; Teams renders a Markdown subset).
@@ -98,11 +99,13 @@ def route(stack: Stack) -> dict[str, Any]:
 
 
 def receiver(stack: Stack, mode: str | None, adapter_url: str | None = None,
-             webhook_url_file: str = DEFAULT_WEBHOOK_URL_FILE) -> dict[str, Any]:
+             webhook_url_file: str = DEFAULT_WEBHOOK_URL_FILE,
+             adapter_token_file: str = DEFAULT_ADAPTER_TOKEN_FILE) -> dict[str, Any]:
     mode = check_mode(mode, stack)
     if mode == "adapter":
         return {"name": receiver_name(stack), "webhook_configs": [
-            {"url": adapter_url or DEFAULT_ADAPTER_URL, "send_resolved": True}]}
+            {"url": adapter_url or DEFAULT_ADAPTER_URL, "send_resolved": True,
+             "http_config": {"authorization": {"type": "Bearer", "credentials_file": adapter_token_file}}}]}
     return {"name": receiver_name(stack), "msteamsv2_configs": [
         {"webhook_url_file": webhook_url_file, "send_resolved": True, "title": NATIVE_TITLE, "text": NATIVE_TEXT}]}
 
@@ -113,10 +116,12 @@ def inhibit_rules() -> list[dict[str, Any]]:
 
 
 def alertmanager_fragment(stack: Stack, mode: str | None, adapter_url: str | None = None, *,
-                          webhook_url_file: str = DEFAULT_WEBHOOK_URL_FILE) -> dict[str, Any]:
+                          webhook_url_file: str = DEFAULT_WEBHOOK_URL_FILE,
+                          adapter_token_file: str = DEFAULT_ADAPTER_TOKEN_FILE) -> dict[str, Any]:
     """``{route, receivers, inhibit_rules}``: add the route under your root route's ``routes:`` (before any
     catch-all), the receiver to ``receivers:`` and the rules to ``inhibit_rules:``."""
-    return {"route": route(stack), "receivers": [receiver(stack, mode, adapter_url, webhook_url_file)],
+    return {"route": route(stack),
+            "receivers": [receiver(stack, mode, adapter_url, webhook_url_file, adapter_token_file)],
             "inhibit_rules": inhibit_rules()}
 
 
@@ -134,11 +139,14 @@ def combined_config(fragments: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def alertmanager_example(stack: Stack, mode: str | None, adapter_url: str | None = None, *,
-                         webhook_url_file: str = DEFAULT_WEBHOOK_URL_FILE) -> str:
+                         webhook_url_file: str = DEFAULT_WEBHOOK_URL_FILE,
+                         adapter_token_file: str = DEFAULT_ADAPTER_TOKEN_FILE) -> str:
     """A complete alertmanager.yml: a do-nothing default receiver, the trailwatch route, receiver and rules."""
     mode = check_mode(mode, stack)
-    config = combined_config([alertmanager_fragment(stack, mode, adapter_url, webhook_url_file=webhook_url_file)])
-    note = ("Teams via prometheus-msteams (adapter mode)." if mode == "adapter" else
+    config = combined_config([alertmanager_fragment(stack, mode, adapter_url, webhook_url_file=webhook_url_file,
+                                                    adapter_token_file=adapter_token_file)])
+    note = (f"Teams via trailwatch's adapter (adapter mode): put its bearer token in {adapter_token_file}."
+            if mode == "adapter" else
             f"Teams via msteamsv2_configs (native mode, Alertmanager >= 0.28): put the Teams Workflows URL in "
             f"{webhook_url_file}.")
     return dump_yaml(config, generated_header(stack, f"Example alertmanager.yml for trailwatch. {note}"))
@@ -147,11 +155,16 @@ def alertmanager_example(stack: Stack, mode: str | None, adapter_url: str | None
 def alertmanager_config_spec(stack: Stack, mode: str | None, adapter_url: str | None, webhook_secret_name: str,
                              webhook_secret_key: str) -> dict[str, Any]:
     """``spec`` of a monitoring.coreos.com/v1alpha1 AlertmanagerConfig (camelCase). The operator adds a
-    ``namespace`` matcher to the route; the rules carry that label on Kubernetes for this reason."""
+    ``namespace`` matcher to the route; the rules carry that label on Kubernetes for this reason.
+    ``webhook_secret_*`` name the Secret key of the Teams path: the Workflows URL (native) or the adapter's
+    bearer token (adapter)."""
     mode = check_mode(mode, stack)
     t = _timings(stack)
     if mode == "adapter":
         teams = {"webhookConfigs": [{"url": adapter_url or DEFAULT_ADAPTER_URL, "sendResolved": True}]}
+        if webhook_secret_name:
+            teams["webhookConfigs"][0]["httpConfig"] = {"authorization": {
+                "type": "Bearer", "credentials": {"name": webhook_secret_name, "key": webhook_secret_key}}}
     else:
         teams = {"msteamsv2Configs": [{"webhookURL": {"name": webhook_secret_name, "key": webhook_secret_key},
                                        "sendResolved": True, "title": NATIVE_TITLE, "text": NATIVE_TEXT}]}

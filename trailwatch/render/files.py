@@ -1,8 +1,8 @@
 """Everything ``render`` writes, as {relative path: text}, plus an INDEX.md saying where each file goes.
 
 Pure: the command only writes this mapping to disk, and the tests run promtool/amtool on the same mapping.
-The Teams Workflows URL never appears: it is a credential, so the adapter config gets a placeholder and
-native mode reads it from ``webhook_url_file``.
+The Teams Workflows URL never appears: it is a credential, so the adapter reads it from its own file and
+native mode from ``webhook_url_file``.
 """
 
 from __future__ import annotations
@@ -10,14 +10,17 @@ from __future__ import annotations
 import json
 
 from ..stack import Stack, log_group_name
-from .alertmanager import DEFAULT_ADAPTER_URL, DEFAULT_WEBHOOK_URL_FILE, alertmanager_example, alertmanager_fragment
+from .adapter import render_adapter_config
+from .alertmanager import (
+    DEFAULT_ADAPTER_TOKEN_FILE, DEFAULT_ADAPTER_URL, DEFAULT_WEBHOOK_URL_FILE, alertmanager_example,
+    alertmanager_fragment,
+)
 from .common import (
     EXAMPLE_EXPORTER_TARGET, EXPORTER_SCRAPE_JOB, TRAILWATCH_LABEL, TRAILWATCH_VALUE, check_account_id, dump_yaml,
     event_detections, exported_detections, exported_name, generated_header, heartbeat_detections, with_mode,
 )
 from .dashboard import dashboard
 from .exporter import render_exporter_config
-from .msteams import CONNECTOR_NAME, WEBHOOK_PLACEHOLDER, card_template, connector_config
 from .options import check_adapter_url, check_exporter_target
 from .promtests import eval_times, render_rule_tests
 from .rules import render_rules
@@ -29,16 +32,14 @@ RULE_TESTS_FILE = "prometheus/trailwatch-rules.test.yml"
 SCRAPE_FILE = "prometheus/scrape-config.yml"
 AM_FRAGMENT_FILE = "alertmanager/trailwatch-route.yml"
 AM_EXAMPLE_FILE = "alertmanager/alertmanager.yml"
-MSTEAMS_CONFIG_FILE = "prometheus-msteams/config.yml"
-MSTEAMS_CARD_FILE = "prometheus-msteams/card.tmpl"
+ADAPTER_CONFIG_FILE = "teams-adapter/config.json"
 DASHBOARD_FILE = "grafana/trailwatch-dashboard.json"
 INDEX_FILE = "INDEX.md"
-#: Files that hold a secret or its placeholder: written with mode 0600.
-SECRET_FILES = (MSTEAMS_CONFIG_FILE,)
 
 
 def render_all(stack: Stack, mode: str | None = None, *, account_id: str | None = None,
                adapter_url: str | None = None, webhook_url_file: str = DEFAULT_WEBHOOK_URL_FILE,
+               adapter_token_file: str = DEFAULT_ADAPTER_TOKEN_FILE,
                exporter_target: str = EXAMPLE_EXPORTER_TARGET) -> dict[str, str]:
     """Every rendered file for ``stack`` in Teams ``mode`` (default: the stack's teamsMode)."""
     check_account_id(account_id)
@@ -53,20 +54,22 @@ def render_all(stack: Stack, mode: str | None = None, *, account_id: str | None 
         RULE_TESTS_FILE: render_rule_tests(stack, rules_name, account_id),
         SCRAPE_FILE: render_scrape_config(stack, exporter_target),
         AM_FRAGMENT_FILE: dump_yaml(
-            alertmanager_fragment(stack, mode, adapter_url, webhook_url_file=webhook_url_file),
+            alertmanager_fragment(stack, mode, adapter_url, webhook_url_file=webhook_url_file,
+                                  adapter_token_file=adapter_token_file),
             generated_header(stack, "trailwatch's Alertmanager route, receiver and inhibit rules: merge into your "
                                     "alertmanager.yml (route under route.routes, before any catch-all).")),
-        AM_EXAMPLE_FILE: alertmanager_example(stack, mode, adapter_url, webhook_url_file=webhook_url_file),
+        AM_EXAMPLE_FILE: alertmanager_example(stack, mode, adapter_url, webhook_url_file=webhook_url_file,
+                                              adapter_token_file=adapter_token_file),
         DASHBOARD_FILE: json.dumps(dashboard(stack), indent=2) + "\n",
     }
     if mode == "adapter":
-        files[MSTEAMS_CONFIG_FILE] = connector_config(CONNECTOR_NAME, WEBHOOK_PLACEHOLDER)
-        files[MSTEAMS_CARD_FILE] = card_template()
-    files[INDEX_FILE] = index(stack, files, adapter_url or DEFAULT_ADAPTER_URL, webhook_url_file)
+        files[ADAPTER_CONFIG_FILE] = render_adapter_config(stack)
+    files[INDEX_FILE] = index(stack, files, adapter_url or DEFAULT_ADAPTER_URL, webhook_url_file, adapter_token_file)
     return files
 
 
-def index(stack: Stack, files: dict[str, str], adapter_url: str, webhook_url_file: str) -> str:
+def index(stack: Stack, files: dict[str, str], adapter_url: str, webhook_url_file: str,
+          adapter_token_file: str) -> str:
     s = stack.settings
     times = eval_times(s)
     mode = s.teams_mode
@@ -95,12 +98,11 @@ def index(stack: Stack, files: dict[str, str], adapter_url: str, webhook_url_fil
     ]
     if mode == "adapter":
         lines += [
-            f"| `{MSTEAMS_CONFIG_FILE}` | prometheus-msteams `-config-file`. Replace the placeholder with your Teams "
-            f"Workflows URL (a secret: keep the file out of version control). Alertmanager posts to "
-            f"`{adapter_url}`. |",
-            f"| `{MSTEAMS_CARD_FILE}` | prometheus-msteams `-template-file`; start it with `-workflow-webhook` "
-            "and keep the default `-auto-escape-underscores=true`. Never expose port 2000 outside the cluster/host "
-            "(`GET /config` shows the webhook URL). |",
+            f"| `{ADAPTER_CONFIG_FILE}` | trailwatch's Teams adapter `--config` (no secret in it): `python -m "
+            "trailwatch.adapter --config config.json --webhook-url-file <file holding the Teams Workflows URL> "
+            "--token-file <file holding a random token>`, or the image built from `docker/adapter/Dockerfile`. "
+            f"Alertmanager posts to `{adapter_url}` with the same token in `{adapter_token_file}`. Its "
+            "AWS identity needs `logs:FilterLogEvents` on the log group only. |",
         ]
     else:
         lines.append(f"| (secret) `{webhook_url_file}` | Native mode (Alertmanager >= 0.28): a file holding only the "

@@ -9,7 +9,7 @@ The console encodes the query state in the URL fragment in an undocumented way (
 ``queryDetail`` object is written as ``~(key~value~...)``, strings are prefixed with ``'`` and
 percent-encoded with ``*`` in place of ``%``; that text is percent-encoded again and ``%`` becomes ``$``.
 Here every character outside ``[A-Za-z0-9.-]`` is encoded, so no ``_`` survives into the link
-(prometheus-msteams escapes ``_`` for Markdown, which would break a URL that contained one).
+(a Markdown renderer that escapes ``_`` would break a URL that contained one).
 """
 
 from __future__ import annotations

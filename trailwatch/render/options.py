@@ -28,7 +28,7 @@ def check_adapter_url(url: str | None) -> str | None:
     if (parts.scheme not in ("http", "https") or not parts.hostname or not port_ok or parts.username
             or parts.password or any(ch.isspace() for ch in url)):
         raise RenderError(f"--adapter-url: must be an http:// or https:// URL with a host, e.g. "
-                          f"http://prometheus-msteams:2000/trailwatch (got {url!r})")
+                          f"http://trailwatch-adapter:8080/alerts (got {url!r})")
     return url
 
 

@@ -3,8 +3,9 @@
 The files are written into a fresh folder beside ``--out`` and then swapped in by renaming, so a failure half
 way leaves the previous render (or nothing) in place, never a mix. A manifest (``MANIFEST``) lists what a
 render wrote; a folder holding anything else is refused rather than replaced, so a render never deletes a
-user's own files, and a re-render in another mode cannot leave the previous mode's files behind. Files that
-hold a secret or its placeholder are written with mode 0600.
+user's own files, and a re-render in another mode cannot leave the previous mode's files behind. No rendered
+file holds a secret or its placeholder (the Teams URL and the adapter's token live in files the user provides
+and the rendered configs only name), so every file is 0644.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from typing import Iterable, Iterator, Mapping
 from .common import RenderError
 
 MANIFEST = ".trailwatch-render"
-SECRET_MODE = 0o600
 FILE_MODE = 0o644
 FOLDER_MODE = 0o755
 _SHOWN = 3
@@ -55,16 +55,14 @@ def check_out(out: Path) -> None:
                           f"folder (a render replaces the whole folder)")
 
 
-def _write(folder: Path, files: Mapping[str, str], secret: Iterable[str]) -> None:
-    secret = set(secret)
+def _write(folder: Path, files: Mapping[str, str]) -> None:
     for relative, text in files.items():
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        mode = SECRET_MODE if relative in secret else FILE_MODE
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-        os.chmod(path, mode)  # O_CREAT's mode is filtered by the umask
+        os.chmod(path, FILE_MODE)  # O_CREAT's mode is filtered by the umask
     (folder / MANIFEST).write_text("".join(f"{name}\n" for name in sorted(files)), encoding="utf-8")
     for sub in [folder, *(p for p in folder.rglob("*") if p.is_dir())]:
         os.chmod(sub, FOLDER_MODE)
@@ -79,7 +77,7 @@ def _failed_path(exc: OSError, staging: Path, out: Path) -> Path:
         return name
 
 
-def write_render(out: Path, files: Mapping[str, str], secret: Iterable[str] = ()) -> None:
+def write_render(out: Path, files: Mapping[str, str]) -> None:
     """Replace ``out`` with exactly ``files`` (plus the manifest); see the module docstring."""
     check_out(out)
     out = out.resolve()
@@ -91,7 +89,7 @@ def write_render(out: Path, files: Mapping[str, str], secret: Iterable[str] = ()
         raise RenderError(f"--out: cannot create a folder in {parent} ({exc.strerror})") from None
     old = None
     try:
-        _write(staging, files, secret)
+        _write(staging, files)
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
             os.rename(out, old / "render")

@@ -247,8 +247,9 @@ def pipeline_rules(stack: Stack, account_id: str | None = None) -> list[dict[str
                 "description": (f"alertmanager_notifications_failed_total{{integration=\"{integration}\"}} keeps "
                                 "increasing: security alerts are not reaching Teams. This alert itself may not "
                                 "reach Teams either: watch for it in Alertmanager or route it elsewhere."),
-                "runbook": (("Check the prometheus-msteams adapter (logs, POST /<connector> on port 2000) and its "
-                             "Teams Workflows URL." if integration == "webhook" else
+                "runbook": (("Check the trailwatch Teams adapter's logs, its /metrics "
+                             "(trailwatch_adapter_cards_failed_total by reason) and its Teams Workflows URL."
+                             if integration == "webhook" else
                              "Check Alertmanager's logs for msteamsv2 errors and that webhook_url_file holds a "
                              "valid Teams Workflows URL.")
                             + " A 4xx from Teams usually means the workflow was deleted or its URL rotated."),

@@ -1,0 +1,205 @@
+"""The Adaptive Card (schema 1.5, what Teams renders) for one Alertmanager notification, in the Workflows
+message envelope, at most :data:`MAX_BYTES` bytes.
+
+Layout: a coloured header (severity and state in words, readable without colour), then per alert: what
+happened, where and since when; for detections the events behind it (a compact list of the newest few,
+top counts beyond) and links; for the pipeline's own alerts what is broken since when; for resolved alerts
+when and after how long, without the runbook.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Mapping
+from urllib.parse import quote
+
+from .enrich import Enrichment, short
+from .webhook import Alert, Notification
+
+CARD_VERSION = "1.5"
+ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
+#: Teams' message size limit.
+MAX_BYTES = 28 * 1024
+LIST_EVENTS = 5
+PIPELINE_COMPONENTS = {
+    "cloudtrail": "CloudTrail delivery to CloudWatch Logs (no events are being counted)",
+    "exporter": "cloudwatch_exporter (Prometheus cannot read the detections' metrics)",
+    "alertmanager": "delivery of notifications to Microsoft Teams",
+}
+_STYLE = {"critical": "attention", "high": "attention", "warning": "warning", "info": "accent"}
+_COLOR = {"critical": "attention", "high": "attention", "warning": "warning", "info": "accent"}
+
+
+def is_pipeline(alert: Alert) -> bool:
+    return alert.labels.get("component") in PIPELINE_COMPONENTS
+
+
+def when(t: datetime) -> str:
+    return t.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def span(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return " ".join(parts[:2]) or "0s"
+
+
+def text(value: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": value, "wrap": True, **extra}
+
+
+def facts(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    return {"type": "FactSet", "facts": [{"title": t, "value": v} for t, v in pairs if v]}
+
+
+def event_history_url(region: str, event_id: str) -> str:
+    return (f"https://{region}.console.aws.amazon.com/cloudtrailv2/home?region={quote(region)}"
+            f"#/events/{quote(event_id)}")
+
+
+def _event_block(e: Mapping[str, str]) -> dict[str, Any]:
+    principal = " ".join(p for p in (e.get("principalType", ""), e.get("principalArn", "")) if p)
+    where = " / ".join(p for p in (e.get("recipientAccountId", ""), e.get("awsRegion", "")) if p)
+    return {"type": "Container", "separator": True, "items": [
+        text(f"**{e.get('eventName', '?')}** at {e.get('eventTime', '?')}", spacing="Small"),
+        facts([("Principal", principal), ("Invoked by", e.get("invokedBy", "")),
+               ("Source IP", e.get("sourceIPAddress", "")), ("User agent", e.get("userAgent", "")),
+               ("Account / region", where), ("Error", e.get("errorCode", ""))]),
+    ]}
+
+
+def _events_section(found: Enrichment | None, list_events: int) -> list[dict[str, Any]]:
+    if found is None:
+        return []
+    items: list[dict[str, Any]] = []
+    count = len(found.events)
+    more = "" if found.complete else " or more"
+    if found.error and not count:
+        return [text(f"Event details are missing: {found.error}. Open Logs Insights below.", color="warning")]
+    if not count:
+        return [text("No matching event was found in the alert's window yet (CloudTrail delivers a few minutes "
+                     "late); open Logs Insights below.", isSubtle=True)]
+    items.append(text(f"**{count}{more} matching event(s)**" + (f" (search stopped: {found.error})"
+                                                                  if found.error else ""), weight="Bolder"))
+    for event in found.events[-list_events:][::-1]:
+        items.append(_event_block(event))
+    if count > list_events or not found.complete:
+        tops = []
+        for label, name in (("Principals", "principalArn"), ("Source IPs", "sourceIPAddress"),
+                            ("Events", "eventName"), ("Accounts", "recipientAccountId"), ("Regions", "awsRegion")):
+            top = found.top(name)
+            if top:
+                tops.append((label, ", ".join(f"{short(v, 80)} ({n})" for v, n in top)))
+        items += [text("**Top counts**", separator=True), facts(tops)]
+    return items
+
+
+def _links(alert: Alert, found: Enrichment | None, region: str) -> list[dict[str, Any]]:
+    actions = []
+    insights = alert.annotations.get("logs_insights_url", "")
+    if insights.startswith("https://"):
+        actions.append({"type": "Action.OpenUrl", "title": "Logs Insights", "url": insights})
+    if found and found.events and found.events[-1].get("eventID"):
+        newest = found.events[-1]
+        actions.append({"type": "Action.OpenUrl", "title": "Newest event in CloudTrail",
+                        "url": event_history_url(newest.get("awsRegion") or region, newest["eventID"])})
+    return [{"type": "ActionSet", "actions": actions}] if actions else []
+
+
+def _alert_section(alert: Alert, found: Enrichment | None, now: datetime, region: str,
+                   list_events: int, description_chars: int) -> dict[str, Any]:
+    a, labels = alert.annotations, alert.labels
+    items: list[dict[str, Any]] = []
+    where = ", ".join(p for p in (a.get("aws_account_id", ""), a.get("aws_region", ""), a.get("log_group", "")) if p)
+    if alert.status == "resolved":
+        ended = alert.ends_at or now
+        items.append(text(f"Resolved at {when(ended)} after {span((ended - alert.starts_at).total_seconds())} "
+                          f"(fired {when(alert.starts_at)})."))
+        items.append(facts([("Alert", labels.get("alertname", "")), ("Detection", labels.get("detection", "")),
+                            ("Stack", labels.get("trailwatch_stack", "")), ("Where", where)]))
+        return {"type": "Container", "separator": True, "items": items}
+    if is_pipeline(alert):
+        broken = PIPELINE_COMPONENTS[labels["component"]]
+        items.append(text(f"**Broken:** {broken}, since {when(alert.starts_at)} "
+                          f"({span((now - alert.starts_at).total_seconds())} ago)."))
+    items.append(text(short(a.get("description", labels.get("alertname", "")), description_chars)))
+    items.append(facts([
+        ("Alert", labels.get("alertname", "")), ("Detection", labels.get("detection", "")),
+        ("Since", when(alert.starts_at)), ("Stack", labels.get("trailwatch_stack", "")),
+        ("Where (stack)", where), ("Compliance", a.get("compliance", ""))]))
+    items += _events_section(found, list_events)
+    if a.get("runbook"):
+        items.append(text(f"**Runbook:** {short(a['runbook'], description_chars)}"))
+    items += _links(alert, found, region)
+    return {"type": "Container", "separator": True, "items": items}
+
+
+def _header(note: Notification) -> dict[str, Any]:
+    severity = note.common_labels.get("severity") or note.alerts[0].labels.get("severity", "info")
+    title = (note.alerts[0].annotations.get("summary") or note.common_labels.get("alertname")
+             or note.alerts[0].labels.get("alertname", "trailwatch alert"))
+    firing = [a for a in note.alerts if a.status == "firing"]
+    if note.status == "resolved":
+        state, style, color = "RESOLVED", "good", "good"
+    else:
+        state, style, color = "FIRING", _STYLE.get(severity, "accent"), _COLOR.get(severity, "accent")
+    counts = f"{len(firing)} firing" + (f", {len(note.alerts) - len(firing)} resolved"
+                                        if len(firing) != len(note.alerts) else "")
+    return {"type": "Container", "style": style, "bleed": True, "items": [
+        text(f"{state} \u00b7 {severity.upper()}", weight="Bolder", size="Medium", color=color),
+        text(title, weight="Bolder", size="Large", style="heading"),
+        text(counts + (f"; {note.truncated_alerts} more not sent by Alertmanager" if note.truncated_alerts else ""),
+             isSubtle=True, spacing="None"),
+    ]}
+
+
+def envelope(card: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "message", "attachments": [{"contentType": ADAPTIVE_CARD, "content": card}]}
+
+
+def build(note: Notification, found: Mapping[str, Enrichment | None], now: datetime, region: str,
+          list_events: int = LIST_EVENTS, description_chars: int = 2000, max_alerts: int = 20,
+          note_text: str = "") -> dict[str, Any]:
+    body = [_header(note)]
+    for alert in note.alerts[:max_alerts]:
+        body.append(_alert_section(alert, found.get(alert.fingerprint), now, region, list_events,
+                                   description_chars))
+    hidden = len(note.alerts) - max_alerts
+    if hidden > 0 or note_text:
+        body.append(text(" ".join(p for p in ((f"{hidden} more alert(s) not shown." if hidden > 0 else ""),
+                                               note_text) if p), isSubtle=True, separator=True))
+    card = {"type": "AdaptiveCard", "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+            "version": CARD_VERSION, "msteams": {"width": "Full"}, "body": body}
+    return envelope(card)
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+TRUNCATION_NOTE = "Card shortened to fit Teams' 28 KB limit: open Logs Insights for every event."
+#: Ever smaller cards, tried in order until one fits.
+_SHRINK: tuple[Mapping[str, int], ...] = (
+    {"list_events": 3, "description_chars": 1000, "max_alerts": 10},
+    {"list_events": 1, "description_chars": 400, "max_alerts": 5},
+    {"list_events": 0, "description_chars": 200, "max_alerts": 2},
+)
+
+
+def fitted(note: Notification, found: Mapping[str, Enrichment | None], now: datetime, region: str,
+           limit: int = MAX_BYTES) -> bytes:
+    """The encoded message, shrunk (with a note saying so) until it is at most ``limit`` bytes."""
+    data = encode(build(note, found, now, region))
+    if len(data) <= limit:
+        return data
+    for sizes in _SHRINK:
+        data = encode(build(note, found, now, region, note_text=TRUNCATION_NOTE, **sizes))
+        if len(data) <= limit:
+            return data
+    return encode(build(note, {}, now, region, list_events=0, description_chars=100, max_alerts=1,
+                        note_text=TRUNCATION_NOTE))
