@@ -102,7 +102,8 @@ def build_alerting(stack: Stack, log_group_arn: pulumi.Input[str],
                             "exporterAccessKeyId": exporter.access_key_id})
         if s.teams_mode == "adapter":
             adapter = TeamsAdapter(COMPONENT_NAME, TeamsAdapterArgs(
-                config_json=render_adapter_config(stack), webhook_url=webhook, log_group_arn=log_group_arn,
+                config_json=render_adapter_config(stack), config_secret=bool(secret_pattern_ids(stack)),
+                webhook_url=webhook, log_group_arn=log_group_arn,
                 region=s.region, image=s.adapter_image, runtime=runtime, namespace=s.kubernetes_namespace,
                 oidc_provider_arn=s.eks_oidc_provider_arn, host_role_name=exporter.host_role_name
                 if runtime == "docker" and not s.exporter_access_key else None), opts=opts)

@@ -88,6 +88,9 @@ class TeamsAdapterArgs:
     image: str = ""
     """A prebuilt adapter image pinned by digest; empty: build the repository's Dockerfile into ECR."""
     runtime: str = "kubernetes"
+    config_secret: bool = False
+    """The config holds a filter pattern built from secret stack config (e.g. secret ``suspiciousIps``): it is
+    then kept in a Secret (Kubernetes) or a secret upload (Docker), never in a ConfigMap or plain state."""
     # Kubernetes
     namespace: str = "monitoring"
     oidc_provider_arn: str = ""
@@ -188,9 +191,16 @@ class TeamsAdapter(pulumi.ComponentResource):
             f"{name}-adapter-token", metadata={"namespace": ns, "labels": labels}, type="Opaque",
             string_data={TOKEN_KEY: self.token}, opts=replace)
         self.token_secret_name = token_secret.metadata.name
-        config = k8s.core.v1.ConfigMap(
-            f"{name}-adapter-config", metadata={"namespace": ns, "labels": labels},
-            data={CONFIG_FILE: args.config_json}, opts=replace)
+        if args.config_secret:
+            config = k8s.core.v1.Secret(
+                f"{name}-adapter-config", metadata={"namespace": ns, "labels": labels}, type="Opaque",
+                string_data={CONFIG_FILE: pulumi.Output.secret(args.config_json)}, opts=replace)
+            config_volume = {"name": "config", "secret": {"secret_name": config.metadata.name}}
+        else:
+            config = k8s.core.v1.ConfigMap(
+                f"{name}-adapter-config", metadata={"namespace": ns, "labels": labels},
+                data={CONFIG_FILE: args.config_json}, opts=replace)
+            config_volume = {"name": "config", "config_map": {"name": config.metadata.name}}
         probe = {"http_get": {"path": "/healthz", "port": PORT}, "timeout_seconds": 3, "failure_threshold": 3}
         k8s.apps.v1.Deployment(
             f"{name}-adapter",
@@ -222,7 +232,7 @@ class TeamsAdapter(pulumi.ComponentResource):
                             ],
                         }],
                         "volumes": [
-                            {"name": "config", "config_map": {"name": config.metadata.name}},
+                            config_volume,
                             # 0440 root:65534 (fsGroup): readable by the adapter's group only.
                             {"name": "secrets", "secret": {"secret_name": secret.metadata.name,
                                                            "default_mode": 0o440}},
@@ -258,7 +268,8 @@ class TeamsAdapter(pulumi.ComponentResource):
             command=adapter_command(f"0.0.0.0:{PORT}"),
             envs=[f"AWS_REGION={args.region}"],
             uploads=[
-                {"file": f"{CONFIG_DIR}/{CONFIG_FILE}", "content": args.config_json, "permissions": "0444"},
+                {"file": f"{CONFIG_DIR}/{CONFIG_FILE}", "permissions": "0444",
+                 "content": pulumi.Output.secret(args.config_json) if args.config_secret else args.config_json},
                 {"file": f"{SECRETS_DIR}/{URL_KEY}", "content": self._webhook, **secret_file},
                 {"file": f"{SECRETS_DIR}/{TOKEN_KEY}", "content": self.token, **secret_file},
             ],

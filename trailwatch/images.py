@@ -3,15 +3,16 @@
 A reference is ``[registry[:port]/]path[:tag][@sha256:<64 hex>]``. A tag is only the part after the last ``:``
 that follows the last ``/`` (``localhost:5000/exporter`` has no tag). A mutable tag (``:main``, ``:LATEST``,
 ``:stable``) can be repointed by whoever controls the registry, so the tag must match an allow-list shape
-(default: a semantic version such as ``v0.18.0`` or ``1.5.4``); a digest must be ``sha256:`` with exactly 64
-lower-case hex digits (an empty ``@sha256:`` pins nothing).
+(default: a semantic version such as ``v0.18.0`` or ``1.5.4``, or ``src-<16 hex>``: the tag trailwatch gives
+the adapter image it builds, a hash of the build context pushed to an ECR repository with immutable tags); a
+digest must be ``sha256:`` with exactly 64 lower-case hex digits (an empty ``@sha256:`` pins nothing).
 """
 
 from __future__ import annotations
 
 import re
 
-DEFAULT_TAG_PATTERN = r"v?\d+\.\d+\.\d+"
+DEFAULT_TAG_PATTERN = r"v?\d+\.\d+\.\d+|src-[0-9a-f]{16}"
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from adapter_chain import REPO
 
 DOCKERFILE = REPO / "docker" / "adapter" / "Dockerfile"
-IMAGE_DEPS = {"boto3", "botocore", "prometheus_client", "jmespath", "dateutil", "s3transfer", "six", "urllib3"}
+IMAGE_DEPS = {"boto3", "botocore", "prometheus_client", "jmespath", "dateutil", "s3transfer", "six", "urllib3", "re2"}
 
 
 def test_hadolint_finds_nothing():
@@ -34,7 +34,7 @@ def test_base_is_pinned_by_digest_and_runs_as_nobody():
 def test_image_requirements_match_the_repository_pins():
     pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", (REPO / "requirements.txt").read_text(), re.M))
     image = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", (DOCKERFILE.parent / "requirements.txt").read_text(), re.M))
-    for name in ("boto3", "botocore", "prometheus-client"):
+    for name in ("boto3", "botocore", "prometheus-client", "google-re2"):
         assert image[name] == pins[name]
 
 

@@ -193,7 +193,7 @@ WEAKENINGS: list[Weakening] = [
     _k8s("pod-run-as-group-0", PSS, _ctx(run_as_group=0)),
     _k8s("pod-fs-group-0", PSS, _pod(lambda s: s["security_context"].update(fs_group=0))),
     _k8s("pod-supplemental-group-0", PSS, _pod(lambda s: s["security_context"].update(supplemental_groups=[0]))),
-    _k8s("pod-root-user", (PSS, "containers-non-root"), _ctx(run_as_user=0, run_as_non_root=False), "msteams"),
+    _k8s("pod-root-user", (PSS, "containers-non-root"), _ctx(run_as_user=0, run_as_non_root=False), "adapter"),
     # Docker
     *[_docker(f"docker-user-{user}", "containers-non-root", user=user)
       for user in ("root", "0", "00:00", "+0", "-0", "0:65534", "65534:0", "65534:+00", "nobody:root", "",
@@ -210,7 +210,7 @@ WEAKENINGS: list[Weakening] = [
         {"source": "/run/docker.sock", "target": "/run/docker.sock", "type": "bind"}]), "exporter")),
     _w("docker-exporter-all-addresses", "docker", DOCKER, edit_props(CONTAINER, _ports("0.0.0.0"), "exporter")),
     _w("docker-adapter-all-addresses", "docker", (DOCKER, "adapter-not-exposed"),
-       edit_props(CONTAINER, _ports("0.0.0.0"), "msteams")),
+       edit_props(CONTAINER, _ports("0.0.0.0"), "adapter")),
     # secrets
     _w("https-endpoint-not-secret-output", "cis-https", "sns-url-subscription-endpoint-secret",
        set_opts(SUBSCRIPTION, "https", additional_secret_outputs=[])),
