@@ -37,8 +37,14 @@ def build_pipeline(stack: Stack) -> dict[str, Any]:
     ))
     filters = MetricFilterSet(COMPONENT_NAME, MetricFilterSetArgs(
         log_group_name=logs.log_group_name,
-        detections=stack.detections,
         name_prefix=trail_name(stack.name),
+        enable_detections=s.enable_detections,
+        disable_detections=s.disable_detections,
+        detection_overrides=s.detection_overrides,
+        custom_detections=s.custom_detections,
+        metric_namespace=s.metric_namespace,
+        suspicious_ips=s.suspicious_ips,
+        cis_compliance=s.cis_compliance,
         security_hub_alarms=s.security_hub_alarms,
         alarm_emails=s.alarm_emails,
         alarm_https_endpoints=s.alarm_https_endpoints,

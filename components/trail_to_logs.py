@@ -15,6 +15,7 @@ import pulumi_aws as aws
 
 from trailwatch import aws_policies as docs
 
+from .args import ComponentArgsError, checked_settings
 from .aws_context import AwsContext
 
 
@@ -31,8 +32,11 @@ def kms_alias_name(trail_name: str) -> str:
 
 @dataclass
 class TrailToLogsArgs:
-    trail_name: str
+    """Plain values, checked as the stack config keys of the same meaning (defaults are theirs too)."""
     log_group_name: str
+    """The log group the trail delivers to: created here, or (``create_trail=False``) one that exists."""
+    trail_name: str = ""
+    """Name of the trail to create (required unless ``create_trail=False``)."""
     create_trail: bool = True
     log_retention_days: int = 90
     multi_region: bool = True
@@ -40,6 +44,19 @@ class TrailToLogsArgs:
     bucket_expiration_days: int = 365
     bucket_transition_days: int = 90
     event_selectors: Optional[Sequence[aws.cloudtrail.TrailEventSelectorArgs]] = None
+
+    def check(self) -> None:
+        """Raise ComponentArgsError (one line) on a value stack config would refuse."""
+        if not isinstance(self.log_group_name, str) or not self.log_group_name:
+            raise ComponentArgsError("TrailToLogs: log_group_name must be a non-empty string")
+        if self.create_trail and (not isinstance(self.trail_name, str) or not self.trail_name):
+            raise ComponentArgsError("TrailToLogs: trail_name is required when create_trail is true")
+        checked_settings("TrailToLogs", {
+            "existingLogGroupName": "" if self.create_trail else self.log_group_name,
+            "logRetentionDays": self.log_retention_days, "multiRegionTrail": self.multi_region,
+            "organizationTrail": self.organization_trail, "bucketExpirationDays": self.bucket_expiration_days,
+            "bucketTransitionDays": self.bucket_transition_days,
+        })
 
 
 class TrailToLogs(pulumi.ComponentResource):
@@ -50,6 +67,7 @@ class TrailToLogs(pulumi.ComponentResource):
     kms_key_arn: pulumi.Output[Optional[str]]
 
     def __init__(self, name: str, args: TrailToLogsArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        args.check()
         super().__init__("trailwatch:index:TrailToLogs", name, None, opts)
         ctx = AwsContext.lookup(self)
         if not args.create_trail:
