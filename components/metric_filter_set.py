@@ -36,7 +36,8 @@ class MetricFilterSetArgs:
     """Catalog ids to enable that are off by default (``trailwatch.catalog.list_detections()`` lists them)."""
     disable_detections: Sequence[str] = ()
     detection_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    """``{id: {"threshold": N, "severity": "high"}}``."""
+    """``{id: {"threshold": N, "severity": "high"}}``: not part of a filter, reported in the ``metrics`` output
+    for the alerting built on it."""
     custom_detections: Sequence[Mapping[str, Any]] = ()
     """Extra detections as dicts with the catalog's fields (id, title, severity, pattern, metric, ...)."""
     metric_namespace: str = DEFAULT_NAMESPACE
@@ -77,7 +78,8 @@ class MetricFilterSet(pulumi.ComponentResource):
                                        "default_value": "0", "unit": "Count"},
                 opts=child)
         self.metrics = pulumi.Output.from_input(
-            [{"namespace": d.namespace, "metric": d.metric, "detection": d.id} for d in detections])
+            [{"namespace": d.namespace, "metric": d.metric, "detection": d.id, "severity": d.severity,
+              "threshold": d.threshold} for d in detections])
         self.alarm_topic_arn = (self._alarms(name, args, detections) if args.security_hub_alarms
                                 else pulumi.Output.from_input(None))
         self.register_outputs({"metrics": self.metrics, "alarmTopicArn": self.alarm_topic_arn})

@@ -280,13 +280,11 @@ def settings_from_values(values: Mapping[str, Any]) -> StackSettings:
 
 def _as_config_string(key: str, value: Any) -> str:
     """The string the Pulumi CLI would hand over for ``value`` (JSON for arrays and objects)."""
-    if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
+    def refuse(item: Any) -> Any:
         raise ConfigError(f"config '{key}': must be plain data: strings, numbers, booleans, lists and dicts "
-                          f"(got {type(value).__name__})") from None
+                          f"(got {type(item).__name__})")
+
+    return value if isinstance(value, str) else json.dumps(value, default=refuse)
 
 
 def _cross_check(s: StackSettings) -> None:
