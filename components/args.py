@@ -25,3 +25,16 @@ def checked_settings(component: str, values: Mapping[str, Any]) -> StackSettings
         return settings_from_values(values)
     except TrailwatchError as exc:
         raise ComponentArgsError(f"{component}: {exc}") from None
+
+
+def args_of(cls: type, args: Any, component: str) -> Any:
+    """``args`` as a ``cls`` instance. The component provider (other languages, ``pulumi package add``) hands a
+    component its inputs as a dict of snake_case names; Python callers pass ``cls(...)`` itself."""
+    if isinstance(args, cls):
+        return args
+    if not isinstance(args, Mapping):
+        raise ComponentArgsError(f"{component}: args must be {cls.__name__} or a mapping (got {type(args).__name__})")
+    try:
+        return cls(**args)
+    except TypeError as exc:  # a missing required argument or a name the Args class does not have
+        raise ComponentArgsError(f"{component}: {exc}") from None

@@ -273,9 +273,9 @@ def parse_settings(raw: Mapping[str, str], *, partial: bool = False) -> StackSet
 def settings_from_values(values: Mapping[str, Any]) -> StackSettings:
     """Settings from Python values keyed by config key (``{"enableDetections": ["root_account_usage"]}``), e.g.
     a component's arguments: each value is checked exactly as the same key in stack config, with the same
-    one-line message; keys not given keep their defaults."""
+    one-line message; keys not given, or None, keep their defaults."""
     return parse_settings({qualified(key): _as_config_string(qualified(key), value)
-                           for key, value in values.items()}, partial=True)
+                           for key, value in values.items() if value is not None}, partial=True)
 
 
 def _as_config_string(key: str, value: Any) -> str:

@@ -9,7 +9,7 @@ import pulumi
 import pytest
 
 from components import MetricFilterSetArgs, TrailToLogsArgs
-from components.args import ComponentArgsError
+from components.args import ComponentArgsError, args_of
 from stacks import make_stack
 from trailwatch.errors import ConfigError, TrailwatchError
 from trailwatch.settings import StackSettings
@@ -59,14 +59,33 @@ def test_args_that_are_not_plain_data_are_one_line_errors():
         MetricFilterSetArgs(log_group_name="/lg", custom_detections=[pulumi.Output.from_input(CUSTOM)]).detections()
 
 
-def test_filter_args_defaults_are_the_stack_configs():
+def test_filter_args_defaults_are_the_stack_configs_and_none_means_default():
     defaults = StackSettings()
+    assert MetricFilterSetArgs(log_group_name="/lg").settings() == defaults
+    by_key = {s.metadata["key"]: s.name for s in dataclasses.fields(StackSettings)}
     for f in dataclasses.fields(MetricFilterSetArgs):
-        if f.name in SETTINGS_KEY:
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            setting = next(s for s in dataclasses.fields(StackSettings) if s.metadata["key"] == SETTINGS_KEY[f.name])
-            assert default == type(default)(getattr(defaults, setting.name)), f.name
+        if f.name in SETTINGS_KEY and f.default is not None:
+            assert f.default == type(f.default)(getattr(defaults, by_key[SETTINGS_KEY[f.name]])), f.name
     assert set(SETTINGS_KEY) <= {f.name for f in dataclasses.fields(MetricFilterSetArgs)}
+    nones = MetricFilterSetArgs(log_group_name="/lg", name_prefix=None, **dict.fromkeys(SETTINGS_KEY))
+    assert nones.settings() == defaults
+    assert nones.detections() == MetricFilterSetArgs(log_group_name="/lg").detections()
+
+
+def test_trail_args_none_means_the_default():
+    nones = TrailToLogsArgs(log_group_name="/lg", trail_name="t", create_trail=None, log_retention_days=None,
+                            multi_region=None, organization_trail=None, bucket_expiration_days=None,
+                            bucket_transition_days=None).resolved()
+    assert nones == TrailToLogsArgs(log_group_name="/lg", trail_name="t")
+
+
+def test_args_given_as_a_dict_as_the_component_provider_does():
+    assert args_of(TrailToLogsArgs, {"log_group_name": "/lg", "create_trail": False}, "TrailToLogs") == \
+        TrailToLogsArgs(log_group_name="/lg", create_trail=False)
+    with pytest.raises(ComponentArgsError, match=r"^TrailToLogs: .*unexpected keyword argument 'retention'$"):
+        args_of(TrailToLogsArgs, {"log_group_name": "/lg", "retention": 5}, "TrailToLogs")
+    with pytest.raises(ComponentArgsError, match=r"^TrailToLogs: args must be TrailToLogsArgs or a mapping \(got str\)$"):
+        args_of(TrailToLogsArgs, "/lg", "TrailToLogs")
 
 
 def test_plain_filter_args_resolve_as_the_same_stack_config_does():
@@ -88,14 +107,14 @@ def test_plain_filter_args_resolve_as_the_same_stack_config_does():
 ])
 def test_bad_trail_args_fail_with_the_config_keys_message(args, key, value):
     with pytest.raises(ComponentArgsError) as caught:
-        TrailToLogsArgs(log_group_name="/lg", trail_name="t", **args).check()
+        TrailToLogsArgs(log_group_name="/lg", trail_name="t", **args).resolved()
     extra = {"existingLogGroupName": "/lg"} if args.get("create_trail") is False else {}
     assert str(caught.value) == f"TrailToLogs: {config_error(**{key: value}, **extra)}"
 
 
 def test_trail_args_need_a_log_group_and_a_trail_name_to_create():
     with pytest.raises(ComponentArgsError, match="^TrailToLogs: trail_name is required when create_trail is true$"):
-        TrailToLogsArgs(log_group_name="/lg").check()
+        TrailToLogsArgs(log_group_name="/lg").resolved()
     with pytest.raises(ComponentArgsError, match="^TrailToLogs: log_group_name must be a non-empty string$"):
-        TrailToLogsArgs(log_group_name="", create_trail=False).check()
-    TrailToLogsArgs(log_group_name="/org/cloudtrail", create_trail=False).check()  # bring your own: enough
+        TrailToLogsArgs(log_group_name="", create_trail=False).resolved()
+    TrailToLogsArgs(log_group_name="/org/cloudtrail", create_trail=False).resolved()  # bring your own: enough
