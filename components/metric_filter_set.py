@@ -27,10 +27,13 @@ DEFAULT_PREFIX = "trailwatch"
 class DetectionMetric(TypedDict):
     """The metric one filter writes, and what alerting on it needs to know."""
     namespace: str
+    """CloudWatch namespace of the metric."""
     metric: str
+    """CloudWatch metric name."""
     detection: str
     """The detection id."""
     severity: str
+    """critical, high, warning or info."""
     threshold: int
     """Matching events within the alert window that make the detection fire."""
 
@@ -43,15 +46,13 @@ class MetricFilterSetArgs:
     log_group_name: pulumi.Input[str]
     """The CloudWatch log group the filters read (TrailToLogs' logGroupName)."""
     name_prefix: Optional[str] = DEFAULT_PREFIX
-    """Prefix of the AWS-side filter and alarm names: they share one namespace per log group / account and
-    region, so two stacks must not use the same prefix."""
+    """Prefix of the AWS-side filter and alarm names; two sets on one log group or account need different ones."""
     enable_detections: Optional[Sequence[str]] = ()
     """Catalog detection ids to enable that are off by default."""
     disable_detections: Optional[Sequence[str]] = ()
     """Catalog detection ids to turn off."""
     detection_overrides: Optional[Mapping[str, Mapping[str, Any]]] = None
-    """Per-detection overrides, {id: {threshold: N, severity: critical|high|warning|info}}; not part of a filter,
-    reported in the metrics output for the alerting built on it."""
+    """Per-detection {id: {threshold: N, severity: critical|high|warning|info}}, reported in the metrics output."""
     custom_detections: Optional[Sequence[Mapping[str, Any]]] = ()
     """Extra detections with the catalog's fields (id, title, severity, pattern, metric, description, runbook)."""
     metric_namespace: Optional[str] = DEFAULT_NAMESPACE
@@ -88,8 +89,12 @@ class MetricFilterSetArgs:
 
 
 class MetricFilterSet(pulumi.ComponentResource):
+    """One CloudWatch Logs metric filter per enabled detection of the catalog (and custom ones), optionally with
+    the Security Hub CIS alarms."""
     metrics: pulumi.Output[list[DetectionMetric]]
+    """One entry per filter: namespace, metric, detection id, severity and threshold."""
     alarm_topic_arn: pulumi.Output[Optional[str]]
+    """The SNS topic of the Security Hub alarms (none unless securityHubAlarms)."""
 
     def __init__(self, name: str, args: MetricFilterSetArgs, opts: Optional[pulumi.ResourceOptions] = None):
         args = args_of(MetricFilterSetArgs, args, "MetricFilterSet")

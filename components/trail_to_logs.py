@@ -71,11 +71,18 @@ class TrailToLogsArgs:
 
 
 class TrailToLogs(pulumi.ComponentResource):
+    """A hardened multi-region CloudTrail delivering to a KMS-encrypted CloudWatch log group, or (createTrail
+    false) the log group an existing trail delivers to."""
     trail_arn: pulumi.Output[Optional[str]]
+    """ARN of the created trail (none when bringing your own)."""
     bucket_name: pulumi.Output[Optional[str]]
+    """The trail's S3 bucket (none when bringing your own)."""
     log_group_name: pulumi.Output[str]
+    """The log group the trail delivers to: what MetricFilterSet reads."""
     log_group_arn: pulumi.Output[str]
+    """ARN of that log group."""
     kms_key_arn: pulumi.Output[Optional[str]]
+    """The key encrypting trail logs, bucket and log group (none when bringing your own)."""
 
     def __init__(self, name: str, args: TrailToLogsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         args = args_of(TrailToLogsArgs, args, "TrailToLogs").resolved()

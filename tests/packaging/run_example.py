@@ -1,13 +1,17 @@
 """Run by the clean venv's interpreter (``python -I``): the example under trailwatch's mock harness, as JSON.
 
-Prints where trailwatch was imported from, the interpreter's sys.path, every registration and the outputs.
+Prints where trailwatch was imported from, the interpreter's sys.path, every registration, the outputs, and
+the component package's schema as the installed copy infers it.
 """
 
 import json
 import sys
 from pathlib import Path
 
+from pulumi.provider.experimental.component import ComponentProvider
+
 import trailwatch
+from trailwatch.components.provider import COMPONENTS, PACKAGE
 from trailwatch.mockrun import run_program
 
 example, project, log_group = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -20,4 +24,5 @@ print(json.dumps({
     "resources": [{"type": r.type, "name": r.name, "parent": names.get(r.parent, ""), "inputs": r.inputs}
                   for r in recording.resources],
     "outputs": recording.outputs,
+    "schema": json.loads(ComponentProvider(COMPONENTS, PACKAGE, version=trailwatch.__version__).schema),
 }, default=str))

@@ -136,3 +136,12 @@ def test_console_script_runs_from_the_wheel(venv, tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["1", "0"]
+
+
+def test_installed_component_package_has_the_checkouts_schema(run):
+    from pulumi.provider.experimental.component import ComponentProvider
+
+    from components.provider import COMPONENTS, PACKAGE
+
+    here = json.loads(ComponentProvider(COMPONENTS, PACKAGE, version=trailwatch.__version__).schema)
+    assert run["schema"] == here  # same types, required inputs and descriptions from the wheel's sources
