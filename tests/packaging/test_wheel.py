@@ -145,3 +145,25 @@ def test_installed_component_package_has_the_checkouts_schema(run):
 
     here = json.loads(ComponentProvider(COMPONENTS, PACKAGE, version=trailwatch.__version__).schema)
     assert run["schema"] == here  # same types, required inputs and descriptions from the wheel's sources
+
+
+def resource_set(plan: dict) -> list[str]:
+    return sorted(json.dumps(r, sort_keys=True) for r in plan["resources"])
+
+
+def test_whole_program_from_the_wheel_plans_like_the_checkout(venv, tmp_path):
+    """A project folder with this repository's stack files and a two-line ``__main__.py`` importing the
+    packaged program: ``trailwatch plan`` (run from there) registers what the checkout's program does."""
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml"):
+        shutil.copy2(ROOT / name, tmp_path / name)
+    (tmp_path / "__main__.py").write_text("from trailwatch.components.program import main\n\nmain()\n")
+    result = subprocess.run([str(venv / "bin" / "trailwatch"), "plan", "--stack", "dev", "--format", "json"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    installed = json.loads(result.stdout)
+    checkout = subprocess.run([sys.executable, "-m", "trailwatch", "plan", "--stack", "dev", "--format", "json"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    expected = json.loads(checkout.stdout)
+    assert resource_set(installed) == resource_set(expected)  # registration order varies between runs
+    assert (installed["outputs"], installed["policy"]) == (expected["outputs"], expected["policy"])
+    assert installed["policy"] == {"violations": []} and len(installed["resources"]) > 20
