@@ -80,10 +80,9 @@ class MetricFilterSetArgs:
 
     def detections(self) -> tuple[Detection, ...]:
         """The enabled detections, resolved as for a stack with these settings; ComponentArgsError if invalid."""
+        settings = self.settings()
         try:
-            return resolve_detections(load_catalog(), self.settings())
-        except ComponentArgsError:
-            raise
+            return resolve_detections(load_catalog(), settings)
         except TrailwatchError as exc:
             raise ComponentArgsError(f"MetricFilterSet: {exc}") from None
 

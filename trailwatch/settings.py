@@ -271,7 +271,7 @@ def parse_settings(raw: Mapping[str, str], *, partial: bool = False) -> StackSet
 
 
 def settings_from_values(values: Mapping[str, Any]) -> StackSettings:
-    """Settings from Python values keyed by config key (``{"enableDetections": ["root_account_usage"]}``), e.g.
+    """Settings from Python values keyed by config key (``{"enableDetections": ["access_denied"]}``), e.g.
     a component's arguments: each value is checked exactly as the same key in stack config, with the same
     one-line message; keys not given, or None, keep their defaults."""
     return parse_settings({qualified(key): _as_config_string(qualified(key), value)
