@@ -24,14 +24,6 @@ COMPONENT_NAME = "trailwatch"
 DOCKER_BIND_ADDRESS = "127.0.0.1"
 
 
-def declared_secret(stack: Stack, key: str, values: tuple) -> list:
-    """``values`` as secret Outputs when the stack config holds ``key`` as a secret, else as they are: a value
-    set with ``pulumi config set --secret`` stays secret in every input and output built from it."""
-    if qualified(key) not in stack.secret_keys:
-        return list(values)
-    return [pulumi.Output.secret(v) for v in values]
-
-
 def build_pipeline(stack: Stack) -> dict[str, Any]:
     """Create every component for ``stack`` and return the stack outputs (not yet exported)."""
     s = stack.settings
@@ -47,12 +39,19 @@ def build_pipeline(stack: Stack) -> dict[str, Any]:
     ))
     filters = MetricFilterSet(COMPONENT_NAME, MetricFilterSetArgs(
         log_group_name=logs.log_group_name,
-        detections=stack.detections,
         name_prefix=trail_name(stack.name),
+        enable_detections=s.enable_detections,
+        disable_detections=s.disable_detections,
+        detection_overrides=s.detection_overrides,
+        custom_detections=s.custom_detections,
+        metric_namespace=s.metric_namespace,
+        suspicious_ips=s.suspicious_ips,
+        cis_compliance=s.cis_compliance,
         security_hub_alarms=s.security_hub_alarms,
-        alarm_emails=declared_secret(stack, "alarmEmails", s.alarm_emails),
-        alarm_https_endpoints=declared_secret(stack, "alarmHttpsEndpoints", s.alarm_https_endpoints),
-        secret_patterns=secret_pattern_ids(stack),
+        alarm_emails=s.alarm_emails,
+        alarm_https_endpoints=s.alarm_https_endpoints,
+        secret_alarm_emails=qualified("alarmEmails") in stack.secret_keys,
+        secret_patterns=sorted(secret_pattern_ids(stack)),
     ))
     outputs: dict[str, Any] = {
         "trailArn": logs.trail_arn,

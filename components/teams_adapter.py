@@ -146,6 +146,10 @@ class TeamsAdapter(pulumi.ComponentResource):
         name, args = self._name, self._args
         if args.image:
             return pulumi.Output.from_input(args.image)
+        if not (REPO_ROOT / DOCKERFILE).is_file():
+            raise ValueError(f"TeamsAdapter: building the adapter image needs the trailwatch repository "
+                             f"({DOCKERFILE}); with the installed package, set image (trailwatch:adapterImage) to a "
+                             f"prebuilt image pinned by digest")
         repo = aws.ecr.Repository(
             f"{name}-adapter-repo", image_tag_mutability="IMMUTABLE",
             image_scanning_configuration={"scan_on_push": True},

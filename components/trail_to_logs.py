@@ -3,18 +3,17 @@
 With ``create_trail=False`` it creates nothing and passes the named log group on (bring-your-own trail).
 """
 
-from __future__ import annotations
-
 import json
 import re
-from dataclasses import dataclass
-from typing import Optional, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
 
 from trailwatch import aws_policies as docs
 
+from .args import ComponentArgsError, args_of, checked_settings
 from .aws_context import AwsContext
 
 
@@ -31,25 +30,62 @@ def kms_alias_name(trail_name: str) -> str:
 
 @dataclass
 class TrailToLogsArgs:
-    trail_name: str
+    """Plain values with the defaults and checks of the stack config keys of the same meaning; None (or, through
+    the provider, leaving a property out) means the default."""
     log_group_name: str
-    create_trail: bool = True
-    log_retention_days: int = 90
-    multi_region: bool = True
-    organization_trail: bool = False
-    bucket_expiration_days: int = 365
-    bucket_transition_days: int = 90
-    event_selectors: Optional[Sequence[aws.cloudtrail.TrailEventSelectorArgs]] = None
+    """The CloudWatch log group the trail delivers to: created here, or (createTrail false) one that exists."""
+    trail_name: Optional[str] = None
+    """Name of the trail to create; required unless createTrail is false."""
+    create_trail: Optional[bool] = True
+    """Create the trail, its bucket, key, log group and delivery role; false: bring your own trail."""
+    log_retention_days: Optional[int] = 90
+    """Retention of the created log group in days (AWS's allowed values only; 0 = never expire)."""
+    multi_region: Optional[bool] = True
+    """Record API calls in every region, not just the home region."""
+    organization_trail: Optional[bool] = False
+    """Create an organization trail (run from the management account)."""
+    bucket_expiration_days: Optional[int] = 365
+    """Delete trail objects in S3 after this many days (0 = keep forever)."""
+    bucket_transition_days: Optional[int] = 90
+    """Move trail objects to S3 Glacier after this many days (0 = never)."""
+    event_selectors: Optional[Sequence[Mapping[str, Any]]] = None
+    """CloudTrail event selectors, as pulumi-aws takes them (default: all management events)."""
+
+    def resolved(self) -> "TrailToLogsArgs":
+        """A copy with every None as its default and each value checked as stack config checks it; raises
+        ComponentArgsError (one line) on a value stack config would refuse."""
+        if not isinstance(self.log_group_name, str) or not self.log_group_name:
+            raise ComponentArgsError("TrailToLogs: log_group_name must be a non-empty string")
+        create = self.create_trail is not False
+        if create and (not isinstance(self.trail_name, str) or not self.trail_name):
+            raise ComponentArgsError("TrailToLogs: trail_name is required when create_trail is true")
+        s = checked_settings("TrailToLogs", {
+            "existingLogGroupName": "" if create else self.log_group_name,
+            "logRetentionDays": self.log_retention_days, "multiRegionTrail": self.multi_region,
+            "organizationTrail": self.organization_trail, "bucketExpirationDays": self.bucket_expiration_days,
+            "bucketTransitionDays": self.bucket_transition_days,
+        })
+        return replace(self, create_trail=create, log_retention_days=s.log_retention_days,
+                       multi_region=s.multi_region_trail, organization_trail=s.organization_trail,
+                       bucket_expiration_days=s.bucket_expiration_days, bucket_transition_days=s.bucket_transition_days)
 
 
 class TrailToLogs(pulumi.ComponentResource):
+    """A hardened multi-region CloudTrail delivering to a KMS-encrypted CloudWatch log group, or (createTrail
+    false) the log group an existing trail delivers to."""
     trail_arn: pulumi.Output[Optional[str]]
+    """ARN of the created trail (none when bringing your own)."""
     bucket_name: pulumi.Output[Optional[str]]
+    """The trail's S3 bucket (none when bringing your own)."""
     log_group_name: pulumi.Output[str]
+    """The log group the trail delivers to: what MetricFilterSet reads."""
     log_group_arn: pulumi.Output[str]
+    """ARN of that log group."""
     kms_key_arn: pulumi.Output[Optional[str]]
+    """The key encrypting trail logs, bucket and log group (none when bringing your own)."""
 
     def __init__(self, name: str, args: TrailToLogsArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        args = args_of(TrailToLogsArgs, args, "TrailToLogs").resolved()
         super().__init__("trailwatch:index:TrailToLogs", name, None, opts)
         ctx = AwsContext.lookup(self)
         if not args.create_trail:

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Mapping, Optional, Sequence
 
 from .errors import ConfigError, TrailwatchError
+from .paths import INSTALLED
 from .policies.webhooks import contains_webhook
 from .settings import PROJECT, declared, qualified
 from .stack import PROJECT_ROOT, stack_from_config
@@ -140,10 +141,14 @@ def _type_and_name(urn: str) -> tuple[str, str]:
 
 
 def _program() -> Callable[[], None]:
-    """``components.program.main``: the function ``__main__.py`` runs."""
-    if str(PROJECT_ROOT) not in sys.path:
-        sys.path.insert(0, str(PROJECT_ROOT))
-    from components.program import main
+    """``components.program.main``, the function ``__main__.py`` runs: from the checkout's ``components/``, or
+    ``trailwatch.components`` when trailwatch is installed from the wheel (no checkout on the path then)."""
+    if INSTALLED:
+        from trailwatch.components.program import main
+    else:
+        if str(PROJECT_ROOT) not in sys.path:
+            sys.path.insert(0, str(PROJECT_ROOT))
+        from components.program import main
 
     return main
 

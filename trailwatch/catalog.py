@@ -16,8 +16,9 @@ import yaml
 from .errors import CatalogError, PatternError
 from .filterpattern import compile_pattern
 from .naming import exporter_metric_name
+from .paths import DATA_ROOT
 
-DEFAULT_CATALOG = Path(__file__).resolve().parent.parent / "configs" / "detections.yaml"
+DEFAULT_CATALOG = DATA_ROOT / "configs" / "detections.yaml"
 DEFAULT_NAMESPACE = "CloudTrailMetrics"
 
 SEVERITIES = ("critical", "high", "warning", "info")
@@ -190,3 +191,28 @@ def check_unique(detections: Iterable[Detection], default_namespace: str, where:
 
 def with_namespace(det: Detection, default_namespace: str) -> Detection:
     return det if det.namespace else replace(det, namespace=default_namespace)
+
+
+def detection_data(det: Detection) -> dict[str, Any]:
+    """One detection as the plain mapping the catalog file (and ``customDetections``) writes: every field that
+    is set, nothing at its default, so ``parse_detection(detection_data(d), ...)`` gives ``d`` back."""
+    defaults = Detection(**{key: "" for key in REQUIRED})
+    data = {}
+    for key in REQUIRED + OPTIONAL:
+        value = getattr(det, key)
+        if key in REQUIRED or value != getattr(defaults, key):
+            data[key] = dict(value) if key == "cis" else value
+    return data
+
+
+def list_detections(path: Path | str = DEFAULT_CATALOG) -> list[dict[str, Any]]:
+    """The catalog as data: one mapping per detection, in catalog order (what a consumer picks ids from)."""
+    return [detection_data(det) for det in load_catalog(path)]
+
+
+def get_detection(ident: str, path: Path | str = DEFAULT_CATALOG) -> dict[str, Any]:
+    """One catalog detection as data; an unknown id is a CatalogError naming the known ones."""
+    by_id = {det["id"]: det for det in list_detections(path)}
+    if ident not in by_id:
+        raise CatalogError(f"detection {ident!r}: not in the catalog (known: {', '.join(sorted(by_id))})")
+    return by_id[ident]

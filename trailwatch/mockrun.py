@@ -158,13 +158,17 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
 
 def run_program(config: Mapping[str, str], secret_keys: tuple[str, ...] = (), stack: str = "dev",
-                program: Callable[[], None] | None = None, root: Path = PROJECT_ROOT) -> Recording:
-    """Run ``program`` (default: the project's ``__main__.py``) under mocks with this config; return what it registered."""
+                program: Callable[[], None] | None = None, root: Path = PROJECT_ROOT,
+                project: str = "trailwatch") -> Recording:
+    """Run ``program`` (default: ``root``'s ``__main__.py``) under mocks with this config; return what it registered.
+
+    ``project`` is the Pulumi project name (``pulumi.Config()`` reads ``<project>:<key>``).
+    """
     region = config.get("aws:region", "us-east-1")
     mocks = TrailwatchMocks(region)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.reset_options()
-    pulumi.runtime.set_mocks(mocks, project="trailwatch", stack=stack, preview=True, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, monitor=monitor)
     pulumi.runtime.set_all_config(dict(config), list(secret_keys))
     if program is None:
         def program() -> None:

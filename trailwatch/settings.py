@@ -241,8 +241,12 @@ def _convert(key: str, kind: str, text: str) -> Any:
     return tuple(value) if kind == "array" else value
 
 
-def parse_settings(raw: Mapping[str, str]) -> StackSettings:
-    """Validate config strings (keys fully qualified, e.g. ``trailwatch:logRetentionDays``) into settings."""
+def parse_settings(raw: Mapping[str, str], *, partial: bool = False) -> StackSettings:
+    """Validate config strings (keys fully qualified, e.g. ``trailwatch:logRetentionDays``) into settings.
+
+    ``partial``: only the keys given are required (a component's arguments, not a whole stack); the others
+    keep their defaults, and the cross-key rules run on the result all the same.
+    """
     known = {qualified(f.metadata["key"]): f for f in declared()}
     for key in sorted(raw):
         if key.startswith(f"{PROJECT}:") and key not in known:
@@ -256,11 +260,28 @@ def parse_settings(raw: Mapping[str, str]) -> StackSettings:
             if meta["check"]:
                 meta["check"](key, value)
             values[f.name] = value
-        elif meta["default"] is None:
+        elif meta["default"] is None and not partial:
             raise ConfigError(f"config '{key}': is required ({meta['description']})")
     settings = StackSettings(**values)
     _cross_check(settings)
     return settings
+
+
+def settings_from_values(values: Mapping[str, Any]) -> StackSettings:
+    """Settings from Python values keyed by config key (``{"enableDetections": ["access_denied"]}``), e.g.
+    a component's arguments: each value is checked exactly as the same key in stack config, with the same
+    one-line message; keys not given, or None, keep their defaults."""
+    return parse_settings({qualified(key): _as_config_string(qualified(key), value)
+                           for key, value in values.items() if value is not None}, partial=True)
+
+
+def _as_config_string(key: str, value: Any) -> str:
+    """The string the Pulumi CLI would hand over for ``value`` (JSON for arrays and objects)."""
+    def refuse(item: Any) -> Any:
+        raise ConfigError(f"config '{key}': must be plain data: strings, numbers, booleans, lists and dicts "
+                          f"(got {type(item).__name__})")
+
+    return value if isinstance(value, str) else json.dumps(value, default=refuse)
 
 
 def _cross_check(s: StackSettings) -> None:

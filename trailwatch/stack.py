@@ -20,9 +20,9 @@ from .catalog import (
 )
 from .configcheck import check_config_dir, check_settings, check_stack_name, load_stack_yaml
 from .errors import CatalogError, ConfigError
+from .paths import PROJECT_ROOT
 from .settings import StackSettings, declared, parse_settings, qualified
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_PLACEHOLDER = "https://secret.invalid/plan-placeholder"
 _OVERRIDABLE = ("threshold", "severity")
 
