@@ -80,12 +80,6 @@ def exporter_down_for_seconds(scrape_interval_seconds: int) -> int:
     return hold_seconds(EXPORTER_DOWN_FOR_SCRAPES, scrape_interval_seconds)
 
 
-def staleness_alert_lag_seconds(heartbeat_minutes: int, delay_seconds: int, scrape_interval_seconds: int) -> int:
-    """Delivery lag from which the heartbeat alert fires (its window holds no delivered event, plus its for:)."""
-    return (lag_budget_seconds(heartbeat_minutes, delay_seconds, scrape_interval_seconds)
-            + heartbeat_for_seconds(scrape_interval_seconds))
-
-
 def check(window_minutes: int, tolerance_minutes: int, heartbeat_minutes: int, delay_seconds: int,
           scrape_interval_seconds: int) -> None:
     """Raise :class:`ConfigError` when the settings cannot honour the delivery-lag tolerance."""

@@ -28,7 +28,6 @@ import yaml
 from stacks import make_stack
 
 from trailwatch.localrun.processes import LocalRunError
-from trailwatch.render.common import detection_alert_name
 from trailwatch.stack import Stack
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -88,20 +87,6 @@ def guide_alertmanager_text(webhook_url: str, group_wait: int = GUIDE_GROUP_WAIT
                   "group_interval": "5m", "repeat_interval": "3h"},
         "receivers": [{"name": "teams", "webhook_configs": [{"url": webhook_url, "send_resolved": True}]}],
     }, sort_keys=False)
-
-
-def corrected_guide_rules_text(stack: Stack, for_seconds: int = GUIDE_FOR) -> str:
-    """The guide's rules corrected just enough to fire: the exporter's real names and max_over_time over the
-    stack's window (what our rules do), keeping the guide's ``for: 2m`` and labels."""
-    from trailwatch.render.common import exported_name
-    window = f"{stack.settings.alert_window_minutes * 60 // TIME_SCALE}s"  # the window, on the wall clock
-    by_id = {d.id: d for d in stack.detections}
-    rules = [{"alert": f"Guide{detection_alert_name(by_id[ident])}",
-              "expr": f"sum(max_over_time({exported_name(stack, by_id[ident])}[{window}])) > 0",
-              "for": f"{for_seconds}s", "labels": {"severity": by_id[ident].severity, "detection": ident},
-              "annotations": {"summary": by_id[ident].title}}
-             for ident in sorted(by_id) if not by_id[ident].heartbeat]
-    return yaml.safe_dump({"groups": [{"name": "guide-corrected", "rules": rules}]}, sort_keys=False)
 
 
 # -- cards ---------------------------------------------------------------------------------------------------

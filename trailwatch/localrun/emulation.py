@@ -80,9 +80,6 @@ class StackEmulation:
         ``wall`` (default: now)."""
         self.store.stop_traffic(self.clock.now() if wall is None else self.clock.from_wall(wall))
 
-    def first_served(self, series: str, slot_time: int) -> float | None:
-        return self.exporter.first_served.get((series, slot_time * 1000))
-
     def start(self) -> "StackEmulation":
         self.exporter.start()
         return self

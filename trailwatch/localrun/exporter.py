@@ -218,7 +218,6 @@ class ExporterEmulator:
     Controls for tests and demos: :meth:`start` / :meth:`stop` (exporter down: connections refused),
     :attr:`fail_scrapes` (CloudWatch errors: ``cloudwatch_exporter_scrape_error 1``), :meth:`fail_next` (only
     the next N scrapes fail). Observations:
-    :attr:`first_served` (``{(series name, timestamp ms): clock time of the first scrape that served it}``),
     :attr:`served` (``{series name: [(clock time, value), ...]}``, every successful scrape), :attr:`scrapes`.
     """
 
@@ -235,7 +234,6 @@ class ExporterEmulator:
         self._failures_left = 0
         self.failed_scrapes = 0
         self.scrapes = 0
-        self.first_served: dict[tuple[str, int], float] = {}
         self.served: dict[str, list[tuple[float, float]]] = {}
         self._requests = _Counter("cloudwatch_requests", "API requests made to CloudWatch", ("action", "namespace"),
                                   self.clock)
@@ -291,7 +289,7 @@ class ExporterEmulator:
                                                  [("build_version", EMULATOR_VERSION), ("release_date", "")],
                                                  1.0, None)])]
             error = 0.0
-            served: list[tuple[str, int, float]] = []
+            served: list[tuple[str, float]] = []
             points = None
             failing = self.fail_scrapes or self._failures_left > 0
             if self._failures_left > 0:
@@ -319,7 +317,7 @@ class ExporterEmulator:
                                                   f"{_java_list(rule.dimensions)} Statistic: {stat} Unit: {point.unit}")
                         families.append(_Family(name, "gauge", help_text,
                                                 [(name, labels, point.statistic(stat), ts)]))
-                        served.append((name, point.timestamp * 1000, point.statistic(stat)))
+                        served.append((name, point.statistic(stat)))
                 families.append(_Family("aws_resource_info", "gauge", "AWS information available for resource", []))
             families.append(_Family("cloudwatch_exporter_scrape_duration_seconds", "gauge",
                                     "Time this CloudWatch scrape took, in seconds.",
@@ -328,8 +326,7 @@ class ExporterEmulator:
             families.append(_Family("cloudwatch_exporter_scrape_error", "gauge", "Non-zero if this scrape failed.",
                                     [("cloudwatch_exporter_scrape_error", [], error, None)]))
             families += [self._requests.family(), self._requested.family(), self._tagging.family()]
-            for name, ts, value in served:
-                self.first_served.setdefault((name, ts), now)
+            for name, value in served:
                 self.served.setdefault(name, []).append((now, value))
             return _write(families)
 

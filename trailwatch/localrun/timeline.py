@@ -1,12 +1,10 @@
 """Place replayed CloudTrail minutes on the emulator's clock (the "shifted timeline").
 
 ``replay`` counts, per detection, the matching records in each minute of ``eventTime`` — minutes that may lie
-years in the past. Prometheus stores a sample only if its timestamp is near its head (older than about an
-hour before the newest sample is refused, and per series time only moves forward), and cloudwatch_exporter
-stamps each sample with the datapoint's own time. So the emulator does not replay at the original times: a
+years in the past, while the read path works relative to "now": CloudWatch answers for a window ending now
+and the exporter serves what was ingested by then. So the emulator does not replay at the original times: a
 :class:`Timeline` maps each distinct event minute to a slot ``origin + k * period`` on its clock, keeping
-their order and spacing, and ``origin`` is chosen so the first datapoint becomes readable by the exporter
-(older than ``delay_seconds``) at a chosen moment, usually a few seconds from now.
+their order and spacing, from a chosen ``origin`` (the emulation's next readable slot).
 
 ``max_gap_periods`` compresses idle stretches: two consecutive event minutes further apart than that many
 periods are placed exactly that far apart (``None`` keeps the real spacing). Counts are never merged:
@@ -98,12 +96,6 @@ class Timeline:
                 gap = math.ceil((minute - ordered[i - 1]).total_seconds() / self.period)
                 index += gap if max_gap_periods is None else min(gap, max_gap_periods)
             self._slots[minute] = index
-
-    @classmethod
-    def readable_at(cls, minutes: Iterable[Any], when: float, delay_seconds: int, period: int = 60,
-                    max_gap_periods: int | None = None) -> "Timeline":
-        """A timeline whose first datapoint becomes readable (older than ``delay_seconds``) at ``when``."""
-        return cls(minutes, origin=math.floor(when) - delay_seconds, period=period, max_gap_periods=max_gap_periods)
 
     @property
     def span_periods(self) -> int:
