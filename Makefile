@@ -2,6 +2,8 @@
 # make plan  - offline plan of the dev stack (no Pulumi CLI, no AWS credentials)
 # make render STACK=dev OUT=out  - write every rendered config file for a stack
 # make latency - API call -> Teams card and share of events paged, shipped vs previous read path (a model, ~20 s)
+# make demo [EVENTS=file] - the alert path locally (real Prometheus/Alertmanager/adapter) on a CloudTrail
+#             sample; prints each Teams card, writes the bodies to demo-out/cards (~3 min)
 # make bench - replay (whole catalog) vs jq (one filter) throughput on generated CloudTrail records
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +12,7 @@ STACK ?= dev
 OUT ?= out
 RECORDS ?= 1000000
 
-.PHONY: test plan venv tools render bench latency
+.PHONY: test plan venv tools render bench latency demo
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +38,6 @@ bench: venv
 
 latency: venv
 	$(PY) bench/latency.py
+
+demo: venv tools
+	$(PY) -m trailwatch demo $(if $(EVENTS),--events $(EVENTS))

@@ -23,6 +23,7 @@ COMMANDS = {
     "replay": ("trailwatch.commands.replay", "replay CloudTrail logs through the stack's metric filters and alert rules"),
     "match": ("trailwatch.commands.match", "test one filter pattern on log events: prints 1 or 0 per event"),
     "render": ("trailwatch.commands.render", "write Prometheus, Alertmanager, Teams and Grafana files for a stack"),
+    "demo": ("trailwatch.commands.demo", "run the alert path locally on a CloudTrail sample and print its Teams cards"),
 }
 
 

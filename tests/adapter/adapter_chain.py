@@ -8,10 +8,6 @@ the Prometheus rules put on them, and reach the adapter through a real Alertmana
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
@@ -20,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from trailwatch.localrun.processes import Alertmanager, free_port
+from trailwatch.localrun.processes import Alertmanager, TeamsAdapter
 from trailwatch.render.adapter import adapter_config
 from trailwatch.render.common import detection_alert_name
 from trailwatch.render.rules import detection_annotations, detection_labels
@@ -86,53 +82,17 @@ def ago(minutes: float) -> datetime:
     return now() - timedelta(minutes=minutes)
 
 
-class AdapterProcess:
-    """``python -m trailwatch.adapter`` with its files in ``workdir``; stderr goes to ``adapter.log``."""
+class AdapterProcess(TeamsAdapter):
+    """The adapter process with its config, URL and token files written to ``workdir``."""
 
     def __init__(self, workdir: Path, teams_url: str, logs_url: str, config: dict[str, Any] | None = None,
                  log_level: str = "info"):
-        self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
         (workdir / "config.json").write_text(json.dumps(config or chain_config()))
         (workdir / "url").write_text(teams_url + "\n")
         (workdir / "token").write_text(TOKEN + "\n")
-        self.log_path = workdir / "adapter.log"
-        self.argv = [sys.executable, "-m", "trailwatch.adapter", "--config", str(workdir / "config.json"),
-                     "--webhook-url-file", str(workdir / "url"), "--token-file", str(workdir / "token"),
-                     "--listen", f"127.0.0.1:{self.port}", "--log-level", log_level]
-        # No AWS account: fixed dummy credentials, the emulator as the Logs endpoint (standard SDK variables).
-        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-                    "AWS_ACCESS_KEY_ID": "AKIAEXAMPLEEXAMPLE00", "AWS_SECRET_ACCESS_KEY": "test-secret-key",
-                    "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": logs_url, "AWS_EC2_METADATA_DISABLED": "true",
-                    "PYTHONPATH": str(REPO)}
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> "AdapterProcess":
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(self.argv, cwd=REPO, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"adapter exited {self.proc.returncode}: {self.log()}")
-            if request(self.url + "/healthz")[0] == 200:
-                return self
-            time.sleep(0.05)
-        raise RuntimeError(f"adapter not ready: {self.log()}")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        super().__init__(workdir, workdir / "config.json", workdir / "url", workdir / "token", logs_url,
+                         log_level=log_level)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -105,13 +105,19 @@ def load_config(path: Path) -> AdapterConfig:
 
 def read_webhook_url(path: Path) -> str:
     """The Teams Workflows URL: one https URL (surrounding whitespace ignored). Never echoed back."""
-    url = _read(path, "webhook URL file").strip()
+    return check_webhook_url(_read(path, "webhook URL file"), f"webhook URL file {path}")
+
+
+def check_webhook_url(value: str, where: str) -> str:
+    """``value`` stripped, if it is one https URL (http only to loopback); the error names ``where``, never
+    the value (it is a secret: the ``sig`` parameter is the credential)."""
+    url = value.strip()
     parts = urlsplit(url)
     loopback = parts.hostname in LOOPBACK_HOSTS
     if (parts.scheme != "https" and not (parts.scheme == "http" and loopback)) or not parts.hostname \
             or any(c.isspace() for c in url):
-        raise AdapterConfigError(f"webhook URL file {path}: must hold one https URL (http only to a loopback "
-                                 "address, e.g. a local Teams stand-in; value not shown: secret)")
+        raise AdapterConfigError(f"{where}: must hold one https URL (http only to a loopback address, e.g. a "
+                                 "local Teams stand-in; value not shown: secret)")
     return url
 
 

@@ -40,7 +40,7 @@ WEBHOOK_URL_FILE = "secrets/teams-webhook-url"
 ADAPTER_TOKEN_FILE = "secrets/adapter-token"
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -65,7 +65,7 @@ class LocalPipeline:
         self.webhook_url_file = self.workdir / WEBHOOK_URL_FILE
         self.adapter_token_file = self.workdir / ADAPTER_TOKEN_FILE
         self.adapter_token = secrets.token_urlsafe(32)
-        _write_private(self.adapter_token_file, self.adapter_token + "\n")
+        write_private(self.adapter_token_file, self.adapter_token + "\n")
         self.stacks = [(stack, exporter_address), *others]
         self.rendered = [render_all(each, self.mode, account_id=account_id,
                                     adapter_url=teams_url if self.mode == "adapter" else None,
@@ -80,7 +80,7 @@ class LocalPipeline:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
         if self.mode == "native":
-            _write_private(self.webhook_url_file, teams_url + "\n")
+            write_private(self.webhook_url_file, teams_url + "\n")
         self.rules_file = self.workdir / "rules.yml"
         self.rules_file.write_text(rules_text if rules_text is not None else self.files[RULES_FILE])
         self.rule_files = [self.rules_file]

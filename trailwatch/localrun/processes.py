@@ -1,4 +1,4 @@
-"""Start real Prometheus and Alertmanager binaries on loopback, with their own data folders, and stop them.
+"""Start real Prometheus and Alertmanager binaries (and the Teams adapter) on loopback, with their own data folders, and stop them.
 
 Every process runs in its own process group (``start_new_session``) and is stopped by signalling that group
 (SIGTERM, then SIGKILL after a grace period), so nothing survives a failed test. Every wait is bounded.
@@ -20,7 +20,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable, Sequence
+import sys
+from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import TrailwatchError
 
@@ -105,9 +106,11 @@ def _stop_leftovers() -> None:
 class ManagedProcess:
     """One long-running binary: started in its own process group, ready when ``ready_path`` answers 200."""
 
-    def __init__(self, name: str, argv: Sequence[str], workdir: Path, port: int, ready_path: str = "/-/ready"):
+    def __init__(self, name: str, argv: Sequence[str], workdir: Path, port: int, ready_path: str = "/-/ready",
+                 env: Mapping[str, str] | None = None):
         self.name = name
         self.argv = list(argv)
+        self.env = dict(env) if env is not None else None
         self.workdir = Path(workdir)
         self.port = port
         self.ready_path = ready_path
@@ -136,7 +139,7 @@ class ManagedProcess:
             log.write(f"--- start #{self.starts + 1}: {' '.join(self.argv)}\n".encode())
             log.flush()
             self.proc = subprocess.Popen(self.argv, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+                                         stderr=subprocess.STDOUT, start_new_session=True, env=self.env)
         finally:
             log.close()
         self.starts += 1
@@ -267,3 +270,26 @@ class Alertmanager(ManagedProcess):
 
     def alerts(self) -> list[dict[str, Any]]:
         return self.get_json("/api/v2/alerts")
+
+
+#: Dummy credentials for an adapter that talks to a local CloudWatch Logs endpoint: boto3 signs every request
+#: and needs some; they are valid nowhere.
+LOCAL_AWS_ENV = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLEEXAMPLE00", "AWS_SECRET_ACCESS_KEY": "local-only-secret-key",
+                 "AWS_EC2_METADATA_DISABLED": "true"}
+
+
+class TeamsAdapter(ManagedProcess):
+    """``python -m trailwatch.adapter`` reading ``config_file``, the Workflows URL from ``url_file`` and its
+    bearer token from ``token_file``; CloudWatch Logs at ``logs_url`` (a local endpoint: the process gets no
+    AWS variables of the caller's, only :data:`LOCAL_AWS_ENV`)."""
+
+    def __init__(self, workdir: Path, config_file: Path, url_file: Path, token_file: Path, logs_url: str,
+                 port: int | None = None, log_level: str = "info"):
+        port = port or free_port()
+        argv = [sys.executable, "-m", "trailwatch.adapter", "--config", str(config_file),
+                "--webhook-url-file", str(url_file), "--token-file", str(token_file),
+                "--listen", f"{LOOPBACK}:{port}", "--log-level", log_level]
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **LOCAL_AWS_ENV,
+               "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": logs_url,
+               "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)}
+        super().__init__("adapter", argv, workdir, port, ready_path="/healthz", env=env)

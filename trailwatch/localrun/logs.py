@@ -1,5 +1,6 @@
-"""A CloudWatch Logs endpoint on 127.0.0.1 speaking the service's JSON protocol (``X-Amz-Target:
-Logs_20140328.FilterLogEvents``), for a real boto3 client.
+"""A CloudWatch Logs endpoint on 127.0.0.1 (EMULATED) speaking the service's JSON protocol (``X-Amz-Target:
+Logs_20140328.FilterLogEvents``), for a real boto3 client: the Teams adapter's enrichment in ``demo`` and in
+the adapter's tests, with no AWS account.
 
 Why not moto's server: moto's FilterLogEvents matches every event for JSON patterns, so a test could not
 tell the detection's pattern from no pattern. Here the pattern is evaluated with trailwatch.filterpattern
@@ -15,15 +16,18 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from trailwatch.filterpattern import compile_pattern
+from ..filterpattern import compile_pattern
 
 TARGET = "Logs_20140328.FilterLogEvents"
 
 
 class LogsEmulator:
+    """Log groups of CloudTrail records in memory; :meth:`put` stores them, FilterLogEvents reads them."""
+
     def __init__(self, page_size: int = 3):
         self.page_size = page_size
         self.events: dict[str, list[dict[str, Any]]] = {}
@@ -47,14 +51,16 @@ class LogsEmulator:
         self.server.shutdown()
         self.server.server_close()
 
-    def put(self, log_group: str, records: list[dict[str, Any]]) -> None:
-        """Store CloudTrail records as log events, timestamped with their eventTime."""
-        from datetime import datetime
+    def put(self, log_group: str, records: list[dict[str, Any]], timestamp_ms: int | None = None) -> None:
+        """Store CloudTrail records as log events, timestamped ``timestamp_ms`` (epoch milliseconds) or, by
+        default, with their eventTime (what CloudTrail's delivery to CloudWatch Logs does)."""
         with self._lock:
+            group = self.events.setdefault(log_group, [])
             for rec in records:
-                ts = int(datetime.fromisoformat(rec["eventTime"].replace("Z", "+00:00")).timestamp() * 1000)
-                self.events.setdefault(log_group, []).append({"timestamp": ts, "message": json.dumps(rec)})
-                self.events[log_group].sort(key=lambda e: e["timestamp"])
+                ts = timestamp_ms if timestamp_ms is not None else int(
+                    datetime.fromisoformat(rec["eventTime"].replace("Z", "+00:00")).timestamp() * 1000)
+                group.append({"timestamp": ts, "message": json.dumps(rec)})
+            group.sort(key=lambda e: e["timestamp"])
 
     def _filter(self, req: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         group = req.get("logGroupName")
