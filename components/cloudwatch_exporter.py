@@ -22,14 +22,13 @@ import pulumi_kubernetes as k8s
 from trailwatch.aws_policies import ec2_trust_policy, exporter_policy
 
 from .workload import (
-    NOBODY, app_labels, check_runtime, checksum, container_security_context, irsa_service_account, network_policy_spec,
-    pod_security_context,
+    JOB_LABEL, NOBODY, app_labels, check_runtime, checksum, container_security_context, irsa_service_account,
+    network_policy_spec, pod_security_context, service_monitor,
 )
 
 PORT = 9106
 CONFIG_DIR = "/config"
 CONFIG_FILE = "config.yml"
-JOB_LABEL = "trailwatch.io/scrape-job"
 
 
 def healthcheck_command(port: int = PORT) -> list[str]:
@@ -183,23 +182,10 @@ class CloudWatchExporter(pulumi.ComponentResource):
         # Only Prometheus may scrape (and POST /-/reload); the exporter talks only to DNS and AWS (443).
         k8s.networking.v1.NetworkPolicy(
             f"{name}-exporter-netpol", metadata={"name": app, "namespace": ns, "labels": labels},
-            spec=network_policy_spec(selector, PORT, dict(args.prometheus_pod_labels), ns), opts=child)
-        interval = args.scrape_interval_seconds
-        k8s.apiextensions.CustomResource(
-            f"{name}-exporter-monitor",
-            api_version="monitoring.coreos.com/v1", kind="ServiceMonitor",
-            metadata={"name": app, "namespace": ns, "labels": {**labels, **dict(args.service_monitor_labels)}},
-            spec={
-                # job = the Service's JOB_LABEL value, not the Service name: the alert rules select on it.
-                "jobLabel": JOB_LABEL,
-                "selector": {"matchLabels": selector},
-                "namespaceSelector": {"matchNames": [ns]},
-                "endpoints": [{"port": "http", "path": "/metrics", "interval": f"{interval}s",
-                               "scrapeTimeout": f"{min(interval, args.scrape_timeout_seconds)}s",
-                               "relabelings": [{"action": "replace", "targetLabel": key, "replacement": value}
-                                               for key, value in sorted(args.scrape_labels.items())]}],
-            },
-            opts=child)
+            spec=network_policy_spec(selector, PORT, [args.prometheus_pod_labels], ns), opts=child)
+        service_monitor(f"{name}-exporter-monitor", app, ns, labels, selector, {
+            "monitor_labels": args.service_monitor_labels, "interval_seconds": args.scrape_interval_seconds,
+            "timeout_seconds": args.scrape_timeout_seconds, "labels": args.scrape_labels}, child)
         return service.metadata.name.apply(lambda svc: f"http://{svc}.{ns}.svc:{PORT}/metrics")
 
     # --- Docker -----------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 
 from trailwatch.render.adapter import render_adapter_config
-from trailwatch.render.common import EXPORTER_PORT, EXPORTER_SCRAPE_JOB, stack_labels
+from trailwatch.render.common import ADAPTER_SCRAPE_JOB, EXPORTER_PORT, EXPORTER_SCRAPE_JOB, stack_labels
 from trailwatch.render.exporter import render_exporter_config
 from trailwatch.render.scrape import MAX_SCRAPE_TIMEOUT_SECONDS
 from trailwatch.settings import qualified
@@ -105,7 +105,9 @@ def build_alerting(stack: Stack, log_group_arn: pulumi.Input[str],
                 webhook_url=webhook, log_group_arn=log_group_arn,
                 region=s.region, image=s.adapter_image, runtime=runtime, namespace=s.kubernetes_namespace,
                 oidc_provider_arn=s.eks_oidc_provider_arn, host_role_name=exporter.host_role_name
-                if runtime == "docker" and not s.exporter_access_key else None), opts=opts)
+                if runtime == "docker" and not s.exporter_access_key else None,
+                service_monitor_labels=s.prometheus_selector_labels, scrape_interval_seconds=s.scrape_interval_seconds,
+                scrape_job=ADAPTER_SCRAPE_JOB, scrape_labels=stack_labels(stack)), opts=opts)
             adapter_url, token_secret = adapter.url, adapter.token_secret_name
             outputs.update({"teamsAdapterUrl": adapter.url, "teamsAdapterImage": adapter.image_ref,
                             "teamsAdapterPolicyArn": adapter.policy_arn})

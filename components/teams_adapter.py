@@ -14,8 +14,9 @@ an env var, an argument or a stack output. The adapter's config (no secret) is a
 AWS: exactly ``logs:FilterLogEvents`` on this log group: an IRSA role trusted for this one service account
 (Kubernetes), or a policy attached to the Docker host's instance role.
 
-Network (Kubernetes): a NetworkPolicy lets only Alertmanager's pods reach the adapter's port, and the adapter
-reach only DNS and 443. Docker: the port is published on 127.0.0.1 only.
+Network (Kubernetes): a NetworkPolicy lets only Alertmanager's pods (posting cards) and Prometheus' pods
+(scraping /metrics, which scopes the Teams-failure alert to this stack) reach the adapter's port, and the adapter
+reach only DNS and 443; a ServiceMonitor gives the scrape this stack's ``job`` and ``trailwatch_stack``. Docker: the port is published on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ from trailwatch.adapter import ALERTS_PATH, PORT
 from trailwatch.aws_policies import adapter_policy
 
 from .workload import (
-    NOBODY, RUNTIMES, app_labels, checksum, container_security_context, irsa_service_account, network_policy_spec,
-    pod_security_context,
+    JOB_LABEL, NOBODY, RUNTIMES, app_labels, checksum, container_security_context, irsa_service_account,
+    network_policy_spec, pod_security_context, service_monitor,
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +52,8 @@ CONFIG_FILE = "config.json"
 SECRETS_DIR = f"{CONFIG_DIR}/secrets"
 URL_KEY = "webhook-url"
 TOKEN_KEY = "token"
+#: /metrics is served from memory: a scrape that takes longer than this is a sick adapter.
+SCRAPE_TIMEOUT_SECONDS = 10
 
 
 def source_hash(root: Path = REPO_ROOT) -> str:
@@ -97,6 +100,15 @@ class TeamsAdapterArgs:
     alertmanager_pod_labels: Mapping[str, str] = field(
         default_factory=lambda: {"app.kubernetes.io/name": "alertmanager"})
     """Labels of the Alertmanager pods (in ``namespace``) allowed to reach the adapter (prometheus-operator's)."""
+    prometheus_pod_labels: Mapping[str, str] = field(
+        default_factory=lambda: {"app.kubernetes.io/name": "prometheus"})
+    """Labels of the Prometheus pods (in ``namespace``) allowed to scrape the adapter's /metrics."""
+    service_monitor_labels: Mapping[str, str] = field(default_factory=lambda: {"release": "kube-prometheus-stack"})
+    scrape_interval_seconds: int = 60
+    scrape_job: str = "trailwatch-teams-adapter"
+    """The ``job`` label of the scrape (this stack's Teams-failure alert selects on it)."""
+    scrape_labels: Mapping[str, str] = field(default_factory=dict)
+    """Labels the scrape adds to every series (``trailwatch_stack``)."""
     # Docker
     host_role_name: Optional[pulumi.Input[str]] = None
     """Docker only: the host's instance role that gets the adapter's policy (the exporter's host role)."""
@@ -246,13 +258,18 @@ class TeamsAdapter(pulumi.ComponentResource):
             },
             opts=child)
         service = k8s.core.v1.Service(
-            f"{name}-adapter-svc", metadata={"name": app, "namespace": ns, "labels": labels},
+            f"{name}-adapter-svc", metadata={"name": app, "namespace": ns,
+                                             "labels": {**labels, JOB_LABEL: args.scrape_job}},
             spec={"type": "ClusterIP", "selector": selector,
                   "ports": [{"name": "http", "port": PORT, "target_port": "http", "protocol": "TCP"}]},
             opts=child)
         k8s.networking.v1.NetworkPolicy(
             f"{name}-adapter-netpol", metadata={"name": app, "namespace": ns, "labels": labels},
-            spec=network_policy_spec(selector, PORT, dict(args.alertmanager_pod_labels), ns), opts=child)
+            spec=network_policy_spec(selector, PORT, [args.alertmanager_pod_labels, args.prometheus_pod_labels], ns),
+            opts=child)
+        service_monitor(f"{name}-adapter-monitor", app, ns, labels, selector, {
+            "monitor_labels": args.service_monitor_labels, "interval_seconds": args.scrape_interval_seconds,
+            "timeout_seconds": SCRAPE_TIMEOUT_SECONDS, "labels": args.scrape_labels}, child)
         return service.metadata.name.apply(lambda svc: f"http://{svc}.{ns}.svc:{PORT}{ALERTS_PATH}")
 
     # --- Docker -----------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
@@ -13,6 +13,8 @@ from trailwatch.aws_policies import irsa_trust_policy
 from trailwatch.images import is_pinned_image
 
 NOBODY = 65534
+#: The Service label whose value becomes the scrape's ``job`` (ServiceMonitor ``jobLabel``).
+JOB_LABEL = "trailwatch.io/scrape-job"
 RUNTIMES = ("kubernetes", "docker")
 
 
@@ -54,18 +56,42 @@ def _egress_dns_and_https() -> list[dict[str, Any]]:
     ]
 
 
-def network_policy_spec(selector: dict[str, str], port: int, client_labels: dict[str, str],
+def network_policy_spec(selector: dict[str, str], port: int, clients: Sequence[Mapping[str, str]],
                         client_namespace: str) -> dict[str, Any]:
-    """Ingress only from ``client_labels`` pods in ``client_namespace`` on ``port``; egress only DNS and 443."""
+    """Ingress only from pods with one of the ``clients`` label sets in ``client_namespace`` on ``port``; egress
+    only DNS and 443."""
+    namespace = {"match_labels": {"kubernetes.io/metadata.name": client_namespace}}
     return {
         "pod_selector": {"match_labels": selector},
         "policy_types": ["Ingress", "Egress"],
-        "ingress": [{"from": [{"pod_selector": {"match_labels": dict(client_labels)},
-                               "namespace_selector": {"match_labels": {
-                                   "kubernetes.io/metadata.name": client_namespace}}}],
+        "ingress": [{"from": [{"pod_selector": {"match_labels": dict(labels)}, "namespace_selector": namespace}
+                              for labels in clients],
                      "ports": [{"protocol": "TCP", "port": port}]}],
         "egress": _egress_dns_and_https(),
     }
+
+
+def service_monitor(resource_name: str, app: str, namespace: str, labels: Mapping[str, str],
+                    selector: Mapping[str, str], scrape: Mapping[str, Any], opts: Any) -> Any:
+    """A ServiceMonitor for the Service labelled ``selector`` (port ``http``, ``/metrics``). ``scrape``:
+    ``monitor_labels`` (what the Prometheus Operator selects on), ``interval_seconds``, ``timeout_seconds``,
+    ``labels`` (added to every series, e.g. ``trailwatch_stack``). The ``job`` is the Service's
+    :data:`JOB_LABEL` value, not its name: the alert rules select on it."""
+    interval = scrape["interval_seconds"]
+    return k8s.apiextensions.CustomResource(
+        resource_name,
+        api_version="monitoring.coreos.com/v1", kind="ServiceMonitor",
+        metadata={"name": app, "namespace": namespace, "labels": {**labels, **dict(scrape["monitor_labels"])}},
+        spec={
+            "jobLabel": JOB_LABEL,
+            "selector": {"matchLabels": dict(selector)},
+            "namespaceSelector": {"matchNames": [namespace]},
+            "endpoints": [{"port": "http", "path": "/metrics", "interval": f"{interval}s",
+                           "scrapeTimeout": f"{min(interval, scrape['timeout_seconds'])}s",
+                           "relabelings": [{"action": "replace", "targetLabel": key, "replacement": value}
+                                           for key, value in sorted(scrape["labels"].items())]}],
+        },
+        opts=opts)
 
 
 def irsa_service_account(prefix: str, namespace: str, app: str, labels: dict[str, str], oidc_provider_arn: str,

@@ -107,17 +107,19 @@ def test_kubernetes_adapter_pod_is_hardened():
     assert svc["spec"]["type"] == "ClusterIP"
 
 
-@pytest.mark.parametrize("part,port,client", [("adapter-netpol", 8080, "alertmanager"),
-                                              ("exporter-netpol", 9106, "prometheus")])
-def test_network_policies_admit_only_the_client_and_allow_only_dns_and_https(part, port, client):
+@pytest.mark.parametrize("part,port,clients", [("adapter-netpol", 8080, ["alertmanager", "prometheus"]),
+                                               ("exporter-netpol", 9106, ["prometheus"])])
+def test_network_policies_admit_only_the_clients_and_allow_only_dns_and_https(part, port, clients):
+    """The adapter: Alertmanager posts cards, Prometheus scrapes /metrics; the exporter: Prometheus only."""
     rec = scenario("k8s-adapter")
     spec = plain(k8s(rec, "NetworkPolicy", part).inputs)["spec"]
     assert spec["policyTypes"] == ["Ingress", "Egress"]
     (rule,) = spec["ingress"]
     assert rule["ports"] == [{"protocol": "TCP", "port": port}]
-    (peer,) = rule["from"]
-    assert peer["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": client}}
-    assert peer["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+    assert [peer["podSelector"] for peer in rule["from"]] == [
+        {"matchLabels": {"app.kubernetes.io/name": client}} for client in clients]
+    for peer in rule["from"]:
+        assert peer["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
     ports = sorted((p["protocol"], p["port"]) for e in spec["egress"] for p in e["ports"])
     assert ports == [("TCP", 53), ("TCP", 443), ("UDP", 53)]
     workload = "adapter" if part.startswith("adapter") else "exporter"
@@ -152,3 +154,18 @@ def test_no_adapter_in_native_mode_or_without_a_runtime(name):
     rec = scenario(name)
     assert rec.of_type("trailwatch:index:TeamsAdapter") == [] and rec.of_type(IMAGE) == []
     assert "teamsAdapterUrl" not in rec.outputs
+
+
+def test_adapter_service_monitor_scrapes_it_as_this_stacks_adapter_job():
+    """The Teams-failure rule selects job trailwatch-teams-adapter and trailwatch_stack: the ServiceMonitor must
+    yield exactly those (job from the Service's label, stack from a relabeling)."""
+    rec = scenario("k8s-adapter")
+    monitor = plain(k8s(rec, "ServiceMonitor", "adapter-monitor").inputs)
+    svc = plain(k8s(rec, "Service", "adapter").inputs)
+    job_label = monitor["spec"]["jobLabel"]
+    assert svc["metadata"]["labels"][job_label] == "trailwatch-teams-adapter"
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items()
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == "http" and endpoint["path"] == "/metrics"
+    assert endpoint["relabelings"] == [{"action": "replace", "targetLabel": "trailwatch_stack",
+                                        "replacement": stack_of("k8s-adapter").name}]

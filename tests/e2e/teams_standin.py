@@ -10,8 +10,8 @@ Two endpoints:
   ``type: AdaptiveCard``, a ``version`` Teams renders (1.0-1.5) and a non-empty ``body`` whose elements carry
   their required fields (TextBlock ``text``, Container ``items``, FactSet ``facts`` of title/value, ActionSet
   ``actions`` with ``Action.OpenUrl`` ``url``...); at most 28 KB (Teams' message limit). Accepted: 202.
-* ``adapter_url`` (adapter mode) plays prometheus-msteams' connector ``POST /<name>``: the body must be an
-  Alertmanager webhook payload, version 4, with every field prometheus-msteams decodes (version, groupKey,
+* ``adapter_url`` (adapter mode) plays the Teams adapter's ``POST /alerts`` input: the body must be an
+  Alertmanager webhook payload, version 4, with every field the webhook format defines (version, groupKey,
   truncatedAlerts, status, receiver, groupLabels, commonLabels, commonAnnotations, externalURL, alerts with
   status, labels, annotations, startsAt, endsAt, generatorURL, fingerprint). Accepted: 200.
 
@@ -207,7 +207,7 @@ def _str_map(value: Any) -> bool:
 
 
 def validate_webhook_v4(body: Any) -> list[str]:
-    """Problems in an Alertmanager webhook payload (version 4) for prometheus-msteams; empty if fine."""
+    """Problems in an Alertmanager webhook payload (version 4); empty if fine."""
     if not isinstance(body, dict):
         return ["body is not a JSON object"]
     errors: list[str] = []
@@ -264,6 +264,9 @@ class TeamsStandIn:
         self.refusals: list[tuple[float, float]] = []  # (stopped at, listening again at)
         self.server.expect_request(WORKFLOW_PATH, method="POST").respond_with_handler(self._native)
         self.server.expect_request(CONNECTOR_PATH, method="POST").respond_with_handler(self._adapter)
+        # Playing the adapter, it is scraped like one (adapter mode renders that job): an empty /metrics, so
+        # the adapter's Teams-failure rule sees a healthy target and no failures.
+        self.server.expect_request("/metrics", method="GET").respond_with_data("", content_type="text/plain")
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
     def start(self) -> "TeamsStandIn":

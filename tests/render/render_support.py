@@ -152,3 +152,13 @@ def alertmanager_argv() -> list[str]:
     script = 'mount -t overlay overlay -o "lowerdir=$1:/usr/share" /usr/share && shift && exec "$@"'
     return [unshare, "--user", "--map-root-user", "--mount", "--", "sh", "-c", script, "sh", str(unpacked),
             os.path.realpath(binary)]
+
+
+def adapter_metric_names() -> set[str]:
+    """Sample names the Teams adapter's /metrics serves from its start (what rules and panels may read)."""
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from trailwatch.adapter.server import Metrics
+    text = generate_latest(Metrics().registry).decode()
+    return {sample.name for family in text_string_to_metric_families(text) for sample in family.samples}

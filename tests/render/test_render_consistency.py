@@ -7,7 +7,7 @@ import re
 
 import pytest
 import yaml
-from render_support import decode_insights_url, example_stacks, metric_names
+from render_support import adapter_metric_names, decode_insights_url, example_stacks, metric_names
 from stacks import make_stack
 
 from trailwatch.errors import CatalogError, TrailwatchError
@@ -28,6 +28,7 @@ from trailwatch.render.scrape import scrape_config
 from trailwatch.stack import load_stack, log_group_name
 
 NON_CLOUDWATCH = {"up", "cloudwatch_exporter_scrape_error", "alertmanager_notifications_failed_total", "vector"}
+
 CUSTOM = dict(customDetections=[{"id": "break_glass", "title": "Break-glass used", "severity": "critical",
                                  "pattern": '{ $.userIdentity.arn = "*break-glass*" }', "metric": "BreakGlassUse",
                                  "namespace": "Other/NS", "description": "d", "runbook": "r"}],
@@ -53,7 +54,7 @@ def test_every_exported_metric_has_exactly_one_alert_on_exactly_its_name(stack):
             used.setdefault(name, []).append(rule["alert"])
     for name in exported:
         assert len(used.get(name, [])) == 1, (name, used.get(name))
-    strays = set(used) - set(exported) - NON_CLOUDWATCH
+    strays = set(used) - set(exported) - NON_CLOUDWATCH - adapter_metric_names()
     assert not strays, f"alerts reference names the exporter does not export: {strays}"
 
 
@@ -90,12 +91,20 @@ def test_detection_alerts_have_the_documented_shape(stack):
 
 def test_pipeline_alerts_follow_the_teams_mode():
     stack = load_stack("dev")
-    for mode, integration in (("adapter", "webhook"), ("native", "msteamsv2")):
+    for mode, reads in (("adapter", 'trailwatch_adapter_notifications_total{job="trailwatch-teams-adapter", '
+                                    'result="failed", trailwatch_stack="test"}'),
+                        ("native", 'alertmanager_notifications_failed_total{integration="msteamsv2"}')):
         rules = {r["alert"]: r for r in alerts(make_stack(teamsMode=mode))}
         assert set(PIPELINE_ALERTS) <= set(rules)
-        assert f'integration="{integration}"' in rules["TrailwatchTeamsNotificationsFailing"]["expr"]
+        assert reads in rules["TrailwatchTeamsNotificationsFailing"]["expr"]
+    # adapter mode: scoped to this stack's adapter, never to Alertmanager's receiver-less counters
+    assert "alertmanager_notifications_failed_total" not in rules_of("adapter")
     files = render_all(stack, "native")
     assert 'integration="msteamsv2"' in files["prometheus/trailwatch-rules.yml"]
+
+
+def rules_of(mode: str) -> str:
+    return next(r for r in alerts(make_stack(teamsMode=mode)) if r["alert"] == "TrailwatchTeamsNotificationsFailing")["expr"]
 
 
 def test_kubernetes_rules_carry_the_namespace_label_alertmanagerconfig_matches_on():

@@ -31,6 +31,8 @@ from .webhook import Alert, DeliveryLedger, Notification, PayloadError, parse_no
 log = logging.getLogger("trailwatch.adapter")
 DEFAULT_MAX_BODY = 1024 * 1024
 DRAIN_LIMIT = 8 * 1024 * 1024
+NOTIFICATION_RESULTS = ("delivered", "duplicate", "failed", "busy")
+REJECTION_REASONS = ("unauthorized", "length_required", "too_large", "invalid")
 
 
 class Metrics:
@@ -52,6 +54,12 @@ class Metrics:
                                         buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10))
         self.enrich_errors = Counter("trailwatch_adapter_enrichment_errors", "Failed event searches, by reason.",
                                      ["reason"], registry=r)
+        # Every value the alert rule reads exists from the start at 0: increase() cannot see a counter's first
+        # step when its series appears already at 1, so the first failed card would otherwise not page.
+        for result in NOTIFICATION_RESULTS:
+            self.notifications.labels(result)
+        for reason in REJECTION_REASONS:
+            self.rejected.labels(reason)
 
 
 class Adapter:

@@ -28,6 +28,9 @@ STACK_LABEL = "trailwatch_stack"
 #: ``exported_job``; this one is the scrape's, and the exporter-health alerts select on it. A
 #: ServiceMonitor must produce the same value (Service name, or ``jobLabel``).
 EXPORTER_SCRAPE_JOB = "trailwatch-cloudwatch-exporter"
+#: The Teams adapter's scrape job (adapter mode): its /metrics scope TrailwatchTeamsNotificationsFailing to this
+#: stack's own notifications (Alertmanager's failure counters carry no receiver label).
+ADAPTER_SCRAPE_JOB = "trailwatch-teams-adapter"
 EXPORTER_PORT = 9106
 #: The ``instance`` a default scrape gives the exporter's series in tests and examples (host:port).
 EXAMPLE_EXPORTER_TARGET = f"cloudwatch-exporter:{EXPORTER_PORT}"

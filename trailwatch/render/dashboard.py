@@ -13,7 +13,7 @@ from typing import Any
 
 from ..stack import Stack
 from .common import (
-    EXPORTER_SCRAPE_JOB, STACK_LABEL, TEAMS_INTEGRATION, TRAILWATCH_LABEL, TRAILWATCH_VALUE, duration,
+    ADAPTER_SCRAPE_JOB, EXPORTER_SCRAPE_JOB, STACK_LABEL, TEAMS_INTEGRATION, TRAILWATCH_LABEL, TRAILWATCH_VALUE, duration,
     event_detections, exported_name, heartbeat_detections, stack_selector,
 )
 
@@ -44,12 +44,26 @@ def _bars(unit: str = "short") -> dict[str, Any]:
                         "tooltip": {"mode": "multi", "sort": "desc"}}}
 
 
+def teams_panel(stack: Stack) -> tuple[str, str, list[dict[str, Any]], dict[str, Any]]:
+    """Cards per hour by outcome from this stack's adapter, or Alertmanager's msteamsv2 failures (native)."""
+    if stack.settings.teams_mode == "adapter":
+        own = stack_selector(stack, job=ADAPTER_SCRAPE_JOB)
+        return ("timeseries", "Teams cards per hour (adapter)",
+                [_target("A", f"sum by (result) (increase(trailwatch_adapter_notifications_total{own}[1h]))",
+                         "{{result}}"),
+                 _target("B", f"sum by (reason) (increase(trailwatch_adapter_requests_rejected_total{own}[1h]))",
+                         "refused: {{reason}}")], {})
+    integration = TEAMS_INTEGRATION["native"]
+    return ("timeseries", f"Teams notification failures ({integration})",
+            [_target("A", f'sum(increase(alertmanager_notifications_failed_total{{integration="{integration}"}}[1h]))',
+                     "failed per hour")], {})
+
+
 def dashboard(stack: Stack) -> dict[str, Any]:
     alerts = f'ALERTS{{{TRAILWATCH_LABEL}="{TRAILWATCH_VALUE}", {STACK_LABEL}="{stack.name}", alertstate="firing"}}'
     job = stack_selector(stack, job=EXPORTER_SCRAPE_JOB)
     own = stack_selector(stack)
     window = duration(stack.settings.alert_window_minutes * 60)
-    integration = TEAMS_INTEGRATION[stack.settings.teams_mode]
     panels = [
         _panel(1, "table", "Firing trailwatch alerts", (0, 0, 12, 8),
                [_target("A", f"sum by (alertname, detection, severity) ({alerts})", format="table", instant=True)],
@@ -82,9 +96,7 @@ def dashboard(stack: Stack) -> dict[str, Any]:
          {"fieldConfig": {"defaults": {"unit": "s"}, "overrides": []}}),
         ("timeseries", "CloudWatch API requests per hour (cost)",
          [_target("A", f"sum by (action) (increase(cloudwatch_requests_total{job}[1h]))", "{{action}}")], {}),
-        ("timeseries", f"Teams notification failures ({integration})",
-         [_target("A", f'sum(increase(alertmanager_notifications_failed_total{{integration="{integration}"}}[1h]))',
-                  "failed per hour")], {}),
+        teams_panel(stack),
     ]
     x = 12 if heartbeat_detections(stack) else 0
     for kind, title, targets, extra in health:

@@ -21,7 +21,7 @@ from .common import (
 )
 from .dashboard import dashboard
 from .exporter import render_exporter_config
-from .options import check_adapter_url, check_exporter_target
+from .options import adapter_target, check_adapter_url, check_exporter_target
 from .promtests import eval_times, render_rule_tests
 from .rules import render_rules
 from .scrape import render_scrape_config
@@ -52,7 +52,8 @@ def render_all(stack: Stack, mode: str | None = None, *, account_id: str | None 
         EXPORTER_FILE: render_exporter_config(stack),
         RULES_FILE: render_rules(stack, account_id),
         RULE_TESTS_FILE: render_rule_tests(stack, rules_name, account_id),
-        SCRAPE_FILE: render_scrape_config(stack, exporter_target),
+        SCRAPE_FILE: render_scrape_config(stack, exporter_target,
+                                          adapter_target(adapter_url or DEFAULT_ADAPTER_URL)),
         AM_FRAGMENT_FILE: dump_yaml(
             alertmanager_fragment(stack, mode, adapter_url, webhook_url_file=webhook_url_file,
                                   adapter_token_file=adapter_token_file),

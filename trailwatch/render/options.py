@@ -32,6 +32,14 @@ def check_adapter_url(url: str | None) -> str | None:
     return url
 
 
+def adapter_target(url: str) -> str:
+    """The scrape target (``host:port``) of the adapter behind a checked ``--adapter-url``: its /metrics is
+    served on the port Alertmanager posts to (the scheme's default port when the URL names none)."""
+    parts = urlsplit(url)
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+    return f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+
+
 def check_exporter_target(target: str) -> str:
     """``host:port`` as a Prometheus static target (no scheme, no path), port 1-65535."""
     host, sep, port = target.rpartition(":")

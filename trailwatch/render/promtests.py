@@ -27,7 +27,7 @@ from ..settings import StackSettings
 from ..stack import Stack
 from .common import (
     ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, ALERT_TEAMS_FAILING, EXAMPLE_EXPORTER_TARGET,
-    EXPORTER_SCRAPE_JOB, STACK_LABEL, TEAMS_INTEGRATION, detection_alert_name, dump_yaml, event_detections,
+    ADAPTER_SCRAPE_JOB, EXPORTER_SCRAPE_JOB, STACK_LABEL, TEAMS_INTEGRATION, detection_alert_name, dump_yaml, event_detections,
     exported_job, exported_name, generated_header, heartbeat_detections, stack_labels,
 )
 from .rules import (
@@ -79,6 +79,44 @@ def scrape_labels(stack: Stack) -> dict[str, str]:
     """``job``/``instance``/``trailwatch_stack`` the stack's scrape of the exporter adds (the exporter's own
     ``instance`` is empty)."""
     return {"job": EXPORTER_SCRAPE_JOB, "instance": EXAMPLE_EXPORTER_TARGET, **stack_labels(stack)}
+
+
+def adapter_scrape_labels(stack: Stack) -> dict[str, str]:
+    """``job``/``instance``/``trailwatch_stack`` the stack's scrape of its Teams adapter adds."""
+    return {"job": ADAPTER_SCRAPE_JOB, "instance": "trailwatch-adapter:8080", **stack_labels(stack)}
+
+
+def adapter_tests(stack: Stack, account_id: str | None) -> list[dict[str, Any]]:
+    """Adapter mode: ONE failed card pages (its counter exists at 0 from the adapter's start, so increase()
+    sees the step), and so does an adapter Prometheus cannot scrape."""
+    if stack.settings.teams_mode != "adapter":
+        return []
+    rule = next(r for r in pipeline_rules(stack, account_id) if r["alert"] == ALERT_TEAMS_FAILING)
+    labels = adapter_scrape_labels(stack)
+    hold, window = _minutes(TEAMS_FAILING_FOR), _minutes(TEAMS_FAILING_WINDOW)
+    start, length = 10, 40
+    failing = [_alert(dict(rule["labels"]), rule["annotations"])]
+    return [{
+        "name": "Teams adapter: one failed card pages, then the alert resolves",
+        "interval": "1m",
+        "input_series": [
+            {"series": selector("trailwatch_adapter_notifications_total", {**labels, "result": "failed"}),
+             "values": _values([(start, 0), (length - start, 1)])},
+            {"series": selector("trailwatch_adapter_requests_rejected_total", {**labels, "reason": "unauthorized"}),
+             "values": f"0x{length}"},
+            {"series": selector("up", labels), "values": f"1x{length}"},
+        ],
+        "alert_rule_test": [_check(ALERT_TEAMS_FAILING, start - 1, []),
+                            _check(ALERT_TEAMS_FAILING, start + hold + 1, failing),
+                            _check(ALERT_TEAMS_FAILING, start + window + MARGIN, [])],
+    }, {
+        "name": "Teams adapter: unreachable for Prometheus pages (Alertmanager cannot reach it either)",
+        "interval": "1m",
+        "input_series": [{"series": selector("up", labels), "values": _values([(start, 1), (length - start, 0)])}],
+        "alert_rule_test": [_check(ALERT_TEAMS_FAILING, start + hold // 2, []),
+                            _check(ALERT_TEAMS_FAILING, start + hold + 1,
+                                   [_alert({**labels, **rule["labels"]}, rule["annotations"])])],
+    }]
 
 
 def detection_series_labels(stack: Stack, det: Detection) -> dict[str, str]:
@@ -282,23 +320,35 @@ def pipeline_tests(stack: Stack, account_id: str | None) -> dict[str, Any]:
             checks.append(_check(alert, start + hold // 2, []))  # pending, not yet firing
         checks.append(_check(alert, start + hold + MARGIN // 2, [_alert({**target, **rule["labels"]},
                                                                         rule["annotations"])]))
-    # The failure counter of this mode's integration rises for `rising` minutes, then stays flat; another
-    # integration failing the same way must not raise the Teams alert.
-    integration = TEAMS_INTEGRATION[stack.settings.teams_mode]
-    other = next(v for v in TEAMS_INTEGRATION.values() if v != integration)
-    counter = f"0x{start} 1+1x{rising - 1} {rising}x{length - end}"
-    am = {"job": "alertmanager", "instance": "alertmanager:9093"}
-    for name in (integration, other):
-        series.append({"series": selector("alertmanager_notifications_failed_total", {**am, "integration": name}),
-                       "values": counter})
+    # Teams failures rise for `rising` minutes, then stay flat; the same failures elsewhere (another stack's
+    # adapter, or in native mode another integration) must not raise this stack's Teams alert.
     rule = rules[ALERT_TEAMS_FAILING]
+    counter = f"0x{start} 1+1x{rising - 1} {rising}x{length - end}"
+    flat = f"0x{length}"
+    if stack.settings.teams_mode == "adapter":
+        own, other = adapter_scrape_labels(stack), {**adapter_scrape_labels(stack), STACK_LABEL: f"{stack.name}-other"}
+        for labels in (own, other):
+            series.append({"series": selector("trailwatch_adapter_notifications_total", {**labels, "result": "failed"}),
+                           "values": counter})
+            series.append({"series": selector("trailwatch_adapter_requests_rejected_total",
+                                              {**labels, "reason": "unauthorized"}), "values": flat})
+            series.append({"series": selector("up", labels), "values": f"1x{length}"})
+        failing = [_alert(dict(rule["labels"]), rule["annotations"])]
+        what = "Teams adapter failures"
+    else:
+        integration = TEAMS_INTEGRATION["native"]
+        am = {"job": "alertmanager", "instance": "alertmanager:9093"}
+        for name in TEAMS_INTEGRATION.values():
+            series.append({"series": selector("alertmanager_notifications_failed_total", {**am, "integration": name}),
+                           "values": counter})
+        failing = [_alert({"integration": integration, **rule["labels"]}, rule["annotations"])]
+        what = f"{integration} notifications failing"
     checks += [
         _check(ALERT_TEAMS_FAILING, start - 1, []),
-        _check(ALERT_TEAMS_FAILING, start + teams_hold + MARGIN // 2,
-               [_alert({"integration": integration, **rule["labels"]}, rule["annotations"])]),
+        _check(ALERT_TEAMS_FAILING, start + teams_hold + MARGIN // 2, failing),
         _check(ALERT_TEAMS_FAILING, end + window + MARGIN // 2, []),
     ]
-    return {"name": f"pipeline health: exporter down, scrape errors, {integration} notifications failing",
+    return {"name": f"pipeline health: exporter down, scrape errors, {what}",
             "interval": "1m", "input_series": series, "alert_rule_test": checks}
 
 
@@ -308,6 +358,7 @@ def rule_tests(stack: Stack, rules_filename: str, account_id: str | None = None)
              threshold_tests(stack, times, account_id)]
     tests += heartbeat_edge_tests(stack, account_id)
     tests.append(pipeline_tests(stack, account_id))
+    tests += adapter_tests(stack, account_id)
     return {"rule_files": [rules_filename], "evaluation_interval": "1m", "tests": [t for t in tests if t]}
 
 

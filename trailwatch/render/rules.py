@@ -27,7 +27,8 @@ from ..errors import CatalogError
 from ..settings import StackSettings
 from ..stack import Stack, log_group_name
 from .common import (
-    ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, ALERT_TEAMS_FAILING, EXPORTER_SCRAPE_JOB,
+    ADAPTER_SCRAPE_JOB, ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, ALERT_TEAMS_FAILING,
+    EXPORTER_SCRAPE_JOB,
     PIPELINE_ALERTS, STACK_LABEL, TEAMS_INTEGRATION, TRAILWATCH_LABEL, TRAILWATCH_VALUE, check_account_id,
     detection_alert_name, dump_yaml, duration, event_detections, exported_name, generated_header, heartbeat_detections,
     stack_selector,
@@ -204,7 +205,6 @@ TEAMS_FAILING_FOR = 300
 def pipeline_rules(stack: Stack, account_id: str | None = None) -> list[dict[str, Any]]:
     """Exporter down, exporter scrape errors and Teams notifications failing."""
     job = stack_selector(stack, job=EXPORTER_SCRAPE_JOB)
-    integration = TEAMS_INTEGRATION[stack.settings.teams_mode]
     common = _common_annotations(stack, account_id)
     return [
         {
@@ -236,27 +236,50 @@ def pipeline_rules(stack: Stack, account_id: str | None = None) -> list[dict[str
                 **common,
             },
         },
-        {
-            "alert": ALERT_TEAMS_FAILING,
-            "expr": (f'sum by (integration) (increase(alertmanager_notifications_failed_total'
-                     f'{{integration="{integration}"}}[{duration(TEAMS_FAILING_WINDOW)}])) > 0'),
-            "for": duration(TEAMS_FAILING_FOR),
-            "labels": {**base_labels(stack, "high"), "component": "alertmanager"},
-            "annotations": {
-                "summary": "Alertmanager cannot deliver notifications to Microsoft Teams",
-                "description": (f"alertmanager_notifications_failed_total{{integration=\"{integration}\"}} keeps "
-                                "increasing: security alerts are not reaching Teams. This alert itself may not "
-                                "reach Teams either: watch for it in Alertmanager or route it elsewhere."),
-                "runbook": (("Check the trailwatch Teams adapter's logs, its /metrics "
-                             "(trailwatch_adapter_cards_failed_total by reason) and its Teams Workflows URL."
-                             if integration == "webhook" else
-                             "Check Alertmanager's logs for msteamsv2 errors and that webhook_url_file holds a "
-                             "valid Teams Workflows URL.")
-                            + " A 4xx from Teams usually means the workflow was deleted or its URL rotated."),
-                **common,
-            },
-        },
+        teams_failing_rule(stack, common),
     ]
+
+
+def teams_failing_expr(stack: Stack) -> str:
+    """Adapter mode: this stack's adapter failed a card or refused a request (a wrong token, an oversized or
+    invalid body: Alertmanager's notification is lost either way), or cannot be scraped. Native mode:
+    Alertmanager's msteamsv2 failures, which carry no receiver label, so any msteamsv2 receiver counts."""
+    window = duration(TEAMS_FAILING_WINDOW)
+    if stack.settings.teams_mode == "adapter":
+        own = stack_selector(stack, job=ADAPTER_SCRAPE_JOB)
+        failed = stack_selector(stack, job=ADAPTER_SCRAPE_JOB, result="failed")
+        return (f"sum(increase(trailwatch_adapter_notifications_total{failed}[{window}])) "
+                f"+ sum(increase(trailwatch_adapter_requests_rejected_total{own}[{window}])) > 0 "
+                f"or up{own} == 0")
+    return (f'sum by (integration) (increase(alertmanager_notifications_failed_total'
+            f'{{integration="{TEAMS_INTEGRATION["native"]}"}}[{window}])) > 0')
+
+
+def teams_failing_rule(stack: Stack, common: dict[str, str]) -> dict[str, Any]:
+    adapter = stack.settings.teams_mode == "adapter"
+    return {
+        "alert": ALERT_TEAMS_FAILING,
+        "expr": teams_failing_expr(stack),
+        "for": duration(TEAMS_FAILING_FOR),
+        "labels": {**base_labels(stack, "high"), "component": "alertmanager"},
+        "annotations": {
+            "summary": "Alertmanager cannot deliver notifications to Microsoft Teams",
+            "description": (("This stack's Teams adapter failed to deliver cards, refused Alertmanager's requests "
+                             "or cannot be scraped" if adapter else
+                             f"alertmanager_notifications_failed_total{{integration=\"{TEAMS_INTEGRATION['native']}\"}}"
+                             " keeps increasing")
+                            + ": security alerts are not reaching Teams. This alert itself may not reach Teams "
+                              "either: watch for it in Alertmanager or route it elsewhere."),
+            "runbook": (("Check the trailwatch Teams adapter's logs, its /metrics "
+                         "(trailwatch_adapter_cards_failed_total and trailwatch_adapter_requests_rejected_total by "
+                         "reason: unauthorized means Alertmanager's credentials_file does not hold the adapter's "
+                         "token) and its Teams Workflows URL." if adapter else
+                         "Check Alertmanager's logs for msteamsv2 errors and that webhook_url_file holds a "
+                         "valid Teams Workflows URL.")
+                        + " A 4xx from Teams usually means the workflow was deleted or its URL rotated."),
+            **common,
+        },
+    }
 
 
 def check_alert_names(stack: Stack) -> None:

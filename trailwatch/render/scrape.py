@@ -15,26 +15,41 @@ from typing import Any
 
 from ..stack import Stack
 from .common import (
-    EXAMPLE_EXPORTER_TARGET, EXPORTER_SCRAPE_JOB, dump_yaml, duration, generated_header, stack_labels,
+    ADAPTER_SCRAPE_JOB, EXAMPLE_EXPORTER_TARGET, EXPORTER_SCRAPE_JOB, dump_yaml, duration, generated_header,
+    stack_labels,
 )
 
 #: One GetMetricStatistics call per metric per scrape; give slow CloudWatch answers time, within the interval.
 MAX_SCRAPE_TIMEOUT_SECONDS = 30
 
 
-def scrape_config(stack: Stack, target: str = EXAMPLE_EXPORTER_TARGET) -> dict[str, Any]:
+def scrape_config(stack: Stack, target: str = EXAMPLE_EXPORTER_TARGET, job: str = EXPORTER_SCRAPE_JOB) -> dict[str, Any]:
+    """The stack's scrape job ``<job>-<stack>`` for ``target``, relabeled to ``job`` with the stack label."""
     interval = stack.settings.scrape_interval_seconds
     return {
-        "job_name": f"{EXPORTER_SCRAPE_JOB}-{stack.name}",
+        "job_name": f"{job}-{stack.name}",
         "scrape_interval": duration(interval),
         "scrape_timeout": duration(min(interval, MAX_SCRAPE_TIMEOUT_SECONDS)),
         "metrics_path": "/metrics",
         "static_configs": [{"targets": [target], "labels": stack_labels(stack)}],
-        "relabel_configs": [{"target_label": "job", "replacement": EXPORTER_SCRAPE_JOB}],
+        "relabel_configs": [{"target_label": "job", "replacement": job}],
     }
 
 
-def render_scrape_config(stack: Stack, target: str = EXAMPLE_EXPORTER_TARGET) -> str:
-    header = generated_header(stack, f"Add this job under scrape_configs: in prometheus.yml; replace {target} with "
-                                     f"the exporter's host:port.")
-    return dump_yaml({"scrape_configs": [scrape_config(stack, target)]}, header)
+def scrape_configs(stack: Stack, target: str = EXAMPLE_EXPORTER_TARGET,
+                   adapter_target: str | None = None) -> list[dict[str, Any]]:
+    """The exporter's job, and in adapter mode the Teams adapter's (``adapter_target``: its host:port)."""
+    jobs = [scrape_config(stack, target)]
+    if stack.settings.teams_mode == "adapter" and adapter_target:
+        jobs.append(scrape_config(stack, adapter_target, ADAPTER_SCRAPE_JOB))
+    return jobs
+
+
+def render_scrape_config(stack: Stack, target: str = EXAMPLE_EXPORTER_TARGET,
+                         adapter_target: str | None = None) -> str:
+    jobs = scrape_configs(stack, target, adapter_target)
+    what = f"replace {target} with the exporter's host:port"
+    if len(jobs) > 1:
+        what += f" and {adapter_target} with the Teams adapter's"
+    header = generated_header(stack, f"Add these jobs under scrape_configs: in prometheus.yml; {what}.")
+    return dump_yaml({"scrape_configs": jobs}, header)
