@@ -29,7 +29,9 @@ PIPELINE_ALERT_TEXT = {
                              "stopped",
     ALERT_EXPORTER_DOWN: "Prometheus cannot scrape cloudwatch_exporter",
     ALERT_SCRAPE_ERRORS: "cloudwatch_exporter's CloudWatch requests fail",
-    ALERT_TEAMS_FAILING: "Alertmanager's notifications to Teams fail",
+    ALERT_TEAMS_FAILING: ("notifications to Teams fail: adapter mode, this stack's adapter failed or refused one (or "
+                          "Prometheus cannot scrape it); native mode, any msteamsv2 receiver of the Alertmanager "
+                          "(its failure counter has no receiver label)"),
 }
 
 
