@@ -28,15 +28,23 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from itertools import chain, islice
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from ..catalog import Detection, load_catalog
 from ..readpath import detection_hold_seconds
 from ..stack import Stack
 from .alerts import Alert, simulate_alerts
-from .engine import Aggregator, Progress, Rule, minute_of
+from . import cluster, pool
+from .engine import Aggregator, Rule, as_rules, minute_of
+from .partial import Partial
 from .readers import Malformed, RecordReader, ReplayError
 from .report import DetectionReport, Report, build_report, render_table
+from .sources import Sources
+from .tasks import plan, read_sources, task_bytes
+
+if TYPE_CHECKING:
+    from .s3 import KeyFilter
 
 __all__ = [
     "Alert", "DetectionReport", "Malformed", "Report", "ReplayError", "Rule", "minute_of", "read_records",
@@ -56,25 +64,36 @@ def replay_records(records: Iterable[Any], detections: Detections, window_minute
     """Replay an iterable of records (dicts, raw JSON lines, or Malformed markers), consumed lazily."""
     agg = Aggregator(detections)
     agg.feed(records)
-    return build_report(agg, window_minutes, top, hold_minutes)
+    return build_report(Partial.of(agg), window_minutes, top, hold_minutes)
 
 
 def replay_paths(paths: Iterable[str | os.PathLike], detections: Detections, window_minutes: int = 30, *,
-                 top: int = 5, progress: bool | Any = False, hold_minutes: int = 0) -> Report:
-    """Replay CloudTrail files and folders. ``progress``: True for a bar on stderr when it is a
-    terminal (after a second), or a stream to draw it on. Raises ReplayError for a missing path."""
-    reader = RecordReader(paths)
-    agg = Aggregator(detections)
-    bar = None
-    if progress:
-        bar = Progress(reader.total_bytes, reader.bytes_done, lambda: agg.events + agg.malformed,
-                       stream=None if progress is True else progress)
-    try:
-        agg.feed(reader, tick=bar, locate=reader.locate)
-    finally:
-        if bar is not None:
-            bar.close()
-    return build_report(agg, window_minutes, top, hold_minutes)
+                 top: int = 5, progress: bool | Any = False, hold_minutes: int = 0, workers: int = 1,
+                 dask: str | None = None, key_filter: KeyFilter | None = None) -> Report:
+    """Replay CloudTrail files, folders and ``s3://bucket/prefix`` URLs (``key_filter`` selects S3 keys).
+    ``progress``: True for a bar on stderr when it is a terminal (after a second), or a stream to draw it
+    on. ``workers`` > 1: that many local processes; ``dask``: a scheduler address, to run on that cluster
+    instead. The report is the same either way. Raises ReplayError for a missing path or bucket."""
+    rules = as_rules(detections)
+    Aggregator(rules)  # validates the detections before any work starts
+    sources = Sources(paths, key_filter)
+    if dask is not None:
+        if sources.stdin:
+            raise ReplayError("--dask: standard input (-) cannot be read by the cluster's workers")
+        with cluster.connect(dask) as client:
+            tasks = plan(sources, task_bytes(sources.total_bytes, cluster.threads(client)))
+            partial = cluster.replay(client, tasks, rules, total_bytes=sources.total_bytes, progress=progress)
+    else:
+        tasks = iter(plan(sources, task_bytes(sources.total_bytes, workers)) if workers > 1 and not sources.stdin
+                     else [])
+        first = list(islice(tasks, 2))
+        if len(first) > 1:
+            partial = pool.replay(chain(first, tasks), rules, workers, total_bytes=sources.total_bytes,
+                                  progress=progress)
+        else:  # one worker, standard input, or too little input to be worth other processes: here
+            partial = read_sources(first[0].sources if first else sources, rules,
+                                   total_bytes=sources.total_bytes, progress=progress)
+    return build_report(partial, window_minutes, top, hold_minutes, files=sources.count)
 
 
 def alert_hold_minutes(stack: Stack) -> int:
