@@ -46,7 +46,7 @@ def replay(client: Any, tasks: Iterable[Task], rules: Sequence[Rule], *, total_b
     from distributed import as_completed
 
     rules = tuple(rules)
-    queue = as_completed()
+    queue = as_completed(loop=client.loop)
     sizes: dict[str, int] = {}  # key of a running map task -> its bytes
     ready: list[Any] = []  # finished futures waiting to be merged
     done = [0, 0]  # bytes and tasks finished
