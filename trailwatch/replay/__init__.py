@@ -2,14 +2,15 @@
 
 Public API::
 
-    replay_paths(paths, detections, window_minutes=30, *, top=5, progress=False, hold_minutes=0) -> Report
+    replay_paths(paths, detections, window_minutes=30, *, top=5, progress=False, hold_minutes=0,
+                 workers=1, dask=None, key_filter=None) -> Report   # paths: files, folders, s3:// URLs
     replay_records(records, detections, window_minutes=30, *, top=5, hold_minutes=0) -> Report
     stack_detections(stack, *, include_disabled=False) -> list[Detection]
     alert_hold_minutes(stack) -> int                   # the rules' max_over_time look-back, in minutes
     simulate_alerts(series, window_minutes, threshold=1, hold_minutes=0) -> list[Alert]
     read_records(paths) -> iterator of record dicts and Malformed markers
 
-    Report.events, .malformed, .malformed_samples, .window_minutes
+    Report.events, .malformed, .malformed_samples, .window_minutes, .files
     Report.detections[id] -> DetectionReport(matches, first, last, peak_per_minute, series, alerts,
                                              top_principals, top_source_ips, top_event_names, threshold)
     Report.series -> {detection_id: {minute (aware UTC datetime): count}}   # minutes with matches
@@ -22,6 +23,13 @@ a ``{id: pattern}`` mapping (threshold 1), or :class:`Rule` items. Records are b
 ``eventTime`` (UTC; ``@timestamp`` when ``eventTime`` is absent, as in Logstash-shipped events); a record
 with neither, or with an unparseable time, is counted in ``malformed`` and matched by nothing. Inputs and
 formats: see :mod:`trailwatch.replay.readers`; alert semantics: :mod:`trailwatch.replay.alerts`.
+
+At scale the replay is a map/reduce: the input is cut into tasks (:mod:`~trailwatch.replay.tasks`: files,
+byte ranges of big JSON-lines files, S3 objects from :mod:`~trailwatch.replay.s3`), each read into a
+:class:`~trailwatch.replay.partial.Partial`, merged into one (associative, commutative), on ``workers`` local
+processes (:mod:`~trailwatch.replay.pool`) or a Dask cluster (:mod:`~trailwatch.replay.cluster`). The report
+is the same as one pass in this process, except that top counts past the counters' cap are approximate
+within their stated bound in both.
 """
 
 from __future__ import annotations
