@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import time
 
 import dask
@@ -63,3 +64,9 @@ def test_an_unreachable_scheduler_is_one_line_within_the_connect_timeout(tmp_pat
 def test_standard_input_cannot_go_to_a_cluster(scheduler):
     with pytest.raises(ReplayError, match="standard input"):
         replay_paths(["-"], DETECTIONS, dask=scheduler)
+
+
+def test_without_the_distributed_package_dask_is_one_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # what an install without the replay extra sees
+    with pytest.raises(ReplayError, match=r"pip install 'trailwatch\[replay\]'"):
+        cluster.connect("tcp://127.0.0.1:8786")

@@ -25,8 +25,10 @@ IN_FLIGHT = 2  # tasks submitted per worker thread
 
 def connect(address: str) -> Any:
     """A client of the scheduler at ``address`` (``tcp://host:8786``) that has at least one worker."""
-    from distributed import Client
-
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ReplayError("--dask needs Dask's distributed package: pip install 'trailwatch[replay]'") from None
     try:
         client = Client(address, set_as_default=False)
     except (OSError, ValueError) as exc:
