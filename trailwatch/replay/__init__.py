@@ -85,23 +85,27 @@ def replay_paths(paths: Iterable[str | os.PathLike], detections: Detections, win
     rules = as_rules(detections)
     Aggregator(rules)  # validates the detections before any work starts
     sources = Sources(paths, key_filter)
-    if dask is not None:
-        if sources.stdin:
-            raise ReplayError("--dask: standard input (-) cannot be read by the cluster's workers")
-        with cluster.connect(dask) as client:
-            tasks = plan(sources, task_bytes(sources.total_bytes, cluster.threads(client)))
-            partial = cluster.replay(client, tasks, rules, total_bytes=sources.total_bytes, progress=progress)
-    else:
-        tasks = iter(plan(sources, task_bytes(sources.total_bytes, workers)) if workers > 1 and not sources.stdin
-                     else [])
-        first = list(islice(tasks, 2))
-        if len(first) > 1:
-            partial = pool.replay(chain(first, tasks), rules, workers, total_bytes=sources.total_bytes,
-                                  progress=progress)
-        else:  # one worker, standard input, or too little input to be worth other processes: here
-            partial = read_sources(first[0].sources if first else sources, rules,
-                                   total_bytes=sources.total_bytes, progress=progress)
+    partial = (_on_cluster(dask, sources, rules, progress) if dask is not None
+               else _on_processes(sources, rules, workers, progress))
     return build_report(partial, window_minutes, top, hold_minutes, files=sources.count)
+
+
+def _on_processes(sources: Sources, rules: list[Rule], workers: int, progress: bool | Any) -> Partial:
+    """On ``workers`` processes if the input makes two tasks or more; else here, in one pass."""
+    tasks = plan(sources, task_bytes(sources.total_bytes, workers)) if workers > 1 and not sources.stdin else iter(())
+    first = list(islice(tasks, 2))
+    if len(first) > 1:
+        return pool.replay(chain(first, tasks), rules, workers, total_bytes=sources.total_bytes, progress=progress)
+    return read_sources(first[0].sources if first else sources, rules, total_bytes=sources.total_bytes,
+                        progress=progress)
+
+
+def _on_cluster(address: str, sources: Sources, rules: list[Rule], progress: bool | Any) -> Partial:
+    if sources.stdin:
+        raise ReplayError("--dask: standard input (-) cannot be read by the cluster's workers")
+    with cluster.connect(address) as client:
+        tasks = plan(sources, task_bytes(sources.total_bytes, cluster.threads(client)))
+        return cluster.replay(client, tasks, rules, total_bytes=sources.total_bytes, progress=progress)
 
 
 def alert_hold_minutes(stack: Stack) -> int:
