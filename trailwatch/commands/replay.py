@@ -4,20 +4,31 @@ Reports per detection how many events matched, the per-minute Sum series CloudWa
 the alert would have fired and resolved (same window and threshold as the rendered rules), and who/what
 was behind the matches, so a team sees which detection would be noisy before turning it on.
 
+Inputs are local files and folders or ``s3://bucket/prefix`` URLs; ``--workers`` spreads the work over local
+processes, ``--dask`` over an existing Dask cluster (see :mod:`trailwatch.replay.tasks` for how it is cut).
+
 Exit codes: 0 after a replay that read at least one usable record; 1 when nothing usable was read (no
 files matched, no records in them, or every record malformed), with one line saying what the input looks
-like and no report; 2 for bad options or config.
+like and no report; 2 for bad options or config, an S3 bucket that cannot be listed, or an unreachable
+Dask scheduler.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
+from datetime import date
 from pathlib import Path
 
 from ..replay import alert_hold_minutes, render_table, replay_paths, stack_detections
-from ..replay.readers import FOLDER_SUFFIXES, SKIPPED_FOLDERS, ReplayError, walk
+from ..replay.readers import FOLDER_SUFFIXES, SKIPPED_FOLDERS, ReplayError
 from ..stack import PROJECT_ROOT, load_stack
+
+_ACCOUNT = re.compile(r"\d{12}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class NothingToReplay(ReplayError):
@@ -29,7 +40,8 @@ class NothingToReplay(ReplayError):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="CloudTrail files or folders (S3 .json/.json.gz, JSON lines, CloudWatch Logs "
-                             "exports; folders are walked recursively; - reads stdin)")
+                             "exports; folders are walked recursively; - reads stdin), or s3://BUCKET/PREFIX "
+                             "(a trail's bucket: read with your AWS credentials)")
     parser.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
     parser.add_argument("--config-dir", type=Path, default=PROJECT_ROOT,
                         help="folder holding Pulumi.<stack>.yaml (default: project root)")
@@ -43,6 +55,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="alert window (default: the stack's alertWindowMinutes)")
     parser.add_argument("--top", type=int, default=5, metavar="N",
                         help="how many top principals/IPs/event names to show (default: 5)")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help=f"local processes to read with (default: every core this process may use, "
+                             f"{available_cores()} here); big JSON-lines files are split between them")
+    parser.add_argument("--dask", metavar="ADDRESS",
+                        help="run on an existing Dask cluster instead, e.g. tcp://scheduler:8786 (its workers "
+                             "need trailwatch and access to the inputs: S3, or the same local paths)")
+    s3 = parser.add_argument_group("S3 key filters (s3:// input, CloudTrail's AWSLogs/ layout)")
+    s3.add_argument("--account", action="append", default=[], metavar="ID", help="only this account (repeatable)")
+    s3.add_argument("--region", action="append", default=[], metavar="REGION", help="only this region (repeatable)")
+    s3.add_argument("--since", metavar="YYYY-MM-DD", help="only files of this UTC day or later (the day in the key)")
+    s3.add_argument("--until", metavar="YYYY-MM-DD", help="only files of this UTC day or earlier (the day in the key)")
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. under taskset or a container's cpuset)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,18 +90,54 @@ def run(args: argparse.Namespace) -> int:
         raise ReplayError(f"--window: must be >= 1 minute (got {window})")
     if args.top < 0:
         raise ReplayError(f"--top: must be >= 0 (got {args.top})")
-    files = list(walk(args.paths))
-    if not files:
+    if args.workers is not None and args.dask:
+        raise ReplayError("--workers: not with --dask (the cluster's workers do the work)")
+    workers = available_cores() if args.workers is None else args.workers
+    if workers < 1:
+        raise ReplayError(f"--workers: must be >= 1 (got {workers})")
+    key_filter = _key_filter(args)
+    report = replay_paths(args.paths, detections, window, top=args.top, progress=True,
+                          hold_minutes=alert_hold_minutes(stack), workers=workers, dask=args.dask,
+                          key_filter=key_filter)
+    if not report.files:
         raise NothingToReplay(
             f"nothing to replay: no CloudTrail files under {', '.join(args.paths)} (folders are searched for "
-            f"{', '.join(FOLDER_SUFFIXES)} files; hidden entries and {', '.join(SKIPPED_FOLDERS)} folders are skipped)")
-    report = replay_paths(files, detections, window, top=args.top, progress=True,
-                          hold_minutes=alert_hold_minutes(stack))
+            f"{', '.join(FOLDER_SUFFIXES)} files; hidden entries and {', '.join(SKIPPED_FOLDERS)} folders are skipped"
+            f"{'; S3 keys were selected by --account, --region, --since and --until' if key_filter else ''})")
     if not report.events:
-        raise NothingToReplay(nothing_usable(len(files), report.malformed, report.malformed_samples))
+        raise NothingToReplay(nothing_usable(report.files, report.malformed, report.malformed_samples))
     out = report.to_json() if args.format == "json" else render_table(report)
     sys.stdout.write(out + "\n")
     return 0
+
+
+def _key_filter(args: argparse.Namespace):
+    """The S3 key filter of the options (checked: account ids, region names, days), or None."""
+    if not (args.account or args.region or args.since or args.until):
+        return None
+    from ..replay.s3 import KeyFilter  # botocore is imported only when S3 is used
+
+    for value in args.account:
+        if not _ACCOUNT.fullmatch(value):
+            raise ReplayError(f"--account {value}: not an AWS account id (12 digits)")
+    for value in args.region:
+        if not _REGION.fullmatch(value):
+            raise ReplayError(f"--region {value}: not an AWS region name (like us-east-1)")
+    since, until = _day("--since", args.since), _day("--until", args.until)
+    if since and until and since > until:
+        raise ReplayError(f"--since {since} is after --until {until}")
+    return KeyFilter(frozenset(args.account), frozenset(args.region), since, until)
+
+
+def _day(option: str, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        if _DAY.fullmatch(value):
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise ReplayError(f"{option} {value}: not a day (YYYY-MM-DD)")
 
 
 def nothing_usable(files: int, malformed: int, samples: list[str]) -> str:

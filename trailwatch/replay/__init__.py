@@ -2,14 +2,15 @@
 
 Public API::
 
-    replay_paths(paths, detections, window_minutes=30, *, top=5, progress=False, hold_minutes=0) -> Report
+    replay_paths(paths, detections, window_minutes=30, *, top=5, progress=False, hold_minutes=0,
+                 workers=1, dask=None, key_filter=None) -> Report   # paths: files, folders, s3:// URLs
     replay_records(records, detections, window_minutes=30, *, top=5, hold_minutes=0) -> Report
     stack_detections(stack, *, include_disabled=False) -> list[Detection]
     alert_hold_minutes(stack) -> int                   # the rules' max_over_time look-back, in minutes
     simulate_alerts(series, window_minutes, threshold=1, hold_minutes=0) -> list[Alert]
     read_records(paths) -> iterator of record dicts and Malformed markers
 
-    Report.events, .malformed, .malformed_samples, .window_minutes
+    Report.events, .malformed, .malformed_samples, .window_minutes, .files
     Report.detections[id] -> DetectionReport(matches, first, last, peak_per_minute, series, alerts,
                                              top_principals, top_source_ips, top_event_names, threshold)
     Report.series -> {detection_id: {minute (aware UTC datetime): count}}   # minutes with matches
@@ -22,21 +23,36 @@ a ``{id: pattern}`` mapping (threshold 1), or :class:`Rule` items. Records are b
 ``eventTime`` (UTC; ``@timestamp`` when ``eventTime`` is absent, as in Logstash-shipped events); a record
 with neither, or with an unparseable time, is counted in ``malformed`` and matched by nothing. Inputs and
 formats: see :mod:`trailwatch.replay.readers`; alert semantics: :mod:`trailwatch.replay.alerts`.
+
+At scale the replay is a map/reduce: the input is cut into tasks (:mod:`~trailwatch.replay.tasks`: files,
+byte ranges of big JSON-lines files, S3 objects from :mod:`~trailwatch.replay.s3`), each read into a
+:class:`~trailwatch.replay.partial.Partial`, merged into one (associative, commutative), on ``workers`` local
+processes (:mod:`~trailwatch.replay.pool`) or a Dask cluster (:mod:`~trailwatch.replay.cluster`). The report
+is the same as one pass in this process, except that top counts past the counters' cap are approximate
+within their stated bound in both.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from itertools import chain, islice
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from ..catalog import Detection, load_catalog
 from ..readpath import detection_hold_seconds
 from ..stack import Stack
 from .alerts import Alert, simulate_alerts
-from .engine import Aggregator, Progress, Rule, minute_of
+from . import cluster, pool
+from .engine import Aggregator, Rule, as_rules, minute_of
+from .partial import Partial
 from .readers import Malformed, RecordReader, ReplayError
 from .report import DetectionReport, Report, build_report, render_table
+from .sources import Sources
+from .tasks import plan, read_sources, task_bytes
+
+if TYPE_CHECKING:
+    from .s3 import KeyFilter
 
 __all__ = [
     "Alert", "DetectionReport", "Malformed", "Report", "ReplayError", "Rule", "minute_of", "read_records",
@@ -56,25 +72,40 @@ def replay_records(records: Iterable[Any], detections: Detections, window_minute
     """Replay an iterable of records (dicts, raw JSON lines, or Malformed markers), consumed lazily."""
     agg = Aggregator(detections)
     agg.feed(records)
-    return build_report(agg, window_minutes, top, hold_minutes)
+    return build_report(Partial.of(agg), window_minutes, top, hold_minutes)
 
 
 def replay_paths(paths: Iterable[str | os.PathLike], detections: Detections, window_minutes: int = 30, *,
-                 top: int = 5, progress: bool | Any = False, hold_minutes: int = 0) -> Report:
-    """Replay CloudTrail files and folders. ``progress``: True for a bar on stderr when it is a
-    terminal (after a second), or a stream to draw it on. Raises ReplayError for a missing path."""
-    reader = RecordReader(paths)
-    agg = Aggregator(detections)
-    bar = None
-    if progress:
-        bar = Progress(reader.total_bytes, reader.bytes_done, lambda: agg.events + agg.malformed,
-                       stream=None if progress is True else progress)
-    try:
-        agg.feed(reader, tick=bar, locate=reader.locate)
-    finally:
-        if bar is not None:
-            bar.close()
-    return build_report(agg, window_minutes, top, hold_minutes)
+                 top: int = 5, progress: bool | Any = False, hold_minutes: int = 0, workers: int = 1,
+                 dask: str | None = None, key_filter: KeyFilter | None = None) -> Report:
+    """Replay CloudTrail files, folders and ``s3://bucket/prefix`` URLs (``key_filter`` selects S3 keys).
+    ``progress``: True for a bar on stderr when it is a terminal (after a second), or a stream to draw it
+    on. ``workers`` > 1: that many local processes; ``dask``: a scheduler address, to run on that cluster
+    instead. The report is the same either way. Raises ReplayError for a missing path or bucket."""
+    rules = as_rules(detections)
+    Aggregator(rules)  # validates the detections before any work starts
+    sources = Sources(paths, key_filter)
+    partial = (_on_cluster(dask, sources, rules, progress) if dask is not None
+               else _on_processes(sources, rules, workers, progress))
+    return build_report(partial, window_minutes, top, hold_minutes, files=sources.count)
+
+
+def _on_processes(sources: Sources, rules: list[Rule], workers: int, progress: bool | Any) -> Partial:
+    """On ``workers`` processes if the input makes two tasks or more; else here, in one pass."""
+    tasks = plan(sources, task_bytes(sources.total_bytes, workers)) if workers > 1 and not sources.stdin else iter(())
+    first = list(islice(tasks, 2))
+    if len(first) > 1:
+        return pool.replay(chain(first, tasks), rules, workers, total_bytes=sources.total_bytes, progress=progress)
+    return read_sources(first[0].sources if first else sources, rules, total_bytes=sources.total_bytes,
+                        progress=progress)
+
+
+def _on_cluster(address: str, sources: Sources, rules: list[Rule], progress: bool | Any) -> Partial:
+    if sources.stdin:
+        raise ReplayError("--dask: standard input (-) cannot be read by the cluster's workers")
+    with cluster.connect(address) as client:
+        tasks = plan(sources, task_bytes(sources.total_bytes, cluster.threads(client)))
+        return cluster.replay(client, tasks, rules, total_bytes=sources.total_bytes, progress=progress)
 
 
 def alert_hold_minutes(stack: Stack) -> int:

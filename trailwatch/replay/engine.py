@@ -4,7 +4,8 @@ Per record: one dict lookup to bucket ``eventTime`` by minute (the 16-character 
 canonical ``YYYY-MM-DDTHH:MM:SSZ``; other ISO-8601 forms are parsed and converted to UTC), one
 :meth:`PatternSet.matching` call (prefiltered: a catalog costs a few dict lookups per record), and for
 each matching detection a count in its per-minute series and its top-N counters. Memory is bounded by
-the number of distinct minutes (the time span, not the volume) and by the counters' cap.
+the number of distinct minutes (the time span, not the volume) and by the counters' cap
+(:mod:`trailwatch.replay.topn`). The totals leave as a mergeable :class:`~trailwatch.replay.partial.Partial`.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..catalog import Detection
 from ..filterpattern import PatternSet
+from . import topn
 from .readers import Malformed, loads
 
-TOP_CAP = 100_000  # distinct values kept per top-N counter before the rarest are pruned
 CHECK_EVERY = 16384  # records between progress/pruning checks
 MALFORMED_SAMPLES = 10
 PROGRESS_DELAY = 1.0  # seconds before the bar appears (short runs never show it)
@@ -86,7 +87,8 @@ class Aggregator:
         self.principals: list[dict[str, int]] = [{} for _ in range(n)]
         self.source_ips: list[dict[str, int]] = [{} for _ in range(n)]
         self.event_names: list[dict[str, int]] = [{} for _ in range(n)]
-        self.top_error = [0] * n  # counts may be low by at most this much after pruning
+        # per counter group (principals, source IPs, event names) and detection: how much a count may be low
+        self.top_error: tuple[list[int], ...] = ([0] * n, [0] * n, [0] * n)
         self.event_minutes: dict[str, int] = {}
         self._minutes: dict[str, bool] = {}  # canonical 16-char prefix -> is a valid minute
 
@@ -202,14 +204,9 @@ class Aggregator:
         return None
 
     def _prune(self) -> None:
-        for group in (self.principals, self.source_ips, self.event_names):
+        for group, errors in zip((self.principals, self.source_ips, self.event_names), self.top_error):
             for i, counter in enumerate(group):
-                if len(counter) > TOP_CAP:
-                    ranked = sorted(counter.items(), key=lambda kv: kv[1], reverse=True)
-                    keep = TOP_CAP // 2
-                    self.top_error[i] = max(self.top_error[i], ranked[keep][1])
-                    counter.clear()  # in place: feed() holds references to these dicts
-                    counter.update(ranked[:keep])
+                errors[i] += topn.prune(counter)
 
 
 def _no_time(rec: dict, t: Any) -> str:
@@ -231,11 +228,12 @@ class Progress:
     """A one-line progress bar on stderr, shown only when stderr is a terminal and the run is long."""
 
     def __init__(self, total_bytes: int, done: Callable[[], int], events: Callable[[], int],
-                 stream: Any = None, delay: float | None = None):
+                 stream: Any = None, delay: float | None = None, noun: str = "events"):
         self.stream = stream if stream is not None else sys.stderr
         self.total = total_bytes
         self.done = done
         self.events = events
+        self.noun = noun  # what ``events()`` counts (a Dask run counts finished tasks)
         self.started = time.monotonic()
         self.delay = PROGRESS_DELAY if delay is None else delay
         self.shown = False
@@ -258,9 +256,9 @@ class Progress:
             bar = "#" * int(frac * 30)
             eta = (elapsed / frac - elapsed) if frac > 0 else 0
             line = (f"replay [{bar:<30}] {frac * 100:5.1f}% {done / 2**20:,.0f}/{self.total / 2**20:,.0f} MiB "
-                    f"{events:,} events {rate:,.0f}/s ETA {int(eta) // 60}:{int(eta) % 60:02d}")
+                    f"{events:,} {self.noun} {rate:,.0f}/s ETA {int(eta) // 60}:{int(eta) % 60:02d}")
         else:
-            line = f"replay {events:,} events {rate:,.0f}/s"
+            line = f"replay {events:,} {self.noun} {rate:,.0f}/s"
         self.stream.write("\r" + line + "\x1b[K")
         self.stream.flush()
         self.shown = True

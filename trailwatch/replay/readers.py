@@ -192,13 +192,49 @@ def _walk_dir(folder: Path, seen: set[tuple[int, int]]) -> Iterator[Path]:
             yield Path(entry.path)
 
 
-class RecordReader:
-    """Iterate the records of many paths; ``bytes_done()``/``total_bytes`` drive a progress bar."""
+class FileSource:
+    """A local file (or ``-``, standard input) as a source of :class:`RecordReader`. A source names where
+    its records come from (``where``), its size in bytes for progress (0 if unknown), and opens, reads and
+    closes its stream; byte ranges (:mod:`~trailwatch.replay.tasks`) and S3 objects
+    (:mod:`~trailwatch.replay.s3`) are sources too."""
 
-    def __init__(self, paths: Iterable[str | os.PathLike]):
-        self.files = list(walk(paths))
-        self.total_bytes = sum(_size(p) for p in self.files)
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.stdin = str(path) == "-"
+        self.where = "<stdin>" if self.stdin else str(path)
+        try:
+            self.size = 0 if self.stdin else self.path.stat().st_size
+        except OSError:
+            self.size = 0  # opening it says why
+
+    def open(self) -> BinaryIO:
+        return sys.stdin.buffer if self.stdin else open(self.path, "rb")
+
+    def read(self, raw: BinaryIO) -> Iterator[Any]:
+        return read_stream(raw, self.where)
+
+    def close(self, raw: BinaryIO) -> None:
+        if not self.stdin:
+            raw.close()
+
+    def tell(self, raw: BinaryIO) -> int:
+        """Bytes of the source consumed so far (for the progress bar)."""
+        return 0 if self.stdin or raw.closed else raw.tell()
+
+
+class RecordReader:
+    """Iterate the records of many paths (or of ``sources``, see :class:`FileSource`), source after source;
+    ``bytes_done()``/``total_bytes`` drive a progress bar (``total_bytes`` 0: unknown, e.g. an S3 listing
+    still under way)."""
+
+    def __init__(self, paths: Iterable[str | os.PathLike] = (), *, sources: Iterable[Any] | None = None,
+                 total_bytes: int | None = None):
+        if sources is None:
+            sources = [FileSource(p) for p in walk(paths)]
+        self.sources = sources
+        self.total_bytes = sum(s.size for s in sources) if total_bytes is None else total_bytes
         self._done = 0
+        self._source: Any = None
         self._raw: BinaryIO | None = None
         self._where = ""
         self._n = 0
@@ -210,35 +246,26 @@ class RecordReader:
     def bytes_done(self) -> int:
         raw = self._raw
         try:
-            return self._done + (raw.tell() if raw is not None and not raw.closed else 0)
+            return self._done + (self._source.tell(raw) if raw is not None else 0)
         except (OSError, ValueError):
             return self._done
 
     def __iter__(self) -> Iterator[Any]:
-        for path in self.files:
-            where = "<stdin>" if str(path) == "-" else str(path)
+        for source in self.sources:
+            where = source.where
             try:
-                raw = sys.stdin.buffer if str(path) == "-" else open(path, "rb")
+                raw = source.open()
             except OSError as exc:
                 yield Malformed(where, f"cannot open ({exc.strerror})")
                 continue
-            self._raw = raw if raw is not sys.stdin.buffer else None
-            self._where = where
+            self._source, self._raw, self._where = source, raw, where
             try:
-                for self._n, record in enumerate(read_stream(raw, where), 1):
+                for self._n, record in enumerate(source.read(raw), 1):
                     yield record
             finally:
                 self._raw = None
-                if raw is not sys.stdin.buffer:
-                    raw.close()
-                self._done += _size(path)
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size if str(path) != "-" else 0
-    except OSError:
-        return 0
+                source.close(raw)
+                self._done += source.size
 
 
 def read_stream(raw: BinaryIO, where: str, *, text_lines: bool = False) -> Iterator[Any]:
@@ -258,6 +285,21 @@ def read_stream(raw: BinaryIO, where: str, *, text_lines: bool = False) -> Itera
     except (OSError, EOFError, zlib.error) as exc:  # corrupt or truncated gzip, I/O error
         reason = "gzip data ends early (truncated file)" if isinstance(exc, EOFError) else f"{type(exc).__name__}: {exc}"
         yield Malformed(where, f"unreadable, rest of the file skipped ({reason})")
+
+
+def read_lines(raw: BinaryIO, where: str) -> Iterator[Any]:
+    """Records from a plain stream read as JSON lines whatever it starts with (a byte range of a file that
+    :func:`reads_as_lines`), lines numbered from 1 at the stream's start."""
+    return _read_lines(raw, b"", where, False)
+
+
+def reads_as_lines(head: bytes) -> bool:
+    """Whether :func:`read_stream` reads a plain stream longer than ``WHOLE_DOCUMENT_LIMIT`` bytes as JSON
+    lines, given its first ``WHOLE_DOCUMENT_LIMIT + 1`` bytes (what lets such a file be split at newlines)."""
+    start = len(head) - len(head.lstrip(_WS))
+    if start == len(head) or head[:2] == GZIP_MAGIC:
+        return False
+    return head[start:start + 1] not in (b"{", b"[") or _looks_like_lines(head, start)
 
 
 class _TooLarge(Exception):

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .alerts import Alert, simulate_alerts
-from .engine import Aggregator
+from .partial import Partial
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -30,7 +30,7 @@ class DetectionReport:
     top_principals: list[tuple[str, int]]
     top_source_ips: list[tuple[str, int]]
     top_event_names: list[tuple[str, int]]
-    top_error: int = 0  # > 0: top counts are lower bounds, low by at most this (too many distinct values)
+    top_error: int = 0  # > 0: top counts are lower bounds, low by at most this (<= matches / (TOP_CAP/2 + 1))
 
     @property
     def first(self) -> datetime | None:
@@ -71,6 +71,7 @@ class Report:
     detections: dict[str, DetectionReport]
     event_minutes: dict[datetime, int] = field(default_factory=dict)  # minute -> well-formed records
     malformed_samples: list[str] = field(default_factory=list)
+    files: int = 0  # files and S3 objects read
 
     @property
     def series(self) -> dict[str, dict[datetime, int]]:
@@ -98,23 +99,22 @@ class Report:
         return json.dumps(self.to_dict(), indent=indent)
 
 
-def build_report(agg: Aggregator, window_minutes: int, top: int = 5, hold_minutes: int = 0) -> Report:
+def build_report(partial: Partial, window_minutes: int, top: int = 5, hold_minutes: int = 0, files: int = 0) -> Report:
+    """The report of a replay's (merged) partial result; ``files``: how many files and objects it read."""
     detections = {}
-    matches = agg.matches
-    for i, rule in enumerate(agg.rules):
-        series = {_minute(k): v for k, v in sorted(agg.series[i].items())}
-        alerts = [] if rule.heartbeat else simulate_alerts(series, window_minutes, rule.threshold,
-                                                                      hold_minutes)
+    for i, rule in enumerate(partial.rules):
+        series = {_minute(k): v for k, v in sorted(partial.series[i].items())}
+        alerts = [] if rule.heartbeat else simulate_alerts(series, window_minutes, rule.threshold, hold_minutes)
+        principals, source_ips, event_names = (group[i] for group in partial.tops)
         detections[rule.id] = DetectionReport(
-            id=rule.id, threshold=rule.threshold, heartbeat=rule.heartbeat, matches=matches[i],
-            series=series, alerts=alerts,
-            top_principals=_top(agg.principals[i], top), top_source_ips=_top(agg.source_ips[i], top),
-            top_event_names=_top(agg.event_names[i], top), top_error=agg.top_error[i],
+            id=rule.id, threshold=rule.threshold, heartbeat=rule.heartbeat, matches=sum(series.values()),
+            series=series, alerts=alerts, top_principals=_top(principals, top), top_source_ips=_top(source_ips, top),
+            top_event_names=_top(event_names, top), top_error=max(errors[i] for errors in partial.top_error),
         )
     return Report(
-        events=agg.events, malformed=agg.malformed, window_minutes=window_minutes, detections=detections,
-        event_minutes={_minute(k): v for k, v in sorted(agg.event_minutes.items())},
-        malformed_samples=list(agg.malformed_samples),
+        events=partial.events, malformed=partial.malformed, window_minutes=window_minutes, detections=detections,
+        event_minutes={_minute(k): v for k, v in sorted(partial.event_minutes.items())},
+        malformed_samples=partial.malformed_samples(), files=files,
     )
 
 
