@@ -14,18 +14,18 @@ Faults: ``mode = "slow"`` sleeps ``delay`` seconds before answering, ``"throttle
 from __future__ import annotations
 
 import json
-import threading
 import time
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from ..filterpattern import compile_pattern
+from .loopback import LoopbackServer
 
 TARGET = "Logs_20140328.FilterLogEvents"
 
 
-class LogsEmulator:
+class LogsEmulator(LoopbackServer):
     """Log groups of CloudTrail records in memory; :meth:`put` stores them, FilterLogEvents reads them."""
 
     def __init__(self, page_size: int = 3):
@@ -34,22 +34,11 @@ class LogsEmulator:
         self.requests: list[dict[str, Any]] = []
         self.mode = "ok"
         self.delay = 0.0
-        self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def start(self) -> "LogsEmulator":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return self.base_url
 
     def put(self, log_group: str, records: list[dict[str, Any]], timestamp_ms: int | None = None) -> None:
         """Store CloudTrail records as log events, timestamped ``timestamp_ms`` (epoch milliseconds) or, by

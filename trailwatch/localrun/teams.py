@@ -5,39 +5,29 @@ without a Teams tenant. It keeps the exact bytes it received: they are what Team
 
 from __future__ import annotations
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
+
+from .loopback import LoopbackServer
 
 #: Shaped like a Workflows trigger URL; the adapter accepts plain http only for loopback hosts.
 PATH = "/workflows/trailwatch-demo/triggers/manual/paths/invoke"
 MAX_BODY = 1 << 20
 
 
-class TeamsSink:
+class TeamsSink(LoopbackServer):
     """Keeps every POST body in :attr:`bodies` (in arrival order) and calls ``on_post(body)`` for each."""
 
     def __init__(self, on_post: Callable[[bytes], None] | None = None):
         self.bodies: list[bytes] = []
         self.on_post = on_post
         self.last_post = time.time()  # when the last body arrived (start-up until then)
-        self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{PATH}"
-
-    def start(self) -> "TeamsSink":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return self.base_url + PATH
 
     def _receive(self, body: bytes) -> None:
         with self._lock:
