@@ -21,8 +21,9 @@ import re
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Callable
 
-from ..replay import alert_hold_minutes, render_table, replay_paths, stack_detections
+from ..replay import Report, alert_hold_minutes, render_table, replay_paths, stack_detections
 from ..replay.readers import FOLDER_SUFFIXES, SKIPPED_FOLDERS, ReplayError
 from ..stack import PROJECT_ROOT, load_stack
 
@@ -45,8 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
     parser.add_argument("--config-dir", type=Path, default=PROJECT_ROOT,
                         help="folder holding Pulumi.<stack>.yaml (default: project root)")
-    parser.add_argument("--format", choices=("table", "json"), default="table",
-                        help="table (default) to read, json for tools")
+    parser.add_argument("--format", choices=("table", "json", "html"), default="table",
+                        help="table (default) to read, json for tools, html for one self-contained page "
+                             "with charts (redirect it to a file)")
     parser.add_argument("--include-disabled", action="store_true",
                         help="also replay the catalog's detections the stack has not enabled")
     parser.add_argument("--detection", action="append", default=[], metavar="ID",
@@ -96,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     if workers < 1:
         raise ReplayError(f"--workers: must be >= 1 (got {workers})")
     key_filter = _key_filter(args)
+    render = renderer(args)
     report = replay_paths(args.paths, detections, window, top=args.top, progress=True,
                           hold_minutes=alert_hold_minutes(stack), workers=workers, dask=args.dask,
                           key_filter=key_filter)
@@ -106,9 +109,20 @@ def run(args: argparse.Namespace) -> int:
             f"{'; S3 keys were selected by --account, --region, --since and --until' if key_filter else ''})")
     if not report.events:
         raise NothingToReplay(nothing_usable(report.files, report.malformed, report.malformed_samples))
-    out = report.to_json() if args.format == "json" else render_table(report)
-    sys.stdout.write(out + "\n")
+    sys.stdout.write(render(report) + "\n")
     return 0
+
+
+def renderer(args: argparse.Namespace) -> Callable[[Report], str]:
+    """How the report is printed. html imports matplotlib, which only this format needs, and does so before
+    the replay, so an install without it (no ``replay`` extra) is told at once, not after reading the logs."""
+    if args.format != "html":
+        return Report.to_json if args.format == "json" else render_table
+    try:
+        from ..replay.html import render_html
+    except ImportError:
+        raise ReplayError("--format html needs matplotlib: pip install 'trailwatch[replay]'") from None
+    return lambda report: render_html(report, sources=args.paths, stack=args.stack)
 
 
 def _key_filter(args: argparse.Namespace):
