@@ -1,19 +1,24 @@
 #!/usr/bin/env python3
-"""Benchmark: `trailwatch replay` with the whole catalog vs `jq` evaluating ONE filter, same file.
+"""Benchmark: `trailwatch replay` with the whole catalog vs jq and DuckDB evaluating ONE filter, same file.
 
-    .venv/bin/python bench/replay_bench.py [--records 1000000] [--cpu 0] [--file PATH] [--keep]
+    .venv/bin/python bench/replay_bench.py [--records 1000000] [--cpu 0] [--file PATH]
 
-Generates (once, cached next to --file) a JSON-lines file of realistic CloudTrail records, then runs on
-one pinned core, each as a child process measured with wait4 (wall time, peak RSS):
+Generates (once, cached next to --file) a JSON-lines file of realistic CloudTrail records, then runs each
+tool as a child process measured with wait4 (wall time, peak RSS), one after another on the same file:
 
-  replay: python -m trailwatch replay --stack <bench stack> --include-disabled --format json FILE
-          (every catalog detection, per-minute series, alert simulation and top-N counters)
-  jq:     jq -n 'reduce (inputs | select(.errorCode == "AccessDenied")) as $e (0; . + 1)' FILE
+  replay: python -m trailwatch replay --stack <bench stack> --include-disabled --format json --workers 1 FILE
+          (every catalog detection, per-minute series, alert simulation and top-N counters), pinned to one
+          core; then --workers <all cores>, unpinned
+  jq:     jq -n 'reduce (inputs | select(.errorCode == "AccessDenied")) as $e (0; . + 1)' FILE, one core
           (the access_denied metric filter, `{ $.errorCode = "AccessDenied" }`, counting matches)
+  duckdb: SELECT count(*) FROM read_ndjson(FILE, columns = {'errorCode': 'VARCHAR'}) WHERE errorCode =
+          'AccessDenied', with SET threads = 1 (pinned) and = all cores (exact string equality, not CloudWatch's
+          filter semantics)
+  orjson: a Python loop calling orjson.loads on every line (the floor of parsing every record), one core
 
-and prints both throughputs, their ratio (replay / jq; goal >= 1.0) and the peak RSS of each. The two
-AccessDenied counts must agree (a cross-check of the engine against jq). A second replay over a tenth of
-the records shows whether replay's memory is flat (peak RSS should not grow with the input).
+and prints them side by side with the ratios the replay-at-scale goals are stated in. The AccessDenied
+counts of replay (both runs), jq and DuckDB must agree, the all-cores report must equal the one-core one,
+and every record must be replayed; a replay over a tenth of the records shows whether memory is flat.
 Not a test: timings depend on the machine. jq must be on PATH (or --jq).
 """
 
@@ -29,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -157,16 +163,51 @@ def run_measured(cmd: list[str], cpu: int | None, stdout_path: Path) -> tuple[fl
     return wall, usage.ru_maxrss * 1024, proc.returncode
 
 
+DUCKDB_COUNT = """
+import sys, duckdb
+con = duckdb.connect()
+con.execute(f"SET threads = {int(sys.argv[2])}")
+query = "SELECT count(*) FROM read_ndjson(?, columns = {'errorCode': 'VARCHAR'}) WHERE errorCode = 'AccessDenied'"
+print(con.execute(query, [sys.argv[1]]).fetchone()[0])
+"""
+ORJSON_LOOP = """
+import sys, orjson
+n = 0
+with open(sys.argv[1], "rb") as handle:
+    for line in handle:
+        orjson.loads(line)
+        n += 1
+print(n)
+"""
+
+
+@dataclass
+class Run:
+    name: str
+    work: str
+    wall: float
+    rss: int
+    out: str
+
+
+def measure(name: str, work: str, cmd: list[str], cpu: int | None, scratch: Path) -> Run:
+    wall, rss, rc = run_measured(cmd, cpu, scratch)
+    if rc:
+        raise SystemExit(f"{name} failed (exit {rc})")
+    return Run(name, work, wall, rss, scratch.read_text())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--file", type=Path, help="where to write/cache the generated JSON lines "
                         "(default: $TMPDIR/trailwatch-bench-<records>.jsonl)")
-    parser.add_argument("--cpu", type=int, default=0, help="core to pin both runs to (-1: no pinning)")
+    parser.add_argument("--cpu", type=int, default=0, help="core the one-core runs are pinned to (-1: no pinning)")
     parser.add_argument("--jq", default=shutil.which("jq") or "/usr/bin/jq")
     parser.add_argument("--python", default=sys.executable)
     args = parser.parse_args()
     cpu = None if args.cpu < 0 else args.cpu
+    cores = len(os.sched_getaffinity(0))
 
     if not Path(args.jq).exists():
         print(f"jq not found ({args.jq}); install it or pass --jq", file=sys.stderr)
@@ -187,33 +228,63 @@ def main() -> int:
         replay = [args.python, "-m", "trailwatch", "replay", "--stack", "bench", "--config-dir", str(stack_dir),
                   "--include-disabled", "--format", "json"]
         jq = [args.jq, "-n", 'reduce (inputs | select(.errorCode == "AccessDenied")) as $e (0; . + 1)']
+        duck = [args.python, "-c", DUCKDB_COUNT, str(big)]
         out = stack_dir / "out"
-        r_wall, r_rss, rc1 = run_measured(replay + [str(big)], cpu, out)
-        doc = json.loads(out.read_text()) if not rc1 else {}
-        j_wall, j_rss, rc2 = run_measured(jq + [str(big)], cpu, out)
-        jq_count = int(out.read_text().strip() or -1) if not rc2 else -1
-        s_wall, s_rss, rc3 = run_measured(replay + [str(small)], cpu, out)
-    if rc1 or rc2 or rc3:
-        return 1
+        runs = [
+            measure("replay", "whole catalog, 1 core", replay + ["--workers", "1", str(big)], cpu, out),
+            measure("replay", f"whole catalog, {cores} cores", replay + ["--workers", str(cores), str(big)], None, out),
+            measure("jq", "1 filter, 1 core", jq + [str(big)], cpu, out),
+            measure("duckdb", "1 filter, 1 thread", duck + ["1"], cpu, out),
+            measure("duckdb", f"1 filter, {cores} threads", duck + [str(cores)], None, out),
+            measure("orjson", "parse only, 1 core", [args.python, "-c", ORJSON_LOOP, str(big)], cpu, out),
+        ]
+        tenth = measure("replay", "whole catalog, 1 core, a tenth", replay + ["--workers", "1", str(small)], cpu, out)
 
-    n = doc["events"]
-    dets = doc["detections"]
-    replay_rate, jq_rate = n / r_wall, args.records / j_wall
+    one, many, jq_run, duck1, duckn, parse = runs
+    doc, doc_n = json.loads(one.out), json.loads(many.out)
     print(f"trailwatch replay benchmark  {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
-    print(f"machine: {platform.processor() or platform.machine()} {_cpu_model()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, {_jq_version(args.jq)}, pinned to core {cpu}")
+    print(f"machine: {platform.processor() or platform.machine()} {_cpu_model()}, {cores} cores, "
+          f"Python {platform.python_version()}, {_jq_version(args.jq)}, DuckDB {_duckdb_version()}, "
+          f"one-core runs pinned to core {cpu}")
     print(f"input:   {args.records:,} records, {size / 2**20:,.0f} MiB JSON lines ({size / args.records:,.0f} B/record)")
-    print(f"replay:  {len(dets)} detections, {r_wall:6.2f} s  {replay_rate:10,.0f} records/s "
-          f"{size / r_wall / 2**20:7.1f} MiB/s  peak RSS {r_rss / 2**20:6.1f} MiB")
-    print(f"jq:      1 filter,      {j_wall:6.2f} s  {jq_rate:10,.0f} records/s "
-          f"{size / j_wall / 2**20:7.1f} MiB/s  peak RSS {j_rss / 2**20:6.1f} MiB")
-    print(f"ratio:   replay/jq throughput = {replay_rate / jq_rate:.2f}  (goal >= 1.0)")
-    print(f"memory:  replay peak RSS {s_rss / 2**20:.1f} MiB on {args.records // 10:,} records, "
-          f"{r_rss / 2**20:.1f} MiB on {args.records:,} ({s_wall:.2f} s / {r_wall:.2f} s)")
-    agree = dets["access_denied"]["matches"] == jq_count
-    print(f"check:   AccessDenied matches replay={dets['access_denied']['matches']:,} jq={jq_count:,} "
-          f"{'agree' if agree else 'DISAGREE'}; malformed={doc['malformed']}")
-    return 0 if agree else 1
+    print()
+    print(f"{'tool':<8} {'work':<34} {'seconds':>8} {'records/s':>11} {'MiB/s':>7} {'peak RSS':>9}")
+    for run in runs:
+        print(f"{run.name:<8} {run.work:<34} {run.wall:8.2f} {args.records / run.wall:11,.0f} "
+              f"{size / run.wall / 2**20:7.1f} {run.rss / 2**20:7.1f}Mi")
+    print()
+    ratios = [("replay 1 core / DuckDB 1 thread", duck1.wall / one.wall, "goal >= 0.5; stretch >= 1.0"),
+              ("replay 1 core / jq", jq_run.wall / one.wall, "goal >= 4"),
+              (f"replay {cores} cores / replay 1 core", one.wall / many.wall, f"at most {cores}"),
+              (f"replay {cores} cores / DuckDB {cores} threads", duckn.wall / many.wall, ""),
+              ("replay 1 core / orjson parse-only loop", parse.wall / one.wall, "> 1: fewer full parses than records")]
+    for label, value, note in ratios:
+        print(f"ratio:   {label:<42} {value:6.2f}  {note}")
+    print(f"memory:  replay peak RSS {tenth.rss / 2**20:.1f} MiB on {args.records // 10:,} records, "
+          f"{one.rss / 2**20:.1f} MiB on {args.records:,} ({tenth.wall:.2f} s / {one.wall:.2f} s)")
+    counts = {"replay 1 core": doc["detections"]["access_denied"]["matches"],
+              f"replay {cores} cores": doc_n["detections"]["access_denied"]["matches"],
+              "jq": int(jq_run.out.strip()), "duckdb 1 thread": int(duck1.out.strip()),
+              f"duckdb {cores} threads": int(duckn.out.strip())}
+    agree = len(set(counts.values())) == 1 and int(parse.out.strip()) == doc["events"] == args.records
+    same = _comparable(doc) == _comparable(doc_n)
+    print(f"check:   AccessDenied matches {', '.join(f'{k}={v:,}' for k, v in counts.items())}: "
+          f"{'agree' if agree else 'DISAGREE'}; records parsed={int(parse.out.strip()):,}, replayed={doc['events']:,}, "
+          f"malformed={doc['malformed']}; {cores}-core report {'identical to' if same else 'DIFFERENT from'} 1-core")
+    return 0 if agree and same else 1
+
+
+def _comparable(doc: dict) -> dict:
+    """The report without what names the run (the inputs are the same file)."""
+    return {k: v for k, v in doc.items() if k not in ("files",)}
+
+
+def _duckdb_version() -> str:
+    try:
+        import duckdb
+        return duckdb.__version__
+    except ImportError:
+        return "(not installed)"
 
 
 def _cpu_model() -> str:
