@@ -7,7 +7,7 @@ Public API::
     Pattern.value(event, expr: str) -> float | None  # metric value ("1", "$.latency", "$bytes")
     Pattern.dimension(event, expr: str) -> str | None
     Pattern.extract(event) -> dict[str, str] | None  # space-delimited fields {"$ip": ...}
-    Pattern.fields / .required / .matcher / .kind / .field_names
+    Pattern.fields / .required / .tree / .matcher / .kind / .field_names
     extract_value(event, expr) -> float | None       # metric value without a pattern
     extract_dimension(event, expr) -> str | None
     PatternSet({name: pattern}).matching(event) -> list[str]   # many patterns, prefiltered

@@ -88,22 +88,26 @@ class Pattern:
         (``None``: must be a string or number).  An event violating any entry cannot match.
       exact: ``(selector, allowed)`` when the pattern is *exactly* its single ``required`` entry
         (e.g. an OR of ``$.eventName = X`` tests), else None.
+      tree: the parsed condition tree of a JSON pattern (None for other kinds), for callers that derive
+        their own necessary conditions (:func:`~.prefilter.necessary_keys`).
       matcher: the compiled closure for an already-parsed event ``dict`` (fastest path; for text
         kinds it serializes the dict first).
     """
 
-    __slots__ = ("text", "kind", "fields", "field_names", "required", "exact", "matcher", "_line", "_assign")
+    __slots__ = ("text", "kind", "fields", "field_names", "required", "exact", "tree", "matcher", "_line", "_assign")
 
     def __init__(self, text: str, kind: str, *, obj_matcher: Callable[[dict], bool] | None = None,
                  line_matcher: Callable[[str], bool] | None = None, fields: frozenset[str] = frozenset(),
                  field_names: tuple[str, ...] = (), required: dict | None = None,
-                 assign: Callable[[list[str]], Any] | None = None, exact: tuple | None = None):
+                 assign: Callable[[list[str]], Any] | None = None, exact: tuple | None = None,
+                 tree: Any = None):
         self.text = text
         self.kind = kind
         self.fields = fields
         self.field_names = field_names
         self.required = required or {}
         self.exact = exact
+        self.tree = tree
         self._assign = assign
         if obj_matcher is not None:
             self.matcher = obj_matcher
@@ -265,7 +269,7 @@ def build_pattern(text: str) -> Pattern:
         node = parse_json_pattern(text, start)
         return Pattern(text, "json", obj_matcher=compile_json(node),
                        fields=frozenset(c.selector.text for c in iter_conditions(node)),
-                       required=required_values(node), exact=exact_constraint(node))
+                       required=required_values(node), exact=exact_constraint(node), tree=node)
     if ch == "[":
         fields = parse_delimited(text, start)
         assign, names = compile_delimited(fields)

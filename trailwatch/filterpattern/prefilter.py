@@ -5,6 +5,9 @@ be one of these strings) or ``None`` (the value there must be a string or a numb
 pattern matches satisfies all of its entries, so a caller may skip the pattern for any event that
 violates one.  ``$.x = A || $.x = B`` gives ``{"$.x": {A, B}}``; ``&&`` merges (intersects) entries;
 ``||`` keeps only selectors constrained in every branch.
+
+``necessary_keys(node, skip)`` names top-level members at least one of which every matching event
+has: what a caller can look for in raw text before parsing it.
 """
 
 from __future__ import annotations
@@ -44,6 +47,29 @@ def required_values(node: Node) -> Required:
         values = [part[sel] for part in parts]
         out[sel] = None if any(v is None for v in values) else frozenset().union(*values)
     return out
+
+
+def necessary_keys(node: Node, skip: frozenset[str] = frozenset()) -> frozenset[str] | None:
+    """Top-level member names (the first step of selectors) at least one of which is present in every
+    event the pattern matches, leaving out names in ``skip``; None when there is no such set.
+
+    Every operator but ``NOT EXISTS`` needs a value at its selector, so the selector's first member
+    exists (``=``, ``!=`` and the comparisons need a string or number there, ``IS NULL`` a null); a
+    condition on a skipped name, or ``NOT EXISTS``, needs nothing a caller looks for.  ``&&`` needs
+    what any one operand needs (the smallest set is kept); ``||`` needs what one of its operands
+    needs, so every operand must need something.  Why: a line of JSON holding no ``"name"`` at all
+    (and no backslash escape that could spell one) cannot match, so it need not be parsed.
+    """
+    if isinstance(node, Condition):
+        first = node.selector.path[0]
+        return None if node.op == "NOT EXISTS" or first in skip else frozenset((first,))
+    parts = [necessary_keys(item, skip) for item in node.items]
+    if isinstance(node, And):
+        found = [p for p in parts if p is not None]
+        return min(found, key=lambda p: (len(p), sorted(p))) if found else None
+    if any(p is None for p in parts):
+        return None
+    return frozenset().union(*parts)
 
 
 def exact_constraint(node: Node) -> tuple[str, "frozenset[str] | None"] | None:

@@ -6,6 +6,11 @@ canonical ``YYYY-MM-DDTHH:MM:SSZ``; other ISO-8601 forms are parsed and converte
 each matching detection a count in its per-minute series and its top-N counters. Memory is bounded by
 the number of distinct minutes (the time span, not the volume) and by the counters' cap
 (:mod:`trailwatch.replay.topn`). The totals leave as a mergeable :class:`~trailwatch.replay.partial.Partial`.
+
+Blocks of JSON lines (:class:`~.readers.LineBlock`, what the reader hands over when ``prefilter`` is on)
+go to :class:`~.linescan.LineScanner`, which parses only the lines a detection may match and counts
+the rest from their bytes; the results are the same as feeding every record (see that module for the
+exact conditions). ``Aggregator(..., prefilter=False)`` is that record-by-record reference.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from ..catalog import Detection
 from ..filterpattern import PatternSet
 from . import topn
-from .readers import Malformed, loads
+from .readers import LineBlock, Malformed, loads
 
 CHECK_EVERY = 16384  # records between progress/pruning checks
 MALFORMED_SAMPLES = 10
@@ -53,6 +58,40 @@ def as_rules(detections: Sequence[Detection] | Mapping[str, str] | Iterable[Rule
     return rules
 
 
+SECONDS = frozenset(f"{s:02d}" for s in range(60))
+
+
+def event_minute(t: Any, known: dict[str, bool]) -> str | None:
+    """The minute key of an ``eventTime`` value: for CloudTrail's canonical ``YYYY-MM-DDTHH:MM:SSZ`` its
+    first 16 characters, once ``known`` (a cache shared by the caller) says they are a real minute;
+    anything else goes through :func:`minute_of`. The seconds are checked on every value, so the answer
+    never depends on which record of a minute came first."""
+    if type(t) is str and len(t) == 20 and t[19] == "Z" and t[16] == ":" and t[17:19] in SECONDS:
+        key = t[:16]
+        ok = known.get(key)
+        if ok is None:
+            ok = known[key] = minute_of(t) == key
+        if ok:
+            return key
+    return minute_of(t)
+
+
+def principal_of(rec: dict) -> str:
+    """Who made the call, as the top-N counts it: ``userIdentity.arn``, else ``invokedBy``, else (none)."""
+    ident = rec.get("userIdentity")
+    if type(ident) is not dict:
+        return "(none)"
+    principal = ident.get("arn") or ident.get("invokedBy") or "(none)"
+    return principal if type(principal) is str else str(principal)
+
+
+def text_of(value: Any) -> str:
+    """A top-N key for a field value: strings as they are, (none) for a missing or null field."""
+    if type(value) is str:
+        return value
+    return "(none)" if value is None else str(value)
+
+
 def minute_of(value: Any) -> str | None:
     """The UTC minute key ``YYYY-MM-DDTHH:MM`` of an ISO-8601 timestamp string, or None.
 
@@ -72,7 +111,8 @@ def minute_of(value: Any) -> str | None:
 class Aggregator:
     """Feed records (parsed dicts, raw JSON lines, or :class:`Malformed` markers); read the totals."""
 
-    def __init__(self, detections: Sequence[Detection] | Mapping[str, str] | Iterable[Rule]):
+    def __init__(self, detections: Sequence[Detection] | Mapping[str, str] | Iterable[Rule], *,
+                 prefilter: bool = True):
         self.rules = as_rules(detections)
         ids = [r.id for r in self.rules]
         if len(set(ids)) != len(ids):
@@ -91,6 +131,10 @@ class Aggregator:
         self.top_error: tuple[list[int], ...] = ([0] * n, [0] * n, [0] * n)
         self.event_minutes: dict[str, int] = {}
         self._minutes: dict[str, bool] = {}  # canonical 16-char prefix -> is a valid minute
+        # per detection index: the dicts one match updates (pruning edits them in place)
+        self.slots = [(self.series[i], self.principals[i], self.source_ips[i], self.event_names[i]) for i in range(n)]
+        self.prefilter = prefilter
+        self._scanner: Any = None
 
     def _bad(self, where: str, reason: str) -> None:
         self.malformed += 1
@@ -98,88 +142,76 @@ class Aggregator:
             self.malformed_samples.append(f"{where}: {reason}")
 
     def feed(self, records: Iterable[Any], tick: Callable[[], None] | None = None,
-             locate: Callable[[], str] | None = None) -> None:
-        """Consume records. ``tick`` is called every ``CHECK_EVERY`` records (progress display);
-        ``locate()`` names where the current record came from (for malformed-record messages)."""
-        matching = self.patterns.matching
-        # per detection id: the dicts one match updates (pruning edits them in place)
-        slots = {r.id: (self.series[i], self.principals[i], self.source_ips[i], self.event_names[i])
-                 for i, r in enumerate(self.rules)}
-        event_minutes = self.event_minutes
-        known = self._minutes
+             locate: Callable[..., str] | None = None) -> None:
+        """Consume records (and :class:`LineBlock` items). ``tick`` is called every ``CHECK_EVERY``
+        records and after every block (progress display); ``locate()`` names where the current record
+        came from, ``locate(k)`` the k-th record of the current block (for malformed-record messages)."""
         countdown = CHECK_EVERY
         position = 0
-        events = 0
         # Parsed records are trees (no reference cycles) and die one by one: the cyclic collector only
         # burns time re-scanning them (about a fifth of the run), so it is paused while feeding.
         collecting = gc.isenabled()
         gc.disable()
         try:
             for rec in records:
-                position += 1
-                countdown -= 1
-                if not countdown:
+                if type(rec) is LineBlock:
+                    position = self._block(rec, position, locate)
+                    countdown = 0
+                else:
+                    position += 1
+                    countdown -= 1
+                    self.one(rec, position, locate)
+                if countdown <= 0:
                     countdown = CHECK_EVERY
-                    self.events += events
-                    events = 0
                     self._prune()
                     if tick is not None:
                         tick()
-                if type(rec) is not dict:
-                    rec = self._coerce(rec, position)
-                    if rec is None:
-                        continue
-                t = rec.get("eventTime")
-                if type(t) is str and len(t) == 20 and t[19] == "Z" and t[16] == ":":
-                    key = t[:16]  # canonical CloudTrail time: the minute is the prefix
-                    ok = known.get(key)
-                    if ok is None:
-                        ok = known[key] = minute_of(t) == key
-                    if not ok:
-                        key = minute_of(t)
-                else:
-                    key = minute_of(t) if t is not None else minute_of(rec.get("@timestamp"))
-                if key is None:
-                    self._bad((locate() if locate else f"record #{position}") + _id_suffix(rec), _no_time(rec, t))
-                    continue
-                events += 1
-                event_minutes[key] = event_minutes.get(key, 0) + 1
-                try:
-                    hits = matching(rec)
-                except Exception as exc:  # the engine promises never to raise; a record must not end the run
-                    events -= 1
-                    event_minutes[key] -= 1
-                    if not event_minutes[key]:
-                        del event_minutes[key]
-                    self._bad((locate() if locate else f"record #{position}") + _id_suffix(rec),
-                              f"could not be evaluated ({type(exc).__name__}: {exc})")
-                    continue
-                if not hits:
-                    continue
-                ident = rec.get("userIdentity")
-                if type(ident) is dict:
-                    principal = ident.get("arn") or ident.get("invokedBy") or "(none)"
-                    if type(principal) is not str:
-                        principal = str(principal)
-                else:
-                    principal = "(none)"
-                ip = rec.get("sourceIPAddress")
-                if type(ip) is not str:
-                    ip = "(none)" if ip is None else str(ip)
-                name = rec.get("eventName")
-                if type(name) is not str:
-                    name = "(none)" if name is None else str(name)
-                for hit in hits:
-                    s, cp, ci, cn = slots[hit]
-                    s[key] = s.get(key, 0) + 1
-                    cp[principal] = cp.get(principal, 0) + 1
-                    ci[ip] = ci.get(ip, 0) + 1
-                    cn[name] = cn.get(name, 0) + 1
         finally:
             if collecting:
                 gc.enable()
-            self.events += events
             self._prune()
+
+    def _block(self, block: LineBlock, position: int, locate: Callable[..., str] | None) -> int:
+        if self._scanner is None:
+            from .linescan import LineScanner  # local: linescan builds on this module
+            self._scanner = LineScanner(self)
+        where = (lambda k: locate(k)) if locate is not None else (lambda k: f"record #{position + k}")
+        self._scanner.scan(block, position, where)
+        return position + block.records
+
+    def one(self, rec: Any, position: int, locate: Callable[[], str] | None) -> None:
+        """One record (a dict, a raw JSON line or a Malformed marker), the ``position``-th fed."""
+        if type(rec) is not dict:
+            rec = self._coerce(rec, position)
+            if rec is None:
+                return
+        t = rec.get("eventTime")
+        key = event_minute(t, self._minutes) if t is not None else minute_of(rec.get("@timestamp"))
+        if key is None:
+            self._bad((locate() if locate else f"record #{position}") + _id_suffix(rec), _no_time(rec, t))
+            return
+        try:
+            hits = self.patterns.matching(rec)
+        except Exception as exc:  # the engine promises never to raise; a record must not end the run
+            self._bad((locate() if locate else f"record #{position}") + _id_suffix(rec),
+                      f"could not be evaluated ({type(exc).__name__}: {exc})")
+            return
+        self.events += 1
+        self.event_minutes[key] = self.event_minutes.get(key, 0) + 1
+        if hits:
+            index = self.index
+            self.count([index[h] for h in hits], key, principal_of(rec), text_of(rec.get("sourceIPAddress")),
+                       text_of(rec.get("eventName")))
+
+    def count(self, hits: Iterable[int], minute: str, principal: str, ip: str, name: str) -> None:
+        """One record matched by the detections ``hits`` (indexes)."""
+        slots = self.slots
+        for hit in hits:
+            s, cp, ci, cn = slots[hit]
+            s[minute] = s.get(minute, 0) + 1
+            cp[principal] = cp.get(principal, 0) + 1
+            ci[ip] = ci.get(ip, 0) + 1
+            cn[name] = cn.get(name, 0) + 1
 
     @property
     def matches(self) -> list[int]:

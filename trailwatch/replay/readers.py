@@ -36,6 +36,11 @@ first line is broken), else the rest of the file is skipped.
 
 ``read_stream(..., text_lines=True)`` is the view ``match`` takes: in line mode every line is an
 event, and a line that is not JSON comes out as its text (a ``str``) instead of a Malformed marker.
+
+``read_stream(..., blocks=True)`` (what replay's prefilter reads, :mod:`.linescan`) hands JSON lines over
+as :class:`LineBlock` items, runs of whole lines read into one reused buffer, instead of one record per
+line; the last line of a stream when it has no newline, and lines past ``MAX_RECORD``, still come out one
+by one as records or Malformed markers. Documents (S3 objects, arrays) come out as records either way.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ import orjson
 from ..errors import TrailwatchError
 
 CHUNK = 1 << 20
+LINE_BLOCK = 4 << 20  # bytes read at once for a LineBlock: the scan's cost per block is paid less often
 WHOLE_DOCUMENT_LIMIT = 8 << 20
 MAX_RECORD = 64 << 20  # larger single values are reported malformed rather than buffered
 MAX_DECOMPRESSED = 4 << 30  # bytes one gzip stream may expand to
@@ -83,6 +89,24 @@ class Malformed:
 
     def __repr__(self) -> str:
         return f"{self.where}: {self.reason}"
+
+
+class LineBlock:
+    """Whole JSON lines: ``data[0:end]`` is ``\\n line \\n line ... line`` (each line after a newline, none
+    ending in one), the first being line ``first_line`` of ``where``. ``data`` is the reader's buffer,
+    overwritten once the consumer asks for the next item; the consumer sets ``lines`` (how many lines
+    the block held) and ``records`` (how many items a record-by-record reader would have yielded for
+    them), which the reader needs for the positions it reports after the block."""
+
+    __slots__ = ("data", "end", "where", "first_line", "lines", "records")
+
+    def __init__(self, data: bytearray, end: int, where: str, first_line: int):
+        self.data = data
+        self.end = end
+        self.where = where
+        self.first_line = first_line
+        self.lines = -1
+        self.records = 0
 
 
 def _reject_constant(name: str) -> Any:
@@ -210,8 +234,8 @@ class FileSource:
     def open(self) -> BinaryIO:
         return sys.stdin.buffer if self.stdin else open(self.path, "rb")
 
-    def read(self, raw: BinaryIO) -> Iterator[Any]:
-        return read_stream(raw, self.where)
+    def read(self, raw: BinaryIO, blocks: bool = False) -> Iterator[Any]:
+        return read_stream(raw, self.where, blocks=blocks)
 
     def close(self, raw: BinaryIO) -> None:
         if not self.stdin:
@@ -228,10 +252,11 @@ class RecordReader:
     still under way)."""
 
     def __init__(self, paths: Iterable[str | os.PathLike] = (), *, sources: Iterable[Any] | None = None,
-                 total_bytes: int | None = None):
+                 total_bytes: int | None = None, blocks: bool = False):
         if sources is None:
             sources = [FileSource(p) for p in walk(paths)]
         self.sources = sources
+        self.blocks = blocks  # JSON lines as LineBlock items (the prefilter's input), see read_stream
         self.total_bytes = sum(s.size for s in sources) if total_bytes is None else total_bytes
         self._done = 0
         self._source: Any = None
@@ -239,9 +264,10 @@ class RecordReader:
         self._where = ""
         self._n = 0
 
-    def locate(self) -> str:
-        """Where the record last yielded came from: ``<file> record #<n>`` (n counts from 1 per file)."""
-        return f"{self._where} record #{self._n}"
+    def locate(self, offset: int = 0) -> str:
+        """Where the record last yielded came from: ``<file> record #<n>`` (n counts from 1 per file); for
+        a :class:`LineBlock`, where its ``offset``-th record (from 1) came from."""
+        return f"{self._where} record #{self._n + offset}"
 
     def bytes_done(self) -> int:
         raw = self._raw
@@ -260,17 +286,23 @@ class RecordReader:
                 continue
             self._source, self._raw, self._where = source, raw, where
             try:
-                for self._n, record in enumerate(source.read(raw), 1):
-                    yield record
+                self._n = 0
+                for item in source.read(raw, self.blocks):
+                    if type(item) is LineBlock:
+                        yield item
+                        self._n += item.records
+                    else:
+                        self._n += 1
+                        yield item
             finally:
                 self._raw = None
                 source.close(raw)
                 self._done += source.size
 
 
-def read_stream(raw: BinaryIO, where: str, *, text_lines: bool = False) -> Iterator[Any]:
+def read_stream(raw: BinaryIO, where: str, *, text_lines: bool = False, blocks: bool = False) -> Iterator[Any]:
     """Records (and :class:`Malformed` markers) from one binary stream, gzip or plain; see the module
-    docstring for ``text_lines``."""
+    docstring for ``text_lines`` and ``blocks``."""
     try:
         head = raw.read(2)
         if head == GZIP_MAGIC:
@@ -279,7 +311,7 @@ def read_stream(raw: BinaryIO, where: str, *, text_lines: bool = False) -> Itera
             head = b""
         else:
             stream = raw
-        yield from _read_plain(stream, head, where, text_lines)
+        yield from _read_plain(stream, head, where, text_lines, blocks)
     except _TooLarge as exc:
         yield Malformed(where, str(exc))
     except (OSError, EOFError, zlib.error) as exc:  # corrupt or truncated gzip, I/O error
@@ -287,10 +319,10 @@ def read_stream(raw: BinaryIO, where: str, *, text_lines: bool = False) -> Itera
         yield Malformed(where, f"unreadable, rest of the file skipped ({reason})")
 
 
-def read_lines(raw: BinaryIO, where: str) -> Iterator[Any]:
+def read_lines(raw: BinaryIO, where: str, blocks: bool = False) -> Iterator[Any]:
     """Records from a plain stream read as JSON lines whatever it starts with (a byte range of a file that
-    :func:`reads_as_lines`), lines numbered from 1 at the stream's start."""
-    return _read_lines(raw, b"", where, False)
+    :func:`reads_as_lines`), lines numbered from 1 at the stream's start; ``blocks`` as :func:`read_stream`."""
+    return _read_line_blocks(raw, b"", where) if blocks else _read_lines(raw, b"", where, False)
 
 
 def reads_as_lines(head: bytes) -> bool:
@@ -329,6 +361,11 @@ class _Prepend:
             return head + self._raw.read(size - len(head))
         return self._raw.read(size)
 
+    def readinto(self, buffer: memoryview) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
 
 class _Capped:
     """Decompressed reads, cut off past ``MAX_DECOMPRESSED`` bytes or ``MAX_RATIO`` times the compressed input."""
@@ -339,16 +376,24 @@ class _Capped:
 
     def read(self, size: int = -1) -> bytes:
         data = self._stream.read(size)
-        self.count += len(data)
+        self._counted(len(data))
+        return data
+
+    def readinto(self, buffer: memoryview) -> int:
+        n = self._stream.readinto(buffer)
+        self._counted(n)
+        return n
+
+    def _counted(self, n: int) -> None:
+        self.count += n
         if self.count > MAX_DECOMPRESSED:
             raise _TooLarge(f"gzip data expands past {MAX_DECOMPRESSED >> 20} MiB; rest of the file skipped")
         if self.count > RATIO_FREE and self.count > MAX_RATIO * self._source.count:
             raise _TooLarge(f"gzip data expands more than {MAX_RATIO}:1 ({self._source.count:,} bytes to "
                             f"{self.count:,} so far), a decompression bomb; rest of the file skipped")
-        return data
 
 
-def _read_plain(stream: BinaryIO, head: bytes, where: str, text_lines: bool) -> Iterator[Any]:
+def _read_plain(stream: BinaryIO, head: bytes, where: str, text_lines: bool, blocks: bool = False) -> Iterator[Any]:
     head += stream.read(max(WHOLE_DOCUMENT_LIMIT + 1 - len(head), 0))
     start = len(head) - len(head.lstrip(_WS))
     if start == len(head) and not text_lines:
@@ -369,7 +414,10 @@ def _read_plain(stream: BinaryIO, head: bytes, where: str, text_lines: bool) -> 
         elif not _looks_like_lines(head, start):
             yield from _walk_documents(stream, head, where, text_lines)
             return
-    yield from _read_lines(stream, head, where, text_lines)
+    if blocks and not text_lines:
+        yield from _read_line_blocks(stream, head, where)
+    else:
+        yield from _read_lines(stream, head, where, text_lines)
 
 
 def _one_event_line(head: bytes, value: Any) -> bool:
@@ -435,29 +483,92 @@ def _lines(stream: BinaryIO, head: bytes) -> Iterator[bytes | None]:
 
 def _read_lines(stream: BinaryIO, head: bytes, where: str, text_lines: bool, first_line: int = 1) -> Iterator[Any]:
     """JSON lines (optionally prefixed by a timestamp, as CloudWatch Logs export files are)."""
-    ol = orjson.loads
     for lineno, line in enumerate(_lines(stream, head), first_line):
-        here = f"{where}:{lineno}"
         if line is None:
-            yield Malformed(here, f"line longer than {MAX_RECORD >> 20} MiB, skipped")
-            continue
-        try:
-            obj = ol(line)
-        except orjson.JSONDecodeError as exc:
-            obj = _slow_line(line, here, exc)
-            if obj is None:
-                if text_lines:
-                    yield _text(line)
-                continue
-            if type(obj) is Malformed:
-                yield _text(line) if text_lines else obj
-                continue
-        if type(obj) is dict and "eventVersion" in obj:  # a timestamp-prefixed line's event is its message
-            yield _text(line) if text_lines and line.lstrip(_WS)[:1] == b"{" else obj
-        elif text_lines and not (type(obj) is dict and _is_container(obj)):
-            yield _text(line)
+            yield _too_long(where, lineno)
         else:
-            yield from expand(obj, here)
+            yield from line_items(line, f"{where}:{lineno}", text_lines)
+
+
+def _too_long(where: str, lineno: int) -> Malformed:
+    return Malformed(f"{where}:{lineno}", f"line longer than {MAX_RECORD >> 20} MiB, skipped")
+
+
+def line_items(line: bytes, here: str, text_lines: bool = False) -> Iterator[Any]:
+    """What one line of a JSON-lines stream holds (``here`` is its ``file:line``): a record, the records
+    of a container, Malformed markers, or nothing for a blank line."""
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        obj = _slow_line(line, here, exc)
+        if obj is None:
+            if text_lines:
+                yield _text(line)
+            return
+        if type(obj) is Malformed:
+            yield _text(line) if text_lines else obj
+            return
+    if type(obj) is dict and "eventVersion" in obj:  # a timestamp-prefixed line's event is its message
+        yield _text(line) if text_lines and line.lstrip(_WS)[:1] == b"{" else obj
+    elif text_lines and not (type(obj) is dict and _is_container(obj)):
+        yield _text(line)
+    else:
+        yield from expand(obj, here)
+
+
+def _read_line_blocks(stream: BinaryIO, head: bytes, where: str) -> Iterator[Any]:
+    """JSON lines as :class:`LineBlock` runs of whole lines, read into one buffer that is reused (a
+    fresh ``bytes`` per read costs more than the scan of it); a line longer than ``MAX_RECORD`` is
+    reported and dropped as it comes, and a last line without newline goes through :func:`line_items`."""
+    chunk = max(min(LINE_BLOCK, CHUNK << 2), 1)
+    buf = bytearray(1 + len(head) + chunk)
+    buf[0] = 10  # every line of a block follows a newline
+    buf[1:1 + len(head)] = head
+    size = 1 + len(head)
+    lineno = 1
+    skipping = False  # inside a line past MAX_RECORD: its bytes are dropped up to its newline
+    while True:
+        first = buf.find(b"\n", 1, size)
+        if first > MAX_RECORD + 1 or (skipping and first > 0):  # a line past the cap ends here
+            yield _too_long(where, lineno)
+            lineno += 1
+            skipping = False
+            del buf[1:first + 1]
+            size -= first
+            continue
+        if first < 0 and size > MAX_RECORD + 1:
+            skipping = True
+        if skipping:
+            size = 1
+        cut = buf.rfind(b"\n", 0, size)
+        if cut > 0:
+            block = LineBlock(buf, cut, where, lineno)
+            yield block
+            lineno += block.lines if block.lines >= 0 else buf.count(b"\n", 0, cut)
+            buf[1:size - cut] = buf[cut + 1:size]
+            size -= cut
+        if len(buf) < size + chunk:
+            buf.extend(bytes(size + chunk - len(buf)))
+        elif len(buf) > size + 2 * chunk:  # the head was larger than a read: give the space back
+            del buf[size + chunk:]
+        with memoryview(buf) as view:
+            n = _fill(stream, view[size:size + chunk])
+        if not n:
+            break
+        size += n
+    if skipping:
+        yield _too_long(where, lineno)
+    elif size > 1:
+        yield from line_items(bytes(buf[1:size]), f"{where}:{lineno}")
+
+
+def _fill(stream: BinaryIO, view: memoryview) -> int:
+    readinto = getattr(stream, "readinto", None)
+    if readinto is not None:
+        return readinto(view) or 0
+    data = stream.read(len(view))
+    view[:len(data)] = data
+    return len(data)
 
 
 def _is_container(value: dict) -> bool:

@@ -16,7 +16,9 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def _minute(key: str) -> datetime:
-    return datetime.strptime(key, "%Y-%m-%dT%H:%M").replace(tzinfo=timezone.utc)
+    """A ``YYYY-MM-DDTHH:MM`` minute key as an aware UTC datetime (fromisoformat: strptime cost a third
+    of a second per million series entries)."""
+    return datetime.fromisoformat(key).replace(tzinfo=timezone.utc)
 
 
 @dataclass

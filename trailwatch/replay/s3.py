@@ -185,8 +185,8 @@ class S3Object:
         except BotoCoreError as exc:  # no credentials, endpoint unreachable: every object would fail
             raise _error(exc, self.where, "reading the object") from None
 
-    def read(self, raw: "_Body") -> Iterator[Any]:
-        return read_stream(raw, self.where)
+    def read(self, raw: "_Body", blocks: bool = False) -> Iterator[Any]:
+        return read_stream(raw, self.where, blocks=blocks)
 
     def close(self, raw: "_Body") -> None:
         raw.close()

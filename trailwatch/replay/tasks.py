@@ -20,7 +20,7 @@ from typing import Any, BinaryIO, Callable, Iterable, Iterator, Sequence
 from . import readers
 from .engine import Aggregator, Progress, Rule
 from .partial import Partial
-from .readers import FileSource, RecordReader, read_lines, reads_as_lines
+from .readers import FileSource, LineBlock, RecordReader, read_lines, reads_as_lines
 
 MIN_TASK_BYTES = 8 << 20  # smallest task worth shipping to another process
 TASKS_PER_WORKER = 8  # tasks per worker for a known input size: balances the load, moves the progress bar
@@ -52,9 +52,10 @@ class RangeSource:
         raw.seek(self.start)
         return _Window(raw, self.size)
 
-    def read(self, raw: "_Window") -> Iterator[Any]:
-        for self.records, record in enumerate(read_lines(raw, self.where), 1):
-            yield record
+    def read(self, raw: "_Window", blocks: bool = False) -> Iterator[Any]:
+        for item in read_lines(raw, self.where, blocks):
+            yield item
+            self.records += item.records if type(item) is LineBlock else 1  # a block's, once it is read
         self.lines = raw.newlines
 
     def close(self, raw: "_Window") -> None:
@@ -161,7 +162,7 @@ def run_task(task: Task, rules: Sequence[Rule]) -> Partial:
 def read_sources(sources: Iterable[Any], rules: Sequence[Rule], *, order: int = 0, total_bytes: int = 0,
                  progress: bool | Any = False) -> Partial:
     """Sources through one aggregator, here, with a progress bar if asked (see :func:`progress_bar`)."""
-    reader = RecordReader(sources=sources, total_bytes=total_bytes)
+    reader = RecordReader(sources=sources, total_bytes=total_bytes, blocks=True)
     agg = Aggregator(rules)
     bar = progress_bar(progress, total_bytes, reader.bytes_done, lambda: agg.events + agg.malformed)
     try:
