@@ -80,7 +80,6 @@ class Placed:
 class DemoResult:
     cards: list[Path] = field(default_factory=list)
     posted: Counter = field(default_factory=Counter)  # outcome reason -> cards (real Teams only)
-    expected: dict[str, int] = field(default_factory=dict)
 
 
 def demo_stack() -> Stack:
@@ -122,9 +121,11 @@ def place_plan(stack: Stack, records: list[dict[str, Any]]) -> Placed:
     kept = set(matched[:MAX_MINUTES])
     by_minute: dict[datetime, list[dict[str, Any]]] = {}
     for rec in records:
-        key = minute_of(rec.get("eventTime")) or minute_of(rec.get("@timestamp"))
-        if key is not None and parse_minute(key) in kept:
-            by_minute.setdefault(parse_minute(key), []).append(rec)
+        t = rec.get("eventTime")  # the minute replay counts the record in (@timestamp only without eventTime)
+        key = minute_of(t) if t is not None else minute_of(rec.get("@timestamp"))
+        minute = parse_minute(key) if key is not None else None
+        if minute in kept:
+            by_minute.setdefault(minute, []).append(rec)
     series = {ident: {m: n for m, n in s.items() if m in kept} for ident, s in report.series.items()}
     replayed = ReplayedMinutes.from_counts({m: n for m, n in report.event_minutes.items() if m in kept}, series)
     timeline = Timeline(kept, origin=0, max_gap_periods=PLACEMENT_GAP)
@@ -213,7 +214,7 @@ def run_demo(events: Path, out: Path, *, teams_url: str | None = None, outage: b
     records, malformed = load_events(events)
     plan = place_plan(stack, records)
     staging = prepare_out(out)
-    result = DemoResult(expected=dict(plan.expected))
+    result = DemoResult()
     started = time.time()
     echo(f"demo: {len(records):,} records from {events}" + (f" ({malformed} malformed skipped)" if malformed else "")
          + f"; {len(plan.records)} minutes with matches replayed"

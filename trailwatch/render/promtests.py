@@ -25,11 +25,13 @@ from typing import Any
 from ..catalog import Detection
 from ..settings import StackSettings
 from ..stack import Stack
+from .alertmanager import DEFAULT_ADAPTER_URL
 from .common import (
-    ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, ALERT_TEAMS_FAILING, EXAMPLE_EXPORTER_TARGET,
-    ADAPTER_SCRAPE_JOB, EXPORTER_SCRAPE_JOB, STACK_LABEL, TEAMS_INTEGRATION, detection_alert_name, dump_yaml, event_detections,
-    exported_job, exported_name, generated_header, heartbeat_detections, stack_labels,
+    ADAPTER_SCRAPE_JOB, ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, ALERT_TEAMS_FAILING,
+    EXAMPLE_EXPORTER_TARGET, EXPORTER_SCRAPE_JOB, STACK_LABEL, TEAMS_INTEGRATION, detection_alert_name, dump_yaml,
+    event_detections, exported_job, exported_name, generated_header, heartbeat_detections, stack_labels,
 )
+from .options import adapter_target
 from .rules import (
     TEAMS_FAILING_FOR, TEAMS_FAILING_WINDOW, detection_annotations, detection_hold, detection_labels,
     exporter_down_for, heartbeat_annotations, heartbeat_for, heartbeat_labels, pipeline_rules, scrape_errors_for,
@@ -83,7 +85,7 @@ def scrape_labels(stack: Stack) -> dict[str, str]:
 
 def adapter_scrape_labels(stack: Stack) -> dict[str, str]:
     """``job``/``instance``/``trailwatch_stack`` the stack's scrape of its Teams adapter adds."""
-    return {"job": ADAPTER_SCRAPE_JOB, "instance": "trailwatch-adapter:8080", **stack_labels(stack)}
+    return {"job": ADAPTER_SCRAPE_JOB, "instance": adapter_target(DEFAULT_ADAPTER_URL), **stack_labels(stack)}
 
 
 def adapter_tests(stack: Stack, account_id: str | None) -> list[dict[str, Any]]:
