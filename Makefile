@@ -4,7 +4,7 @@
 # make latency - API call -> Teams card and share of events paged, shipped vs previous read path (a model, ~20 s)
 # make demo [EVENTS=file] - the alert path locally (real Prometheus/Alertmanager/adapter) on a CloudTrail
 #             sample; prints each Teams card, writes the bodies to demo-out/cards (~3 min)
-# make bench - replay (whole catalog, 1 core and all cores) vs jq, DuckDB and an orjson parse loop (one filter)
+# make bench - replay (whole catalog, 1 core and all cores) vs jq, DuckDB, an orjson parse loop (one filter) and the line regex alone, best of 3 rounds
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python

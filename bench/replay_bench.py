@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: `trailwatch replay` with the whole catalog vs jq and DuckDB evaluating ONE filter, same file.
 
-    .venv/bin/python bench/replay_bench.py [--records 1000000] [--cpu 0] [--file PATH]
+    .venv/bin/python bench/replay_bench.py [--records 1000000] [--repeat 3] [--cpu 0] [--file PATH]
 
 Generates (once, cached next to --file) a JSON-lines file of realistic CloudTrail records, then runs each
 tool as a child process measured with wait4 (wall time, peak RSS), one after another on the same file:
@@ -19,7 +19,9 @@ tool as a child process measured with wait4 (wall time, peak RSS), one after ano
           counted): the cost of recognising every line in pure Python, which no exact scanner of this design
           avoids, one core
 
-and prints them side by side with the ratios the replay-at-scale goals are stated in. The AccessDenied
+in --repeat rounds (each round runs every tool once, so a machine that slows down for a while slows all of
+them alike), and prints each tool's fastest and slowest round side by side, with the ratios the
+replay-at-scale goals are stated in, from the fastest rounds. The AccessDenied
 counts of replay (both runs), jq and DuckDB must agree, the all-cores report must equal the one-core one,
 and every record must be replayed; a replay over a tenth of the records shows whether memory is flat.
 Not a test: timings depend on the machine. jq must be on PATH (or --jq).
@@ -210,16 +212,37 @@ print(n)
 class Run:
     name: str
     work: str
-    wall: float
-    rss: int
-    out: str
+    wall: float  # the fastest round
+    slowest: float
+    rss: int  # the largest peak of the rounds
+    out: str  # the same in every round, or measure() stops
 
 
-def measure(name: str, work: str, cmd: list[str], cpu: int | None, scratch: Path) -> Run:
-    wall, rss, rc = run_measured(cmd, cpu, scratch)
-    if rc:
-        raise SystemExit(f"{name} failed (exit {rc})")
-    return Run(name, work, wall, rss, scratch.read_text())
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    work: str
+    cmd: list[str]
+    cpu: int | None
+
+
+def measure(tools: list[Tool], rounds: int, scratch: Path) -> list[Run]:
+    """Each tool once per round, rounds one after another."""
+    walls: list[list[float]] = [[] for _ in tools]
+    rss = [0] * len(tools)
+    outs: list[str | None] = [None] * len(tools)
+    for _ in range(rounds):
+        for i, tool in enumerate(tools):
+            wall, peak, rc = run_measured(tool.cmd, tool.cpu, scratch)
+            if rc:
+                raise SystemExit(f"{tool.name} ({tool.work}) failed (exit {rc})")
+            out = scratch.read_text()
+            if outs[i] is not None and out != outs[i]:
+                raise SystemExit(f"{tool.name} ({tool.work}) printed something else in another round")
+            walls[i].append(wall)
+            rss[i] = max(rss[i], peak)
+            outs[i] = out
+    return [Run(t.name, t.work, min(w), max(w), r, o or "") for t, w, r, o in zip(tools, walls, rss, outs)]
 
 
 def main() -> int:
@@ -227,11 +250,15 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--file", type=Path, help="where to write/cache the generated JSON lines "
                         "(default: $TMPDIR/trailwatch-bench-<records>.jsonl)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; each tool's fastest one counts (default 3)")
     parser.add_argument("--cpu", type=int, default=0, help="core the one-core runs are pinned to (-1: no pinning)")
     parser.add_argument("--jq", default=shutil.which("jq") or "/usr/bin/jq")
     parser.add_argument("--python", default=sys.executable)
     args = parser.parse_args()
     cpu = None if args.cpu < 0 else args.cpu
+    if args.repeat < 1:
+        print(f"--repeat must be at least 1, not {args.repeat}", file=sys.stderr)
+        return 2
     cores = len(os.sched_getaffinity(0))
 
     if not Path(args.jq).exists():
@@ -255,18 +282,18 @@ def main() -> int:
         jq = [args.jq, "-n", 'reduce (inputs | select(.errorCode == "AccessDenied")) as $e (0; . + 1)']
         duck = [args.python, "-c", DUCKDB_COUNT, str(big)]
         out = stack_dir / "out"
-        runs = [
-            measure("replay", "whole catalog, 1 core", replay + ["--workers", "1", str(big)], cpu, out),
-            measure("replay", f"whole catalog, {cores} cores", replay + ["--workers", str(cores), str(big)], None, out),
-            measure("jq", "1 filter, 1 core", jq + [str(big)], cpu, out),
-            measure("duckdb", "1 filter, 1 thread", duck + ["1"], cpu, out),
-            measure("duckdb", f"1 filter, {cores} threads", duck + [str(cores)], None, out),
-            measure("orjson", "parse only, 1 core", [args.python, "-c", ORJSON_LOOP, str(big)], cpu, out),
-            measure("regex", "line recognition only, 1 core", [args.python, "-c", REGEX_PASS, str(big)], cpu, out),
-        ]
-        tenth = measure("replay", "whole catalog, 1 core, a tenth", replay + ["--workers", "1", str(small)], cpu, out)
+        runs = measure([
+            Tool("replay", "whole catalog, 1 core", replay + ["--workers", "1", str(big)], cpu),
+            Tool("replay", f"whole catalog, {cores} cores", replay + ["--workers", str(cores), str(big)], None),
+            Tool("jq", "1 filter, 1 core", jq + [str(big)], cpu),
+            Tool("duckdb", "1 filter, 1 thread", duck + ["1"], cpu),
+            Tool("duckdb", f"1 filter, {cores} threads", duck + [str(cores)], None),
+            Tool("orjson", "parse only, 1 core", [args.python, "-c", ORJSON_LOOP, str(big)], cpu),
+            Tool("regex", "line recognition only, 1 core", [args.python, "-c", REGEX_PASS, str(big)], cpu),
+            Tool("replay", "whole catalog, 1 core, a tenth", replay + ["--workers", "1", str(small)], cpu),
+        ], args.repeat, out)
 
-    one, many, jq_run, duck1, duckn, parse, regex = runs
+    one, many, jq_run, duck1, duckn, parse, regex, tenth = runs
     doc, doc_n = json.loads(one.out), json.loads(many.out)
     print(f"trailwatch replay benchmark  {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {platform.processor() or platform.machine()} {_cpu_model()}, {cores} cores, "
@@ -274,9 +301,10 @@ def main() -> int:
           f"one-core runs pinned to core {cpu}")
     print(f"input:   {args.records:,} records, {size / 2**20:,.0f} MiB JSON lines ({size / args.records:,.0f} B/record)")
     print()
-    print(f"{'tool':<8} {'work':<34} {'seconds':>8} {'records/s':>11} {'MiB/s':>7} {'peak RSS':>9}")
-    for run in runs:
-        print(f"{run.name:<8} {run.work:<34} {run.wall:8.2f} {args.records / run.wall:11,.0f} "
+    print(f"{'tool':<8} {'work':<34} {'fastest':>8} {'slowest':>8} {'records/s':>11} {'MiB/s':>7} {'peak RSS':>9}"
+          f"   ({args.repeat} rounds)")
+    for run in runs[:-1]:
+        print(f"{run.name:<8} {run.work:<34} {run.wall:8.2f} {run.slowest:8.2f} {args.records / run.wall:11,.0f} "
               f"{size / run.wall / 2**20:7.1f} {run.rss / 2**20:7.1f}Mi")
     print()
     ratios = [("replay 1 core / DuckDB 1 thread", duck1.wall / one.wall, "goal >= 0.5; stretch >= 1.0"),
