@@ -1,14 +1,16 @@
 """Replay's prefilter for JSON lines: count most records from their bytes, parse only the candidates.
 
-A :class:`~.readers.LineBlock` goes through one regular expression that recognises, line by line,
+The newlines of a :class:`~.readers.LineBlock` are located (``bytes.find``), then one regular expression
+is matched on each line's span (a C-level loop, no Python call per line). It recognises the start of
 CloudTrail's own layout (compact, as CloudTrail, ``jq -c`` and most exporters write it, or with the
 ``", "`` / ``": "`` separators of Python's ``json.dumps``)::
 
     {"eventVersion":"…","userIdentity":{…},"eventTime":"YYYY-MM-DDTHH:MM:SSZ","eventSource":"…",
-     "eventName":"…","awsRegion":"…","sourceIPAddress":"…", … }
+     "eventName":"…","awsRegion":"…","sourceIPAddress":"…"[,"userAgent":"…","errorCode":"…"], … }
 
 and captures, per line, the *head* (everything before ``eventTime``), the minute of ``eventTime`` (its
-seconds must be 00 to 59), ``eventName`` and ``sourceIPAddress``. Such a line is *regular*; every other
+seconds must be 00 to 59), ``eventName``, ``sourceIPAddress`` and, where CloudTrail writes it (right
+after ``userAgent``), ``errorCode``. Such a line, if it ends in ``}``, is *regular*; every other
 line (another layout, other spacing, a blank or broken line) goes through the record-by-record path of
 the reader and the aggregator, unchanged.
 
@@ -23,8 +25,9 @@ Detections, per distinct value of what each reads among those fields (the head's
 eventName, sourceIPAddress; eventSource and awsRegion are not captured), are either *decided* (the
 pattern reads nothing else: evaluated once on those values), *ruled out* (one of its
 :attr:`~trailwatch.filterpattern.Pattern.required` values is present and wrong), or leave the line a
-*candidate*, which is parsed (the members after its head; the head is parsed already) and evaluated as
-the reference does. When a detection leaves many
+*candidate*. A candidate whose errorCode was captured is decided from the captured members when its
+detections read nothing else (``{ $.errorCode = "AccessDenied" }``); any other is parsed (the members
+after its head; the head is parsed already) and evaluated as the reference does. When a detection leaves many
 lines of a block candidates (``{ $.errorCode = "AccessDenied" }`` reads a member found only further on),
 the candidates are narrowed to the lines holding one of the member names the pattern needs
 (:func:`~trailwatch.filterpattern.prefilter.necessary_keys`, e.g. ``"errorCode"``) or a backslash, since
@@ -43,7 +46,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections import Counter
-from itertools import compress, count
+from itertools import compress, count, repeat
 from operator import itemgetter
 from typing import Any, Callable
 
@@ -52,8 +55,9 @@ from ..filterpattern.selectors import make_getter, parse_selector_text
 from .engine import Aggregator, event_minute, principal_of, text_of
 from .readers import LineBlock, line_items, loads
 
-# captured columns of a regular line, by index in the regular expression's groups
-HEAD, MINUTE, NAME, IP = 0, 1, 2, 3
+# captured columns of a regular line, by index in the regular expression's groups; ERROR (errorCode with
+# its quotes) is captured only where CloudTrail writes it, after userAgent, and is empty otherwise
+HEAD, MINUTE, NAME, IP, ERROR = 0, 1, 2, 3, 4
 FIELDS = {"eventName": NAME, "sourceIPAddress": IP}  # captured members a detection can read
 # members whose names are in every regular line: no use looking for them in its bytes
 POSITIONAL = frozenset(("eventVersion", "userIdentity", "eventTime", "eventSource", "eventName", "awsRegion",
@@ -64,11 +68,12 @@ CACHE_CAP = 1 << 16  # distinct values remembered across blocks, per cache
 
 
 def line_regex(comma: str, colon: str) -> re.Pattern[bytes]:
-    """Matches, after a newline, one regular line (groups: head, minute, eventName, sourceIPAddress) or
-    any other line (all groups empty).
+    """Matches, from the newline before a line and up to the next one (the line's span, so nothing runs
+    past its end), the start of a regular line (groups: head, minute, eventName, sourceIPAddress and, when
+    it follows ``userAgent``, errorCode) or nothing (all groups empty) at any other line.
 
-    Only single-character negations (``[^"]*+``, ``[^}]*+``) run over long spans: the engine's fastest
-    loops. Those may run past a newline, which the scanner checks for."""
+    The rest of the line is not read here (the scanner checks its last byte instead), and only
+    single-character negations (``[^"]*+``, ``[^}]*+``) run over long spans: the engine's fastest loops."""
     c, k = re.escape(comma.encode()), re.escape(colon.encode())
 
     def member(name: str, value: bytes) -> bytes:
@@ -78,16 +83,28 @@ def line_regex(comma: str, colon: str) -> re.Pattern[bytes]:
     regular = (head + member("eventTime", rb'(\d\d\d\d-\d\d-\d\dT\d\d:\d\d):[0-5]\dZ')
                + member("eventSource", rb'[^"\n]*+') + member("eventName", rb'([^"]*+)')
                + member("awsRegion", rb'[^"\n]*+') + member("sourceIPAddress", rb'([^"]*+)')
-               + rb'(?=[,}])[^\n]*\}[ \t\r]*(?=\n|\Z)')
-    return re.compile(rb'\n(?:' + regular + rb'|[^\n]*+)')
+               + rb'(?:' + member("userAgent", rb'[^"]*+') + c + rb'"errorCode"' + k + rb'("[^"\n]*+"))?'
+               + rb'(?=[,}])')
+    return re.compile(rb'\n(?:' + regular + rb'|)')
 
 
 COMPACT = line_regex(",", ":")
 SPACED = line_regex(", ", ": ")
 SPACED_START = b'\n{"eventVersion": "'
 _RAISED = object()  # a cached evaluation that raised
-_NONE = (b"", b"", b"", b"")  # the row of a line that is not regular
-_HEAD_START = re.compile(rb'\{"eventVersion"(?::|: )"[^"]*+"(?:,|, )"userIdentity"(?::|: )\{')
+_NONE = (b"",) * (ERROR + 1)  # the row of a line that is not regular
+_NOT_BRACE = re.compile(rb'[^}]')
+_groups = re.Match.groups
+
+
+def recognise(data: bytearray, end: int) -> list[tuple]:
+    """The rows of a block's lines (see :meth:`_Lines.match`): the recognition every block goes
+    through, on its own (the benchmark times it)."""
+    return _Lines(data, end).match(_regex_for(data))
+
+
+def _regex_for(data: bytearray) -> re.Pattern[bytes]:
+    return SPACED if data.startswith(SPACED_START) else COMPACT
 
 
 class _Head:
@@ -170,10 +187,9 @@ class _Plan:
 
 
 class _Retry(Exception):
-    """Lines of the block that must go record by record before the block is planned again (``rows``
-    None: every line has to be matched again on its own)."""
+    """Lines of the block that must go record by record before the block is planned again."""
 
-    def __init__(self, rows: set[int] | None):
+    def __init__(self, rows: set[int]):
         super().__init__()
         self.rows = rows
 
@@ -193,6 +209,8 @@ class LineScanner:
         self._heads: dict[bytes, _Head | None] = {}
         self._minutes: dict[bytes, str | None] = {}
         self._strings: dict[bytes, str | None] = {}
+        self._errors: dict[bytes, Any] = {}  # captured errorCode (quoted) -> its value, None if not JSON
+        self._verdicts: dict[tuple, Any] = {}  # (detection, errorCode, its columns) -> match, or _RAISED: parse
         strings_bad: set[bytes] = set()
         self._caches = ((HEAD, self._heads, set(), _head), (MINUTE, self._minutes, set(), self._minute),
                         (NAME, self._strings, strings_bad, _string), (IP, self._strings, strings_bad, _string))
@@ -202,23 +220,18 @@ class LineScanner:
     def scan(self, block: LineBlock, position: int, where: Callable[[int], str]) -> None:
         """Add the block's records to the aggregator; sets ``block.lines`` and ``block.records``."""
         data, end = block.data, block.end
-        regex = SPACED if data.startswith(SPACED_START) else COMPACT
-        if data.isascii() or _utf8(data, end):
-            rows = _uncrossed(regex.findall(data, 0, end))
-        else:  # not UTF-8 somewhere: every line goes the record-by-record way, which says where
-            rows = [(b"", b"", b"", b"")] * (data.count(b"\n", 0, end))
-        irregular = _irregular(rows)
         lines = _Lines(data, end)
+        if data.isascii() or _utf8(data, end):
+            rows = lines.match(_regex_for(data))
+        else:  # not UTF-8 somewhere: every line goes the record-by-record way, which says where
+            rows = [_NONE] * len(lines.starts)
+        irregular = _irregular(rows)
         while True:
             try:
                 plan = self._plan(rows, irregular, lines)
                 break
             except _Retry as retry:
-                if retry.rows is None:
-                    rows = [regex.match(data, s, e).groups(b"") for s, e in lines.spans()]
-                    irregular = _irregular(rows)
-                else:
-                    irregular |= retry.rows
+                irregular |= retry.rows
         self._apply(plan, rows)
         block.lines = len(rows)
         block.records = len(rows) - len(irregular) + self._exact(block, rows, sorted(irregular), lines, position,
@@ -226,14 +239,12 @@ class LineScanner:
 
     def _plan(self, rows: list[tuple], irregular: set[int], lines: "_Lines") -> _Plan:
         n = len(rows)
-        columns = list(zip(*rows))[:4] if rows else [()] * 4
+        columns = list(zip(*rows)) if rows else [()] * (ERROR + 1)
         if irregular:
             mask = [i not in irregular for i in range(n)]
-            counts = tuple(Counter(compress(col, mask)) for col in columns)
+            counts = tuple(Counter(compress(col, mask)) for col in columns[:ERROR])
         else:
-            counts = tuple(Counter(col) for col in columns)
-        if not lines.split and any(b"\n" in b"".join(counts[col]) for col in (NAME, IP)):
-            raise _Retry(None)
+            counts = tuple(Counter(col) for col in columns[:ERROR])
         self._decode(rows, irregular, counts)
         marginal: list[int] = []
         scans: dict[int, dict[bytes, list[tuple[_Detection, bool]]]] = {}
@@ -253,7 +264,13 @@ class LineScanner:
         parsed: list[tuple[int, dict, list[int]]] = []
         failed = set()
         for row, dets in candidates.items():
-            rec = lines.record(row, self._heads[rows[row][HEAD]])  # type: ignore[arg-type]
+            head = self._heads[rows[row][HEAD]]
+            hits = self._captured(rows[row], head, dets) if rows[row][ERROR] else None  # type: ignore[arg-type]
+            if hits is not None:
+                if hits:
+                    matched.setdefault(row, []).extend(hits)
+                continue
+            rec = lines.record(row, head)  # type: ignore[arg-type]
             hits = None if rec is None else self._evaluate(rec, dets)
             if hits is None:
                 failed.add(row)
@@ -400,6 +417,43 @@ class LineScanner:
                 rec[name] = self._strings[raws[col]]
         return rec
 
+    def _captured(self, row: tuple, head: _Head, dets: list[int]) -> list[int] | None:
+        """The detections among ``dets`` matching a candidate line whose errorCode was captured, decided
+        from its captured members when none of them reads another (JSON patterns read only the members
+        they name), once per distinct value of what each reads; None when one reads another member or a
+        value does not decode (the line is then parsed)."""
+        error = self._errors.get(row[ERROR], _RAISED)
+        if error is _RAISED:
+            if len(self._errors) > CACHE_CAP:
+                self._errors.clear()
+            error = self._errors[row[ERROR]] = _value(row[ERROR])
+        if type(error) is not str:
+            return None
+        verdicts = self._verdicts
+        if len(verdicts) > CACHE_CAP:
+            verdicts.clear()
+        hits = []
+        for i in sorted(set(dets)):
+            det = self.detections[i]
+            key = (i, row[ERROR]) + tuple(row[c] for c in det.cols)
+            verdict = verdicts.get(key)
+            if verdict is None:
+                rec = {**head.record, "eventName": self._strings[row[NAME]],
+                       "sourceIPAddress": self._strings[row[IP]], "errorCode": error}
+                if det.kind != "json" or not det.others <= rec.keys():
+                    verdict = _RAISED
+                else:
+                    try:
+                        verdict = bool(det.matcher(rec))
+                    except Exception:  # the parse path reports such a record
+                        verdict = _RAISED
+                verdicts[key] = verdict
+            if verdict is _RAISED:
+                return None
+            if verdict:
+                hits.append(i)
+        return hits
+
     def _evaluate(self, rec: dict, dets: list[int]) -> list[int] | None:
         """The detections among ``dets`` matching a parsed candidate; None if one could not be
         evaluated (the record-by-record path then reports the record)."""
@@ -475,7 +529,6 @@ class _Lines:
     def __init__(self, data: bytearray, end: int):
         self.data = data
         self.end = end
-        self.split = False  # rows were matched line by line
         self._starts: list[int] | None = None
         self._holding: dict[tuple[bytes, ...], set[int]] = {}
 
@@ -492,10 +545,19 @@ class _Lines:
             self._starts = starts
         return self._starts
 
-    def spans(self) -> list[tuple[int, int]]:
-        self.split = True
-        starts = self.starts
-        return list(zip(starts, starts[1:] + [self.end]))
+    def match(self, regex: re.Pattern[bytes]) -> list[tuple]:
+        """One row per line: ``regex`` matched on the line's span (one C-level pass: no Python call per
+        line), its captures kept only if the line ends in ``}`` (blanks after it allowed)."""
+        data, starts = self.data, self.starts
+        ends = starts[1:]
+        ends.append(self.end)
+        rows = list(map(_groups, map(regex.match, repeat(data), starts, ends), repeat(b"")))
+        last = bytes(map(data.__getitem__, map((-1).__add__, ends)))
+        for odd in _NOT_BRACE.finditer(last):
+            row = odd.start()
+            if rows[row][HEAD] and not bytes(data[starts[row] + 1:ends[row]]).rstrip(b" \t\r").endswith(b"}"):
+                rows[row] = _NONE
+        return rows
 
     def text(self, row: int) -> bytes:
         return bytes(self._view(row))
@@ -534,26 +596,6 @@ class _Lines:
         return rows
 
 
-def _uncrossed(rows: list[tuple]) -> list[tuple]:
-    """One row per line again after a head that ran past the end of its line (a line without
-    ``},"eventTime":"``, whose head walk stopped in a later line): the lines it started on and went
-    through are irregular, and the line it ended on has the part after the last newline for head (what
-    matching at that line finds, as the walk stops at the first place the rest of the line matches)."""
-    if not any(b"\n" in h for h in set(map(itemgetter(HEAD), rows))):
-        return rows
-    out: list[tuple] = []
-    for row in rows:
-        head = row[HEAD]
-        if b"\n" not in head:
-            out.append(row)
-            continue
-        crossed = head.count(b"\n")
-        out.extend([_NONE] * crossed)
-        last = head[head.rindex(b"\n") + 1:]
-        out.append((last,) + row[1:] if _HEAD_START.match(last) else _NONE)
-    return out
-
-
 def _irregular(rows: list[tuple]) -> set[int]:
     """The rows the regular expression did not recognise (their head is empty)."""
     heads = list(map(itemgetter(HEAD), rows))
@@ -586,6 +628,13 @@ def _head(raw: bytes) -> _Head | None:
     except ValueError:
         return None
     return _Head(raw, record) if type(record) is dict else None
+
+
+def _value(raw: bytes) -> Any:
+    try:
+        return loads(raw)
+    except ValueError:
+        return None
 
 
 def _string(raw: bytes) -> str | None:
