@@ -21,6 +21,7 @@ def line(name: str = '"GetObject"', ip: str = '"192.0.2.1"', tail: str = "", hea
             '"sourceIPAddress":' + ip + tail + "}")
 
 
+UA = ',"userAgent":"aws-cli/2.15.30 Python/3.11.8"'
 FILLER = [line() for _ in range(3)]  # regular lines around each case, so that the case sits inside a block
 
 
@@ -63,6 +64,20 @@ CASES = [  # (what, lines, pattern, matches of the pattern)
     ("a line that does not end with }", [line() + "x"], "{ $.eventName = GetObject }", 6),
     ("a line cut short", [line()[:120]], "{ $.eventName = GetObject }", 6),
     ("not UTF-8", [line(tail=',"x":"\udcff"')], "{ $.eventName = GetObject }", 6),  # a lone 0xff byte
+    # errorCode where CloudTrail writes it (after userAgent) is captured; anything that only looks like it is not
+    ("errorCode after userAgent", [line(tail=UA + ',"errorCode":"AccessDenied","errorMessage":"no"')],
+     '{ $.errorCode = "AccessDenied" }', 1),
+    ("an escaped errorCode after userAgent", [line(tail=UA + ',"errorCode":"Access\\u0044enied"')],
+     '{ $.errorCode = "AccessDenied" }', 1),
+    ("a quote inside the errorCode after userAgent", [line(tail=UA + ',"errorCode":"Access\\"Denied"')],
+     '{ $.errorCode = "Access\\"Denied" }', 1),
+    ("a userAgent spelling an errorCode", [line(tail=',"userAgent":"x\\",\\"errorCode\\":\\"AccessDenied"')],
+     '{ $.errorCode = "AccessDenied" }', 0),
+    ("errorCode after userAgent read with other members", [line(tail=UA + ',"errorCode":"AccessDenied","eventType":"A"')],
+     '{ ($.errorCode = "AccessDenied") && ($.eventType = "A") }', 1),
+    ("a null errorCode after userAgent", [line(tail=UA + ',"errorCode":null')], "{ $.errorCode IS NULL }", 1),
+    ("a line cut inside its userAgent, then the rest of it",
+     [line()[:-1] + ',"userAgent":"aws-cli', '","errorCode":"AccessDenied"}'], '{ $.errorCode = "AccessDenied" }', 0),
 ]
 
 

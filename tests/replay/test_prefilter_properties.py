@@ -32,6 +32,8 @@ NAMES = ["ConsoleLogin", "PutRolePolicy", "GetObject", "CreateTrail", "DescribeI
 ODD = ["Console\"Login", "a\\b", "1.2.3.4}\"", "Ro\"ot", "\u2028", "\x01"]  # need escapes in JSON
 IPS = ["203.0.113.66", "198.51.100.7", "192.0.2.1", "AWS Internal", "ec2.amazonaws.com"]
 TYPES = ["Root", "IAMUser", "AssumedRole", "AWSService"]
+AGENTS = ["aws-cli/2.15.30 Python/3.11.8", "signin.amazonaws.com", "", '\\",\\"errorCode\\":\\"AccessDenied']
+ERRORS = ["AccessDenied", "Client.UnauthorizedOperation", "AccessDeniedException", "ThrottlingException", ""]
 CLEAN = st.sampled_from(NAMES + IPS + TYPES + ["AccessDenied", "Client.UnauthorizedOperation", "Failed authentication",
                                                "Yes", "No", "Success", "2024-05-01T10:00:00Z", "*"])
 WORDS = mostly(CLEAN, st.sampled_from(ODD))
@@ -74,6 +76,10 @@ def records(draw):
            "eventName": draw(mostly(st.sampled_from(NAMES), st.integers(0, 3), st.sampled_from(ODD))),
            "awsRegion": "us-east-1",
            "sourceIPAddress": draw(mostly(st.sampled_from(IPS), st.none(), st.sampled_from(ODD)))}
+    if draw(st.integers(0, 2)):  # CloudTrail's next members: userAgent, then errorCode when the call failed
+        rec["userAgent"] = draw(mostly(st.sampled_from(AGENTS), st.sampled_from(ODD), st.none(), st.integers(0, 3)))
+        if draw(st.booleans()):
+            rec["errorCode"] = draw(mostly(st.sampled_from(ERRORS), st.sampled_from(ODD), VALUES))
     for key in draw(st.lists(st.sampled_from(["errorCode", "errorMessage", "eventType", "additionalEventData",
                                               "responseElements", "requestParameters", "x"]), unique=True, max_size=4)):
         rec[key] = draw(st.one_of(WORDS, VALUES))
