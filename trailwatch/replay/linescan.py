@@ -47,7 +47,7 @@ import re
 from bisect import bisect_right
 from collections import Counter
 from itertools import compress, count, repeat
-from operator import itemgetter
+from operator import add, itemgetter
 from typing import Any, Callable
 
 from ..filterpattern.prefilter import necessary_keys
@@ -132,14 +132,15 @@ class _Values:
         """Judge the values among ``keys`` (a dict's keys) not seen before."""
         if len(self.seen) > CACHE_CAP:
             self.seen, self.by, self.raised = set(), {}, set()
-        for raw in keys - self.seen:
+        new = keys - self.seen
+        for raw in new:
             try:
                 verdict = self.judge(raw)
             except Exception:  # the reference reports such a record; so will the record-by-record path
                 self.raised.add(raw)
             else:
                 self.by.setdefault(verdict, set()).add(raw)
-        self.seen |= keys
+        self.seen |= new
 
     def having(self, keys: Any, verdict: Any) -> set[bytes]:
         return keys & self.by.get(verdict, set())
@@ -646,6 +647,10 @@ def _string(raw: bytes) -> str | None:
 
 
 def _decoded(counts: Counter, strings: dict[bytes, str | None]) -> dict[str, int]:
+    """Counts by raw value, by decoded value instead. Two raw values decode to one string only through
+    an escape (``\\u0041`` and ``A``), so without a backslash they carry over as they are, in C."""
+    if b"\\" not in b"".join(counts):
+        return dict(zip(map(strings.__getitem__, counts), counts.values()))  # type: ignore[arg-type]
     out: dict[str, int] = {}
     for raw, c in counts.items():
         v = strings[raw]
@@ -654,8 +659,10 @@ def _decoded(counts: Counter, strings: dict[bytes, str | None]) -> dict[str, int
 
 
 def _add(into: dict[str, int], counts: dict[str, int]) -> None:
-    for k, c in counts.items():
-        into[k] = into.get(k, 0) + c
+    """``into[k] += c`` for each of ``counts``, without a Python step per key."""
+    keys = counts.keys()
+    sums = list(map(add, map(into.get, keys, repeat(0)), counts.values()))
+    into.update(zip(keys, sums))
 
 
 def _utf8(data: bytearray, end: int) -> bool:
