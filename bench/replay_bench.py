@@ -15,8 +15,8 @@ tool as a child process measured with wait4 (wall time, peak RSS), one after ano
           'AccessDenied', with SET threads = 1 (pinned) and = all cores (exact string equality, not CloudWatch's
           filter semantics)
   orjson: a Python loop calling orjson.loads on every line (the floor of parsing every record), one core
-  regex:  the prefilter's line recognition alone (its regular expression matched on every line of each
-          block of the reader's size, nothing counted): the cost of recognising every line in pure Python,
+  regex:  the prefilter's line recognition alone (replay's reader, and its regular expression matched on
+          every line of each block, nothing counted): the cost of recognising every line in pure Python,
           which no exact scanner of this design avoids, one core
 
 in --repeat rounds (each round runs every tool once, so a machine that slows down for a while slows all of
@@ -192,23 +192,15 @@ print(n)
 REGEX_PASS = """
 import sys
 from trailwatch.replay.linescan import recognise
-from trailwatch.replay.readers import LINE_BLOCK
-buf = bytearray(LINE_BLOCK + 1)  # a newline, then whole lines and the start of the next, as the reader keeps them
-view = memoryview(buf)
-buf[0] = 10
-n = keep = 0
-with open(sys.argv[1], "rb", buffering=0) as handle:
-    while True:
-        end = 1 + keep + handle.readinto(view[1 + keep:])
-        if end == 1 + keep:
-            n += len(recognise(buf, end)) if keep else 0
-            break
-        cut = buf.rfind(b"\\n", 1, end)
-        if cut < 0:
-            raise SystemExit("a line longer than the block")
-        n += len(recognise(buf, cut))
-        keep = end - cut - 1
-        buf[1:1 + keep] = buf[cut + 1:end]
+from trailwatch.replay.readers import LineBlock, read_lines
+n = 0
+with open(sys.argv[1], "rb") as handle:
+    for item in read_lines(handle, sys.argv[1], blocks=True):
+        if type(item) is LineBlock:
+            item.lines = item.records = len(recognise(item.data, item.end))
+            n += item.lines
+        else:  # a last line without a newline
+            n += 1
 print(n)
 """
 

@@ -210,8 +210,8 @@ class LineScanner:
         self._heads: dict[bytes, _Head | None] = {}
         self._minutes: dict[bytes, str | None] = {}
         self._strings: dict[bytes, str | None] = {}
-        self._errors: dict[bytes, Any] = {}  # captured errorCode (quoted) -> its value, None if not JSON
-        self._verdicts: dict[tuple, Any] = {}  # (detection, errorCode, its columns) -> match, or _RAISED: parse
+        self._errors: dict[bytes, str | None] = {}  # captured errorCode (quoted) -> its value, None if not JSON
+        self._verdicts: dict[tuple, int] = {}  # (detection, errorCode, its columns) -> MATCH, NO or CANDIDATE
         strings_bad: set[bytes] = set()
         self._caches = ((HEAD, self._heads, set(), _head), (MINUTE, self._minutes, set(), self._minute),
                         (NAME, self._strings, strings_bad, _string), (IP, self._strings, strings_bad, _string))
@@ -265,13 +265,12 @@ class LineScanner:
         parsed: list[tuple[int, dict, list[int]]] = []
         failed = set()
         for row, dets in candidates.items():
-            head = self._heads[rows[row][HEAD]]
-            hits = self._captured(rows[row], head, dets) if rows[row][ERROR] else None  # type: ignore[arg-type]
+            hits = self._captured(rows[row], dets) if rows[row][ERROR] else None
             if hits is not None:
                 if hits:
                     matched.setdefault(row, []).extend(hits)
                 continue
-            rec = lines.record(row, head)  # type: ignore[arg-type]
+            rec = lines.record(row, self._heads[rows[row][HEAD]])  # type: ignore[arg-type]
             hits = None if rec is None else self._evaluate(rec, dets)
             if hits is None:
                 failed.add(row)
@@ -418,17 +417,17 @@ class LineScanner:
                 rec[name] = self._strings[raws[col]]
         return rec
 
-    def _captured(self, row: tuple, head: _Head, dets: list[int]) -> list[int] | None:
+    def _captured(self, row: tuple, dets: list[int]) -> list[int] | None:
         """The detections among ``dets`` matching a candidate line whose errorCode was captured, decided
-        from its captured members when none of them reads another (JSON patterns read only the members
-        they name), once per distinct value of what each reads; None when one reads another member or a
-        value does not decode (the line is then parsed)."""
+        from its captured members (:func:`_status_of`, once per distinct value of what each detection
+        reads); None when one needs more of the line, or a value does not decode (the line is then
+        parsed)."""
         error = self._errors.get(row[ERROR], _RAISED)
         if error is _RAISED:
             if len(self._errors) > CACHE_CAP:
                 self._errors.clear()
-            error = self._errors[row[ERROR]] = _value(row[ERROR])
-        if type(error) is not str:
+            error = self._errors[row[ERROR]] = _string(row[ERROR][1:-1])
+        if error is None:
             return None
         verdicts = self._verdicts
         if len(verdicts) > CACHE_CAP:
@@ -437,21 +436,20 @@ class LineScanner:
         for i in sorted(set(dets)):
             det = self.detections[i]
             key = (i, row[ERROR]) + tuple(row[c] for c in det.cols)
-            verdict = verdicts.get(key)
-            if verdict is None:
-                rec = {**head.record, "eventName": self._strings[row[NAME]],
-                       "sourceIPAddress": self._strings[row[IP]], "errorCode": error}
-                if det.kind != "json" or not det.others <= rec.keys():
-                    verdict = _RAISED
+            status = verdicts.get(key)
+            if status is None:
+                if det.kind != "json":  # text patterns read the whole line
+                    status = CANDIDATE
                 else:
                     try:
-                        verdict = bool(det.matcher(rec))
+                        status = _status_of(det, {**self._members({HEAD: row[HEAD], NAME: row[NAME], IP: row[IP]}),
+                                                  "errorCode": error})
                     except Exception:  # the parse path reports such a record
-                        verdict = _RAISED
-                verdicts[key] = verdict
-            if verdict is _RAISED:
+                        status = CANDIDATE
+                verdicts[key] = status
+            if status == CANDIDATE:
                 return None
-            if verdict:
+            if status == MATCH:
                 hits.append(i)
         return hits
 
@@ -629,13 +627,6 @@ def _head(raw: bytes) -> _Head | None:
     except ValueError:
         return None
     return _Head(raw, record) if type(record) is dict else None
-
-
-def _value(raw: bytes) -> Any:
-    try:
-        return loads(raw)
-    except ValueError:
-        return None
 
 
 def _string(raw: bytes) -> str | None:
