@@ -14,7 +14,7 @@ from pathlib import Path
 from .catalog import Detection, load_catalog
 from .naming import exporter_metric_name
 from .render.common import (
-    ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, ALERT_TEAMS_FAILING, PIPELINE_ALERTS,
+    ALERT_EXCEPTION_EXPIRED, ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, ALERT_TEAMS_FAILING, PIPELINE_ALERTS,
     detection_alert_name,
 )
 from .settings import declared
@@ -29,6 +29,8 @@ PIPELINE_ALERT_TEXT = {
                              "stopped",
     ALERT_EXPORTER_DOWN: "Prometheus cannot scrape cloudwatch_exporter",
     ALERT_SCRAPE_ERRORS: "cloudwatch_exporter's CloudWatch requests fail",
+    ALERT_EXCEPTION_EXPIRED: ("a noise exception passed its `expires` date (one alert per exception, naming it, its "
+                              "owner and its stack): it no longer hides anything; renew or remove it and redeploy"),
     ALERT_TEAMS_FAILING: ("notifications to Teams fail: adapter mode, this stack's adapter failed or refused one (or "
                           "Prometheus cannot scrape it); native mode, any msteamsv2 receiver of the Alertmanager "
                           "(its failure counter has no receiver label)"),

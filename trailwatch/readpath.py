@@ -67,6 +67,17 @@ def hold_seconds(scrapes: int, scrape_interval_seconds: int) -> int:
     return max(MIN_HOLD_SECONDS, scrapes * scrape_interval_seconds)
 
 
+def exception_guard_seconds(scrape_interval_seconds: int) -> int:
+    """How long a tuned detection's ``matches - excepted`` must hold before it pages.
+
+    The two counts come from different metric filters and different GetMetricStatistics calls, so an excepted
+    event can be in ``matches`` and not yet in ``excepted``: its two datapoints become visible up to
+    ``FILTER_LATENCY_SECONDS`` apart, and the two reads of one scrape can straddle that moment or a minute
+    boundary of the window, which the next scrape corrects. So a difference caused by excepted events alone lasts
+    less than the filter latency plus two scrape intervals; a real match lasts the whole window."""
+    return FILTER_LATENCY_SECONDS + 2 * scrape_interval_seconds
+
+
 def detection_hold_seconds(scrape_interval_seconds: int) -> int:
     """No floor here: the hold only bridges failed scrapes, it is not about a fresh Prometheus."""
     return DETECTION_HOLD_SCRAPES * scrape_interval_seconds

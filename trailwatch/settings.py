@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from . import readpath
 from .errors import ConfigError
+from .exceptions import check_entries
 from .images import is_pinned_image
 
 PROJECT = "trailwatch"
@@ -137,6 +138,13 @@ class StackSettings:
     custom_detections: tuple = setting(
         "customDetections", "array", [],
         "Extra detections with the catalog's fields (id, title, severity, pattern, metric, description, runbook, ...).")
+    exceptions: tuple = setting(
+        "exceptions", "array", [],
+        "Noise exceptions: [{detections, reason, owner, expires: YYYY-MM-DD, match: {field path: value(s)}}]; "
+        "excepted events are counted, not paged (docs/tuning.md).", check=check_entries)
+    max_exception_days: int = setting("maxExceptionDays", "integer", 365,
+                                      "The furthest ahead an exception's expires date may be, in days.",
+                                      check=_at_least(1))
     cis_compliance: bool = setting("cisCompliance", "boolean", False,
                                    "The stack targets CIS / Security Hub: every CIS detection must stay enabled.")
     security_hub_alarms: bool = setting(

@@ -6,9 +6,10 @@ Also reads ``Pulumi.<stack>.yaml`` the way the Pulumi CLI hands config to a prog
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,8 +19,9 @@ from .catalog import (
     MAX_FILTERS_PER_LOG_GROUP, MAX_PATTERN_LENGTH, MAX_REGEX_PATTERNS_PER_LOG_GROUP, SEVERITIES, Detection,
     check_namespace, check_pattern, check_unique, load_catalog, parse_detection,
 )
-from .configcheck import check_config_dir, check_settings, check_stack_name, load_stack_yaml
+from .configcheck import ConfigErrors, check_config_dir, check_settings, check_stack_name, load_stack_yaml
 from .errors import CatalogError, ConfigError
+from . import exceptions as exc
 from .paths import PROJECT_ROOT
 from .settings import StackSettings, declared, parse_settings, qualified
 
@@ -34,6 +36,74 @@ class Stack:
     detections: tuple[Detection, ...]
     config: Mapping[str, str]
     secret_keys: tuple[str, ...]
+    exceptions: tuple[exc.ExceptionRule, ...] = ()
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True)
+class ExceptedFilter:
+    """The metric filter (and metric) counting one detection's events that one exception covers."""
+    detection: Detection
+    rule: exc.ExceptionRule
+    metric: str
+    pattern: str
+
+    @property
+    def namespace(self) -> str:
+        return self.detection.namespace or ""
+
+    @property
+    def name(self) -> str:
+        """The filter's suffix: ``<detection>-x-<exception id>``."""
+        return f"{self.detection.id}-x-{self.rule.id}"
+
+
+def excepted_filters(detections: tuple[Detection, ...], rules: tuple[exc.ExceptionRule, ...]) -> list[ExceptedFilter]:
+    """One per (enabled detection, exception naming it), in detection order."""
+    return [ExceptedFilter(det, rule, f"{det.metric}Excepted{rule.id}", exc.excepted_pattern(det.pattern or "", rule))
+            for det in detections for rule in exc.applying(rules, det.id)]
+
+
+def stack_excepted_filters(stack: Stack) -> list[ExceptedFilter]:
+    return excepted_filters(stack.detections, stack.exceptions)
+
+
+def resolve_exceptions(catalog: list[Detection], settings: StackSettings, detections: tuple[Detection, ...],
+                       on: dt.date | None = None) -> tuple[tuple[exc.ExceptionRule, ...], tuple[str, ...]]:
+    """Check a stack's exceptions against its detections, today's date and AWS's limits; every problem at
+    once (:class:`ConfigErrors`). Returns the rules and the expiry warnings plan and preview print."""
+    rules = exc.parse_exceptions(settings.exceptions)
+    day = on or exc.today()
+    known = {d.id: d for d in catalog}
+    known.update({d.id: d for d in detections})
+    errors = exc.detection_errors(rules, known, [d.id for d in detections])
+    errors += exc.date_errors(rules, settings.max_exception_days, day)
+    errors += exc.overlap_errors(rules)
+    if not errors:
+        errors += _capacity_errors(detections, rules)
+    if len(errors) == 1:
+        raise ConfigError(errors[0])
+    if errors:
+        raise ConfigErrors(errors)
+    return rules, tuple(exc.expiry_warnings(rules, day))
+
+
+def _capacity_errors(detections: tuple[Detection, ...], rules: tuple[exc.ExceptionRule, ...]) -> list[str]:
+    errors = []
+    extra = excepted_filters(detections, rules)
+    for f in extra:
+        if len(f.pattern) > MAX_PATTERN_LENGTH:
+            room = MAX_PATTERN_LENGTH - (len(f.pattern) - len(f.rule.clause()))
+            errors.append(f"config '{exc.KEY}'[{f.rule.index}]: {f.rule.label} on {f.detection.id!r} makes a "
+                          f"{len(f.pattern)}-character filter pattern, AWS allows {MAX_PATTERN_LENGTH}: its match "
+                          f"is {len(f.rule.clause())} characters, {f.detection.id!r} leaves room for {room}")
+    total = len(detections) + len(extra)
+    if total > MAX_FILTERS_PER_LOG_GROUP:
+        last = extra[-1]
+        errors.append(f"config '{exc.KEY}'[{last.rule.index}]: {last.rule.label} on {last.detection.id!r} makes "
+                      f"{total} metric filters on the log group ({len(detections)} detections, {len(extra)} "
+                      f"exception filters); AWS allows {MAX_FILTERS_PER_LOG_GROUP}")
+    return errors
 
 
 _TRAIL_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|[._-](?=[A-Za-z0-9])){2,127}\Z")
@@ -210,10 +280,13 @@ def load_stack(name: str, root: Path = PROJECT_ROOT, catalog_path: Path | None =
 
 
 def stack_from_config(name: str, config: Mapping[str, str], secret_keys: tuple[str, ...] = (),
-                      catalog_path: Path | None = None) -> Stack:
+                      catalog_path: Path | None = None, on: dt.date | None = None) -> Stack:
+    """``on``: the date exceptions are checked against (default: today, UTC)."""
     check_settings(config)  # every per-key error at once; cross-key rules follow in parse_settings
     settings = parse_settings(config)
     if not settings.existing_log_group_name:
         check_trail_name(name)
     catalog = load_catalog(catalog_path) if catalog_path else load_catalog()
-    return Stack(name, settings, resolve_detections(catalog, settings), dict(config), tuple(secret_keys))
+    detections = resolve_detections(catalog, settings)
+    rules, warnings = resolve_exceptions(catalog, settings, detections, on)
+    return Stack(name, settings, detections, dict(config), tuple(secret_keys), rules, warnings)

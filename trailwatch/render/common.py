@@ -16,7 +16,7 @@ import yaml
 from ..catalog import Detection
 from ..errors import TrailwatchError
 from ..naming import exporter_job, exporter_metric_name
-from ..stack import Stack
+from ..stack import ExceptedFilter, Stack
 
 #: Every trailwatch alert carries ``trailwatch="true"``; Alertmanager routes and inhibits on it.
 TRAILWATCH_LABEL = "trailwatch"
@@ -43,7 +43,9 @@ ALERT_EXPORTER_DOWN = "TrailwatchExporterDown"
 ALERT_SCRAPE_ERRORS = "TrailwatchExporterScrapeErrors"
 ALERT_HEARTBEAT_MISSING = "TrailwatchHeartbeatMissing"
 ALERT_TEAMS_FAILING = "TrailwatchTeamsNotificationsFailing"
-PIPELINE_ALERTS = (ALERT_EXPORTER_DOWN, ALERT_SCRAPE_ERRORS, ALERT_HEARTBEAT_MISSING, ALERT_TEAMS_FAILING)
+ALERT_EXCEPTION_EXPIRED = "TrailwatchExceptionExpired"
+PIPELINE_ALERTS = (ALERT_EXPORTER_DOWN, ALERT_SCRAPE_ERRORS, ALERT_HEARTBEAT_MISSING, ALERT_TEAMS_FAILING,
+                   ALERT_EXCEPTION_EXPIRED)
 
 _ACCOUNT = re.compile(r"\d{12}\Z")
 
@@ -81,6 +83,11 @@ def namespace_of(stack: Stack, det: Detection) -> str:
 def exported_name(stack: Stack, det: Detection) -> str:
     """The exporter's Sum series for a detection, resolved against the stack's default namespace."""
     return exporter_metric_name(namespace_of(stack, det), det.metric, "Sum")
+
+
+def excepted_name(stack: Stack, f: ExceptedFilter) -> str:
+    """The exporter's Sum series counting one detection's events one exception covers."""
+    return exporter_metric_name(namespace_of(stack, f.detection), f.metric, "Sum")
 
 
 def stack_labels(stack: Stack) -> dict[str, str]:

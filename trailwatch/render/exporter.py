@@ -1,4 +1,5 @@
-"""The cloudwatch_exporter configuration: one entry per enabled detection (heartbeat included).
+"""The cloudwatch_exporter configuration: one entry per enabled detection (heartbeat included), and one per
+exception filter (read over the same window as its detection, so the two counts can be subtracted).
 
 Every metric is read as a sliding-window sum (:mod:`trailwatch.readpath`): one Period-long bucket covering the
 last ``alertWindowMinutes`` (the heartbeat: ``heartbeatMissingMinutes``), re-read whole on every scrape, stamped
@@ -14,7 +15,7 @@ from typing import Any
 
 from ..catalog import Detection
 from ..readpath import window_read
-from ..stack import Stack
+from ..stack import Stack, stack_excepted_filters
 from .common import dump_yaml, exported_detections, generated_header, namespace_of
 
 
@@ -34,6 +35,15 @@ def exporter_config(stack: Stack) -> dict[str, Any]:
             **window_read(window_minutes(stack, det), s.exporter_delay_seconds),
         }
         for det in exported_detections(stack)
+    ]
+    metrics += [
+        {
+            "aws_namespace": namespace_of(stack, f.detection),
+            "aws_metric_name": f.metric,
+            "aws_statistics": ["Sum"],
+            **window_read(s.alert_window_minutes, s.exporter_delay_seconds),
+        }
+        for f in stack_excepted_filters(stack)
     ]
     return {"region": s.region, "metrics": metrics}
 

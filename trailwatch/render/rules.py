@@ -25,13 +25,13 @@ from ..catalog import Detection
 from .. import readpath
 from ..errors import CatalogError
 from ..settings import StackSettings
-from ..stack import Stack, log_group_name
+from ..stack import ExceptedFilter, Stack, log_group_name, stack_excepted_filters
 from .common import (
-    ADAPTER_SCRAPE_JOB, ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, ALERT_TEAMS_FAILING,
+    ADAPTER_SCRAPE_JOB, ALERT_EXCEPTION_EXPIRED, ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, ALERT_TEAMS_FAILING,
     EXPORTER_SCRAPE_JOB,
     PIPELINE_ALERTS, STACK_LABEL, TEAMS_INTEGRATION, TRAILWATCH_LABEL, TRAILWATCH_VALUE, check_account_id,
-    detection_alert_name, dump_yaml, duration, event_detections, exported_name, generated_header, heartbeat_detections,
-    stack_selector,
+    detection_alert_name, dump_yaml, duration, event_detections, excepted_name, exported_name, generated_header,
+    heartbeat_detections, stack_selector,
 )
 from .insights import MIN_LOOKBACK_SECONDS, logs_insights_url, query_for
 
@@ -124,17 +124,78 @@ def detection_hold(settings: StackSettings) -> int:
     return readpath.detection_hold_seconds(settings.scrape_interval_seconds)
 
 
+def tuned_filters(stack: Stack, det: Detection) -> list[ExceptedFilter]:
+    return [f for f in stack_excepted_filters(stack) if f.detection.id == det.id]
+
+
+def excepted_expr(stack: Stack, f: ExceptedFilter) -> str:
+    """One exception's count while it applies: 0 when its series is absent (fail open: never blind), and 0 once
+    its expiry has passed (an expired exception no longer hides anything)."""
+    return (f"(sum({excepted_name(stack, f)}{stack_selector(stack)}) or vector(0)) "
+            f"* (vector(time()) < bool {int(f.rule.expires_at.timestamp())})")
+
+
+def paged_expr(stack: Stack, det: Detection) -> str:
+    """Matches minus excepted events, in the window: what a tuned detection pages on."""
+    parts = [f"sum({exported_name(stack, det)}{stack_selector(stack)})"]
+    parts += [f"({excepted_expr(stack, f)})" for f in tuned_filters(stack, det)]
+    return " - ".join(parts)
+
+
 def detection_expr(stack: Stack, det: Detection) -> str:
-    hold = duration(detection_hold(stack.settings))
-    return f"sum(max_over_time({exported_name(stack, det)}{stack_selector(stack)}[{hold}])) >= {det.threshold}"
+    """Untuned: the window sum, held over failed scrapes. Tuned: ``matches - excepted`` must hold for the
+    exception guard (:func:`trailwatch.readpath.exception_guard_seconds`) before the hold applies, so a
+    difference left by excepted events whose two counts were read at different times never pages."""
+    s = stack.settings
+    hold = duration(detection_hold(s))
+    if not tuned_filters(stack, det):
+        return f"sum(max_over_time({exported_name(stack, det)}{stack_selector(stack)}[{hold}])) >= {det.threshold}"
+    step = duration(s.scrape_interval_seconds)
+    guard = duration(readpath.exception_guard_seconds(s.scrape_interval_seconds))
+    return (f"max_over_time(min_over_time(({paged_expr(stack, det)})[{guard}:{step}])[{hold}:{step}]) "
+            f">= {det.threshold}")
+
+
+def _count_template(query: str) -> str:
+    return "{{ with query `" + query + "` }}{{ range . }}{{ .Value | printf \"%.0f\" }}{{ end }}{{ else }}0{{ end }}"
+
+
+def excepted_annotation(stack: Stack, det: Detection) -> str:
+    """What the card says about the noise it did not page for: per exception, its count in the window."""
+    parts = [f"{_count_template(f'sum({excepted_name(stack, f)}{stack_selector(stack)})')} by "
+             f"{literal(repr(f.rule.reason))} (owner {literal(f.rule.owner)}, exception {f.rule.id}, until "
+             f"{f.rule.expires})"
+             for f in tuned_filters(stack, det)]
+    return "; ".join(parts)
 
 
 def detection_rule(stack: Stack, det: Detection, account_id: str | None = None) -> dict[str, Any]:
+    annotations = detection_annotations(stack, det, account_id=account_id)
+    if tuned_filters(stack, det):
+        annotations["excepted"] = excepted_annotation(stack, det)
     return {
         "alert": detection_alert_name(det),
         "expr": detection_expr(stack, det),
         "labels": detection_labels(stack, det),
-        "annotations": detection_annotations(stack, det, account_id=account_id),
+        "annotations": annotations,
+    }
+
+
+def expired_rule(stack: Stack, rule: Any) -> dict[str, Any]:
+    """Fires from the first second after an exception's expiry day until the stack is redeployed without it."""
+    return {
+        "alert": ALERT_EXCEPTION_EXPIRED,
+        "expr": f"vector(time()) >= {int(rule.expires_at.timestamp())}",
+        "labels": {**base_labels(stack, "warning"), "component": "exceptions", "exception": rule.id},
+        "annotations": {
+            "summary": f"Noise exception {rule.id} expired on {rule.expires}",
+            "description": (f"Exception {rule.id} of stack {stack.name} ({literal(repr(rule.reason))}, owner "
+                            f"{literal(rule.owner)}) on {', '.join(rule.detections)} expired on {rule.expires} (UTC "
+                            "end of day). It no longer hides anything: its events page again."),
+            "runbook": ("Review the exception with its owner: renew it with a new expires date or remove it from "
+                        "trailwatch:exceptions, then redeploy the stack."),
+            "owner": literal(rule.owner),
+        },
     }
 
 
@@ -299,6 +360,7 @@ def rule_groups(stack: Stack, account_id: str | None = None) -> dict[str, Any]:
     detections = [detection_rule(stack, det, account_id) for det in event_detections(stack)]
     pipeline = [heartbeat_rule(stack, det, account_id) for det in heartbeat_detections(stack)]
     pipeline += pipeline_rules(stack, account_id)
+    pipeline += [expired_rule(stack, rule) for rule in stack.exceptions]
     groups = []
     if detections:
         groups.append({"name": DETECTION_GROUP, "rules": detections})
