@@ -67,15 +67,35 @@ def hold_seconds(scrapes: int, scrape_interval_seconds: int) -> int:
     return max(MIN_HOLD_SECONDS, scrapes * scrape_interval_seconds)
 
 
-def exception_guard_seconds(scrape_interval_seconds: int) -> int:
-    """How long a tuned detection's ``matches - excepted`` must hold before it pages.
+def exception_guard_scrapes(scrape_interval_seconds: int) -> int:
+    """How many consecutive scrapes a tuned detection's ``matches - excepted`` must hold before it pages.
 
-    The two counts come from different metric filters and different GetMetricStatistics calls, so an excepted
-    event can be in ``matches`` and not yet in ``excepted``: its two datapoints become visible up to
-    ``FILTER_LATENCY_SECONDS`` apart, and the two reads of one scrape can straddle that moment or a minute
-    boundary of the window, which the next scrape corrects. So a difference caused by excepted events alone lasts
-    less than the filter latency plus two scrape intervals; a real match lasts the whole window."""
-    return FILTER_LATENCY_SECONDS + 2 * scrape_interval_seconds
+    The two counts come from different metric filters and different GetMetricStatistics calls. An excepted
+    event's two datapoints become visible up to ``FILTER_LATENCY_SECONDS`` apart, so at most
+    ``ceil(f / i)`` scrapes see it in ``matches`` only; one more scrape can see it so when its two reads
+    straddle the moment the second datapoint appears (or a minute boundary of the window, as it leaves).
+    A difference left by excepted events alone therefore shows in at most ``ceil(f / i) + 1`` consecutive
+    scrapes; requiring one more than that rules it out, and costs a real match one guard of delay."""
+    return -(-FILTER_LATENCY_SECONDS // scrape_interval_seconds) + 2
+
+
+def exception_guard_seconds(scrape_interval_seconds: int) -> int:
+    """The guard as the range of the rule's ``min_over_time`` subquery (one point per scrape interval)."""
+    return exception_guard_scrapes(scrape_interval_seconds) * scrape_interval_seconds
+
+
+def check_guard(window_minutes: int, tolerance_minutes: int, delay_seconds: int, scrape_interval_seconds: int) -> None:
+    """With exceptions, a late event must be seen by the guard's scrapes, not just by one: that many more
+    scrapes minus one must fit in the lag budget beside the tolerance. Raise :class:`ConfigError` otherwise."""
+    extra = (exception_guard_scrapes(scrape_interval_seconds) - 1) * scrape_interval_seconds
+    budget = lag_budget_seconds(window_minutes, delay_seconds, scrape_interval_seconds) - extra
+    if budget < tolerance_minutes * MINUTE:
+        shortfall = -(-(tolerance_minutes * MINUTE - budget) // MINUTE)
+        raise ConfigError(
+            f"config 'trailwatch:deliveryLagToleranceMinutes': {tolerance_minutes} min cannot be honoured once "
+            f"exceptions apply (a tuned detection pages only when {exception_guard_scrapes(scrape_interval_seconds)} "
+            f"scrapes in a row see the event): set alertWindowMinutes to at least {window_minutes + shortfall} or "
+            f"lower the tolerance to {tolerance_minutes - shortfall}")
 
 
 def detection_hold_seconds(scrape_interval_seconds: int) -> int:

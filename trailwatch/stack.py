@@ -21,7 +21,7 @@ from .catalog import (
 )
 from .configcheck import ConfigErrors, check_config_dir, check_settings, check_stack_name, load_stack_yaml
 from .errors import CatalogError, ConfigError
-from . import exceptions as exc
+from . import exceptions as exc, readpath
 from .paths import PROJECT_ROOT
 from .settings import StackSettings, declared, parse_settings, qualified
 
@@ -79,6 +79,12 @@ def resolve_exceptions(catalog: list[Detection], settings: StackSettings, detect
     errors = exc.detection_errors(rules, known, [d.id for d in detections])
     errors += exc.date_errors(rules, settings.max_exception_days, day)
     errors += exc.overlap_errors(rules)
+    if rules:
+        try:
+            readpath.check_guard(settings.alert_window_minutes, settings.delivery_lag_tolerance_minutes,
+                                 settings.exporter_delay_seconds, settings.scrape_interval_seconds)
+        except ConfigError as err:
+            errors.append(str(err))
     if not errors:
         errors += _capacity_errors(detections, rules)
     if len(errors) == 1:

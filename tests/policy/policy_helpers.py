@@ -8,15 +8,23 @@ regression would weaken it), never from hand-built property dicts alone.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional
 
+import grpc
 import pulumi
+import pulumi_aws as aws
+from pulumi.runtime.proto import analyzer_pb2_grpc
 
 from stacks import make_stack, stack_config
 from trailwatch.mockrun import Recording, run_program
-from trailwatch.offline_policy import Violation, plan_violations
-from trailwatch.stack import Stack, config_strings, stack_from_config
+from trailwatch.offline_policy import Violation, plan_violations, policy_config_request, requests, to_violations
+from trailwatch.policies import POLICIES
+from trailwatch.stack import Stack, config_strings, stack_excepted_filters, stack_from_config, trail_name
 
 OIDC_ARN = ("arn:aws:iam::123456789012:oidc-provider/"
             "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE")
@@ -40,6 +48,22 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "k8s-secret-ips": dict(runtime="kubernetes", eksOidcProviderArn=OIDC_ARN, teamsWebhookUrl=SECURE,
                            enableDetections=["suspicious_source_ips"], suspiciousIps=SECURE),
 }
+
+#: A tuned stack's settings beside its exceptions: the window leaves room for the exception guard at the default
+#: delivery-lag tolerance.
+TUNED: dict[str, Any] = {"alertWindowMinutes": 31}
+
+
+def register_exception_filters(stack: Stack, outputs: dict) -> None:
+    """``extra`` for :func:`program_for`: the exception filters as MetricFilterSet is to register them beside the
+    detection filters, one per (detection, exception), named ``<detection filter>-x-<exception id>``."""
+    for f in stack_excepted_filters(stack):
+        aws.cloudwatch.LogMetricFilter(
+            f"test-exception-{f.name}", name=f"{trail_name(stack.name)}-{f.name}",
+            log_group_name=outputs["logGroupName"], pattern=f.pattern,
+            metric_transformation={"name": f.metric, "namespace": f.namespace, "value": "1", "default_value": "0",
+                                   "unit": "Count"})
+
 
 Transform = Callable[[pulumi.ResourceTransformationArgs], Optional[pulumi.ResourceTransformationResult]]
 
@@ -96,6 +120,41 @@ def stack_with(settings: Mapping[str, Any], **changes: Any) -> Stack:
 
 def names(violations: Iterable[Violation], level: Optional[str] = "mandatory") -> set[str]:
     return {v.policy for v in violations if level is None or v.level == level}
+
+
+# --- the real pack process -------------------------------------------------------------------------------------
+
+def start_pack(directory: Path, config: dict[str, str]):
+    """Start the pack exactly as the Pulumi CLI starts a Python pack (``python -m pulumi.policy <engine> .`` in
+    its directory, a clean ``PYTHONPATH``, the stack config in ``PULUMI_CONFIG``); returns (process, channel,
+    stub)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PULUMI_CONFIG")}
+    env["PULUMI_CONFIG"] = json.dumps(config)
+    proc = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", "."], cwd=directory,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    port = proc.stdout.readline().strip()
+    if not port.isdigit():
+        proc.kill()
+        raise AssertionError(f"policy pack did not start: {port!r} {proc.stderr.read()}")
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    return proc, channel, analyzer_pb2_grpc.AnalyzerStub(channel)
+
+
+def stop_pack(proc, channel) -> None:
+    channel.close()
+    proc.kill()  # the pack serves until killed, as under the CLI
+    proc.wait(timeout=10)
+    proc.stdout.close()
+    proc.stderr.close()
+
+
+def process_violations(stub, rec: Recording, stack: str = "test") -> list[Violation]:
+    """What a started pack reports for ``rec``: the engine's Analyze and AnalyzeStack calls, as Violations."""
+    stub.Configure(policy_config_request(POLICIES))
+    resource_requests, stack_request = requests(rec, stack)
+    diagnostics = [(d, r.urn) for r in resource_requests for d in stub.Analyze(r).diagnostics]
+    diagnostics += [(d, "") for d in stub.AnalyzeStack(stack_request).diagnostics]
+    return to_violations(diagnostics, rec, stack)
 
 
 # --- stack transformations: change what a component passes to one resource -------------------------------

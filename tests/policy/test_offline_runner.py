@@ -9,25 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-import grpc
 import pulumi
 import pulumi_aws as aws
 import pytest
 from google.protobuf import empty_pb2
-from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+from pulumi.runtime.proto import analyzer_pb2
 from pulumi_policy import (
     EnforcementLevel, PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs,
     StackValidationPolicy,
 )
 
-from policy_helpers import SCENARIOS, WEBHOOK, program_for, record
+from policy_helpers import SCENARIOS, WEBHOOK, process_violations, program_for, record, start_pack, stop_pack
 from trailwatch.offline_policy import (
-    analyze, engine_config, policy_config_request, requests, stack_urn, to_violations,
+    analyze, engine_config, policy_config_request, stack_urn,
 )
 from trailwatch.policies import PACK_NAME, POLICIES
 
@@ -128,27 +126,6 @@ def test_policy_config_rejects_unknown_policies():
 
 # --- the real pack process, started as the Pulumi CLI starts it --------------------------------------------
 
-def start_pack(directory: Path, config: dict[str, str]):
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PULUMI_CONFIG")}
-    env["PULUMI_CONFIG"] = json.dumps(config)
-    proc = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", "."], cwd=directory,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    port = proc.stdout.readline().strip()
-    if not port.isdigit():
-        proc.kill()
-        raise AssertionError(f"policy pack did not start: {port!r} {proc.stderr.read()}")
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    return proc, channel, analyzer_pb2_grpc.AnalyzerStub(channel)
-
-
-def stop_pack(proc, channel) -> None:
-    channel.close()
-    proc.kill()  # the pack serves until killed, as under the CLI
-    proc.wait(timeout=10)
-    proc.stdout.close()
-    proc.stderr.close()
-
-
 @pytest.fixture(scope="module")
 def weak_run():
     rec, config, _ = record(WEAK)
@@ -162,13 +139,9 @@ def test_pack_process_and_offline_runner_agree(weak_run):
         info = stub.GetAnalyzerInfo(empty_pb2.Empty())
         assert info.name == PACK_NAME
         assert [p.name for p in info.policies] == [p.name for p in POLICIES]
-        stub.Configure(policy_config_request(POLICIES))
-        resource_requests, stack_request = requests(rec, "test")
-        diagnostics = [(d, r.urn) for r in resource_requests for d in stub.Analyze(r).diagnostics]
-        diagnostics += [(d, "") for d in stub.AnalyzeStack(stack_request).diagnostics]
+        from_process = process_violations(stub, rec)
     finally:
         stop_pack(proc, channel)
-    from_process = to_violations(diagnostics, rec, "test")
     offline = analyze(rec, config, "test")
     assert sorted(from_process, key=repr) == sorted(offline, key=repr)
     assert {v.policy for v in offline} == {"log-group-retention", "cloudtrail-multi-region"}
@@ -186,12 +159,8 @@ def test_pack_process_and_offline_runner_agree_on_every_weakening():
     for config_json, runs in by_config.items():
         proc, channel, stub = start_pack(ROOT / "policy", json.loads(config_json))
         try:
-            stub.Configure(policy_config_request(POLICIES))
             for change, rec, config in runs:
-                resource_requests, stack_request = requests(rec, "test")
-                diagnostics = [(d, r.urn) for r in resource_requests for d in stub.Analyze(r).diagnostics]
-                diagnostics += [(d, "") for d in stub.AnalyzeStack(stack_request).diagnostics]
-                from_process = to_violations(diagnostics, rec, "test")
+                from_process = process_violations(stub, rec)
                 offline = analyze(rec, config, "test")
                 assert sorted(from_process, key=repr) == sorted(offline, key=repr), change.name
                 pack_policies = change.caught_by & {p.name for p in POLICIES}

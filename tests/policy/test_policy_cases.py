@@ -16,13 +16,14 @@ import pulumi_aws as aws
 import pytest
 
 from policy_helpers import (
-    OIDC_ARN, SCENARIOS, SECURE, SIG, WEBHOOK, check, edit_document, edit_props, names, program_for, record,
-    set_opts, set_props, stack_with,
+    OIDC_ARN, SCENARIOS, SECURE, SIG, TUNED, WEBHOOK, check, edit_document, edit_props, names, program_for, record,
+    register_exception_filters, set_opts, set_props, stack_with,
 )
+from stacks import deployer_exception, stack_config
 from trailwatch.config_checks import CHECKS, PLAN_ONLY
-from trailwatch.offline_policy import plan_violations
+from trailwatch.offline_policy import analyze, engine_config, plan_violations
 from trailwatch.policies import POLICIES
-from trailwatch.stack import stack_from_config
+from trailwatch.stack import config_strings, stack_from_config
 from weakenings import WEAKENINGS, violations_of as weakened
 
 K8S, DOCKER = SCENARIOS["k8s"], SCENARIOS["docker"]
@@ -31,6 +32,7 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 CONTAINER = "docker:index/container:Container"
+FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
 
 
 def _container(props: dict, index: int = 0) -> dict:
@@ -123,6 +125,20 @@ def _transformed(scenario: str, *transforms, extra=None) -> Callable:
     return lambda mp: check(SCENARIOS[scenario], program_for(transforms=transforms, extra=extra))
 
 
+def _exception_config(*entries) -> Callable:
+    """The pack over the untuned program, given a stack config whose exceptions the config check refuses."""
+    def violate(mp):
+        rec, _, _ = record(SCENARIOS["none"])
+        bad, _ = config_strings(stack_config(**TUNED, exceptions=list(entries)))
+        return analyze(rec, engine_config(bad), "test")
+    return violate
+
+
+def _tuned(entries: list, *transforms) -> Callable:
+    return lambda mp: check({**TUNED, "exceptions": entries},
+                            program_for(transforms=transforms, extra=register_exception_filters))
+
+
 CASES: dict[str, Case] = {
     "cloudtrail-multi-region": Case("none", (TRAIL,), _settings("none", multiRegionTrail=False)),
     "cloudtrail-log-file-validation": Case("none", (TRAIL,), _transformed(
@@ -181,6 +197,10 @@ CASES: dict[str, Case] = {
                                        _transformed("none", extra=_orphan_filter)),
     "cis-detections-complete": Case("cis", ("aws:cloudwatch/metricAlarm:MetricAlarm",), _cis_filter_missing),
     "webhook-url-is-secret-config": Case("k8s", (), _settings("k8s", teamsWebhookUrl=WEBHOOK)),
+    "exceptions-guarded": Case("none", (), _exception_config(deployer_exception(["root_usage"]))),
+    "exceptions-expiring-soon": Case("none", (), _tuned([deployer_exception(["iam_policy_changes"], days=3)])),
+    "exception-filters-exact": Case("none", (), _tuned([deployer_exception(["iam_policy_changes"])], edit_props(
+        FILTER, lambda p: p.update(pattern='{ $.userAgent = "*pulumi-aws/*" }'), "test-exception"))),
 }
 
 #: Resource types each newer policy checks; their violating example is the first weakening caught by them.
@@ -234,6 +254,9 @@ def test_compliant_example_passes(policy):
     assert policy not in names(violations, level=None)
 
 
+#: Each pack policy's level (plan-only checks are mandatory by default).
+LEVELS = {p.name: p.enforcement_level.value for p in POLICIES}
+
 _violations: dict[str, list] = {}
 
 
@@ -253,7 +276,7 @@ def test_violating_example_is_caught(policy, monkeypatch):
     violations = violations_of(policy, monkeypatch)
     caught = [v for v in violations if v.policy == policy]
     assert caught, f"{policy} not reported; got {sorted(names(violations, None))}"
-    assert all(v.level == "mandatory" for v in caught)
+    assert all(v.level == LEVELS.get(policy, "mandatory") for v in caught)
     for v in violations:  # messages name places, never the secret
         assert SIG not in v.message and "secret.invalid" not in v.message
 

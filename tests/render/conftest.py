@@ -36,7 +36,8 @@ def rendered_stacks(tmp_path_factory):
             entry[mode] = (root, files)
     for name, entry in out.items():
         for mode in unit_test_modes(name, entry["stack"]):
-            command = [tool_path("promtool"), "test", "rules", str(entry[mode][0] / F.RULE_TESTS_FILE)]
+            tests = [str(entry[mode][0] / f) for f in (F.RULE_TESTS_FILE, F.EXPIRY_TESTS_FILE) if f in entry[mode][1]]
+            command = [tool_path("promtool"), "test", "rules", *tests]
             entry["runs"][mode] = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                                    text=True)
     yield out

@@ -12,7 +12,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from stacks import make_stack
+from stacks import deployer_exception, in_days, make_stack
 from tools import TOOLS_BIN, tool_path
 
 from trailwatch.render.common import MODES
@@ -43,6 +43,21 @@ VARIANTS = {
                            "pattern": '{ $.userIdentity.arn = "*break-glass*" }', "metric": "BreakGlass.Use",
                            "namespace": "Other-NS", "description": "Uses {{ $value }} literally.",
                            "runbook": "Page {{ on-call }}."}]),
+    # Exceptions: tuned detections (one with a threshold), two exceptions on one detection, expiries apart, and
+    # the fast timings (a short window) so the guard's delay is exercised where it is tight.
+    "tuned": dict(
+        alertWindowMinutes=12, deliveryLagToleranceMinutes=5, scrapeIntervalSeconds=30, heartbeatMissingMinutes=10,
+        detectionOverrides={"unauthorized_api_calls": {"threshold": 3}},
+        exceptions=[deployer_exception(["iam_policy_changes", "security_group_changes"], days=40),
+                    {"detections": ["unauthorized_api_calls"], "reason": "Monitoring integration {{ reads }}",
+                     "owner": "observability", "expires": in_days(200),
+                     "match": {"userIdentity.sessionContext.sessionIssuer.arn":
+                               "arn:aws:iam::111122223333:role/DatadogIntegrationRole"}},
+                    {"detections": ["unauthorized_api_calls", "iam_policy_changes"], "reason": "Read-only SSO users",
+                     "owner": "identity-team", "expires": in_days(10),
+                     "match": {"userIdentity.sessionContext.sessionIssuer.arn":
+                               "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/"
+                               "AWSReservedSSO_ReadOnly_*", "userAgent": "*console*"}}]),
 }
 
 

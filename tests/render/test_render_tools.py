@@ -20,6 +20,7 @@ from trailwatch.render import files as F
 from trailwatch.render.adapter import adapter_config
 from trailwatch.render.alertmanager import combined_config
 from trailwatch.render.common import MODES
+from trailwatch.stack import stack_excepted_filters
 
 # cloudwatch_exporter's configuration keys (CloudWatchCollector.loadConfig, v0.16-v0.18).
 EXPORTER_TOP_KEYS = {"region", "role_arn", "period_seconds", "range_seconds", "delay_seconds", "set_timestamp",
@@ -83,7 +84,10 @@ def test_exporter_config_uses_only_known_keys_and_no_dimensions(rendered):
     stack = rendered["stack"]
     config = yaml.safe_load(rendered["adapter"][1][F.EXPORTER_FILE])
     assert set(config) <= EXPORTER_TOP_KEYS and config["region"] == stack.settings.region
-    assert len(config["metrics"]) == len(stack.detections)
+    read = {(m["aws_namespace"], m["aws_metric_name"]) for m in config["metrics"]}
+    assert len(read) == len(config["metrics"])
+    assert read == ({(d.namespace, d.metric) for d in stack.detections}
+                    | {(f.namespace, f.metric) for f in stack_excepted_filters(stack)})
     for metric in config["metrics"]:
         assert set(metric) <= EXPORTER_METRIC_KEYS
         assert "aws_dimensions" not in metric

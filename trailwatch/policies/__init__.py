@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from . import aws, coverage, docker, iam, network, pod_security, resource_policies, secrets, trail, workloads
+from . import (
+    aws, coverage, docker, exceptions, iam, network, pod_security, resource_policies, secrets, trail, workloads,
+)
 
 PACK_NAME = "trailwatch"
 PACK_VERSION = "0.1.0"
 PACK_DESCRIPTION = ("trailwatch: CloudTrail -> CloudWatch Logs -> Prometheus -> Teams, hardened: trail, logs, "
-                    "S3, KMS, IAM, webhook secrecy, workloads and alert coverage.")
+                    "S3, KMS, IAM, webhook secrecy, workloads, alert coverage and noise exceptions.")
 
 POLICIES: list[Policy] = [*aws.POLICIES, *trail.POLICIES, *iam.POLICIES, *resource_policies.POLICIES, *secrets.POLICIES,
                           *workloads.POLICIES, *pod_security.POLICIES, *docker.POLICIES, *coverage.POLICIES,
-                          *network.POLICIES]
+                          *exceptions.POLICIES, *network.POLICIES]
 
 
 def policy_by_name(name: str) -> Policy:

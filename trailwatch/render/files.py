@@ -22,13 +22,14 @@ from .common import (
 from .dashboard import dashboard
 from .exporter import render_exporter_config
 from .options import adapter_target, check_adapter_url, check_exporter_target
-from .promtests import eval_times, render_rule_tests
+from .promtests import eval_times, render_expiry_tests, render_rule_tests
 from .rules import render_rules
 from .scrape import render_scrape_config
 
 EXPORTER_FILE = "cloudwatch-exporter/config.yml"
 RULES_FILE = "prometheus/trailwatch-rules.yml"
 RULE_TESTS_FILE = "prometheus/trailwatch-rules.test.yml"
+EXPIRY_TESTS_FILE = "prometheus/trailwatch-rules.expiry.test.yml"
 SCRAPE_FILE = "prometheus/scrape-config.yml"
 AM_FRAGMENT_FILE = "alertmanager/trailwatch-route.yml"
 AM_EXAMPLE_FILE = "alertmanager/alertmanager.yml"
@@ -63,6 +64,9 @@ def render_all(stack: Stack, mode: str | None = None, *, account_id: str | None 
                                               adapter_token_file=adapter_token_file),
         DASHBOARD_FILE: json.dumps(dashboard(stack), indent=2) + "\n",
     }
+    expiry = render_expiry_tests(stack, rules_name, account_id)
+    if expiry:
+        files[EXPIRY_TESTS_FILE] = expiry
     if mode == "adapter":
         files[ADAPTER_CONFIG_FILE] = render_adapter_config(stack)
     files[INDEX_FILE] = index(stack, files, adapter_url or DEFAULT_ADAPTER_URL, webhook_url_file, adapter_token_file)
@@ -92,6 +96,9 @@ def index(stack: Stack, files: dict[str, str], adapter_url: str, webhook_url_fil
         f"| `{RULES_FILE}` | Add to `rule_files:` in prometheus.yml (or wrap in a PrometheusRule). |",
         f"| `{RULE_TESTS_FILE}` | `promtool test rules {RULE_TESTS_FILE.rsplit('/', 1)[1]}` next to the rules: one "
         f"event at minute {times.event} fires at minute {times.firing} and is gone at minute {times.resolved}. |",
+        *([f"| `{EXPIRY_TESTS_FILE}` | `promtool test rules {EXPIRY_TESTS_FILE.rsplit('/', 1)[1]}` next to the rules: "
+             "each noise exception fires TrailwatchExceptionExpired after its day and stops hiding events. |"]
+          if EXPIRY_TESTS_FILE in files else []),
         f"| `{AM_FRAGMENT_FILE}` | Merge into alertmanager.yml: the route (matches "
         f"`{TRAILWATCH_LABEL}=\"{TRAILWATCH_VALUE}\"`) "
         "under `route.routes` before any catch-all, the receiver, the inhibit rules. |",

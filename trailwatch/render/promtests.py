@@ -24,17 +24,20 @@ from typing import Any
 
 from ..catalog import Detection
 from ..settings import StackSettings
+from .. import readpath
 from ..stack import Stack
 from .alertmanager import DEFAULT_ADAPTER_URL
 from .common import (
-    ADAPTER_SCRAPE_JOB, ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, ALERT_TEAMS_FAILING,
+    ADAPTER_SCRAPE_JOB, ALERT_EXCEPTION_EXPIRED, ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, ALERT_TEAMS_FAILING,
     EXAMPLE_EXPORTER_TARGET, EXPORTER_SCRAPE_JOB, STACK_LABEL, TEAMS_INTEGRATION, detection_alert_name, dump_yaml,
-    event_detections, exported_job, exported_name, generated_header, heartbeat_detections, stack_labels,
+    event_detections, excepted_name, exported_job, exported_name, generated_header, heartbeat_detections,
+    stack_labels,
 )
 from .options import adapter_target
 from .rules import (
     TEAMS_FAILING_FOR, TEAMS_FAILING_WINDOW, detection_annotations, detection_hold, detection_labels,
-    exporter_down_for, heartbeat_annotations, heartbeat_for, heartbeat_labels, pipeline_rules, scrape_errors_for,
+    expired_rule, exporter_down_for, heartbeat_annotations, heartbeat_for, heartbeat_labels, pipeline_rules,
+    scrape_errors_for, tuned_filters,
 )
 
 #: Minutes between clearing the window edge and the evaluation, either side.
@@ -75,6 +78,13 @@ def eval_times(settings: StackSettings) -> EvalTimes:
     heartbeat_firing = heartbeat_stop + hb + hb_for + MARGIN // 2
     return EvalTimes(EVENT_MINUTE, firing, gap, resolved, late_lag, heartbeat_stop, heartbeat_quiet,
                      heartbeat_firing, heartbeat_firing + MARGIN)
+
+
+def guard_delay(stack: Stack, det: Detection) -> int:
+    """Minutes a tuned detection pages later than an untuned one (its exception guard); 0 untuned."""
+    if not tuned_filters(stack, det):
+        return 0
+    return _minutes(readpath.exception_guard_seconds(stack.settings.scrape_interval_seconds))
 
 
 def scrape_labels(stack: Stack) -> dict[str, str]:
@@ -208,8 +218,9 @@ def timeline_tests(stack: Stack, times: EvalTimes, account_id: str | None) -> di
                        "values": window_values(times, det.threshold, s.alert_window_minutes, times.event, gap=True)})
         expected = _alert(detection_labels(stack, det),
                           detection_annotations(stack, det, str(det.threshold), account_id, template=False))
-        checks += [_check(alert, times.event, []), _check(alert, times.firing, [expected]),
-                   _check(alert, times.gap + FAILED_SCRAPES - 1, [expected]), _check(alert, times.resolved, [])]
+        delay = guard_delay(stack, det)
+        checks += [_check(alert, times.event, []), _check(alert, times.firing + delay, [expected]),
+                   _check(alert, times.gap + FAILED_SCRAPES - 1 + delay, [expected]), _check(alert, times.resolved, [])]
     for det in heartbeat_detections(stack):
         series.append({"series": selector(exported_name(stack, det), detection_series_labels(stack, det)),
                        "values": heartbeat_values(times, s.heartbeat_missing_minutes)})
@@ -239,7 +250,7 @@ def late_delivery_tests(stack: Stack, times: EvalTimes, account_id: str | None) 
         expected = _alert(detection_labels(stack, det),
                           detection_annotations(stack, det, str(det.threshold), account_id, template=False))
         alert = detection_alert_name(det)
-        checks += [_check(alert, arrives, []), _check(alert, arrives + 2, [expected]),
+        checks += [_check(alert, arrives, []), _check(alert, arrives + 2 + guard_delay(stack, det), [expected]),
                    _check(alert, times.resolved, [])]
     return {"name": f"an event delivered {times.late_lag} minutes late fires when it arrives",
             "interval": "1m", "input_series": series, "alert_rule_test": checks}
@@ -259,7 +270,7 @@ def threshold_tests(stack: Stack, times: EvalTimes, account_id: str | None) -> d
                        "values": spread_values(times, 1, det.threshold, window)})
         reached = times.event + det.threshold  # scrape after the threshold-th minute
         checks += [_check(detection_alert_name(det), reached - 1, []),
-                   _check(detection_alert_name(det), reached + 1, [expected])]
+                   _check(detection_alert_name(det), reached + 1 + guard_delay(stack, det), [expected])]
     quiet = [d for d in event_detections(stack) if d not in spread]
     for det in quiet:
         if det.threshold > 1:
@@ -354,10 +365,101 @@ def pipeline_tests(stack: Stack, account_id: str | None) -> dict[str, Any]:
             "interval": "1m", "input_series": series, "alert_rule_test": checks}
 
 
+def exception_tests(stack: Stack, times: EvalTimes, account_id: str | None) -> list[dict[str, Any]]:
+    """Tuned detections, under the read path's worst case for two metrics read apart: each excepted event reaches
+    the excepted series ``lag`` minutes after the matches series (the longest the guard must absorb, see
+    :func:`trailwatch.readpath.exception_guard_scrapes`) and leaves it one minute early (two reads straddling a minute boundary). Excepted events alone never page; one real event among
+    them pages, and the card counts the excepted ones."""
+    s = stack.settings
+    window = s.alert_window_minutes
+    # The longest a difference from excepted events alone can show, in the tests' one-minute samples.
+    lag = max(1, (readpath.exception_guard_scrapes(s.scrape_interval_seconds) - 1) * s.scrape_interval_seconds // 60)
+    quiet_series, quiet_checks, mixed_series, mixed_checks = [], [], [], []
+    for det in event_detections(stack):
+        filters = tuned_filters(stack, det)
+        if not filters:
+            continue
+        alert, n = detection_alert_name(det), det.threshold
+        labels = detection_series_labels(stack, det)
+        early = window_values(times, n, window - 1, times.event + lag)  # arrives late, leaves a scrape early
+        quiet_series.append({"series": selector(exported_name(stack, det), labels),
+                             "values": event_values(times, n, window)})
+        quiet_series.append({"series": selector(excepted_name(stack, filters[0]), labels), "values": early})
+        quiet_checks += [_check(alert, minute, []) for minute in
+                         (times.event + 1, times.event + lag, times.event + lag + 1, times.firing + guard_delay(stack, det),
+                          times.event + window - 1, times.event + window, times.event + window + 1)]
+        mixed_series.append({"series": selector(exported_name(stack, det), labels),
+                             "values": event_values(times, 2 * n, window)})
+        mixed_series.append({"series": selector(excepted_name(stack, filters[0]), labels), "values": early})
+        expected = _alert(detection_labels(stack, det),
+                          detection_annotations(stack, det, str(n), account_id, template=False,
+                                                excepted={filters[0].rule.id: n}))
+        mixed_checks += [_check(alert, times.firing + guard_delay(stack, det), [expected])]
+    if not quiet_checks:
+        return []
+    return [{"name": f"excepted events alone never page, even read {lag} scrapes apart",
+             "interval": "1m", "input_series": quiet_series, "alert_rule_test": quiet_checks},
+            {"name": "a real event among excepted ones pages, and the card counts the excepted",
+             "interval": "1m", "input_series": mixed_series, "alert_rule_test": mixed_checks}]
+
+
+#: The expiry tests step this many days at a time: an exception's date is decades from promtool's epoch 0, and
+#: every step evaluates every rule (a step a day costs promtool minutes).
+EXPIRY_STEP_DAYS = 30
+
+
+def _expiry_steps(rule_expires_at: Any) -> tuple[int, int]:
+    """The last step before an expiry instant and the first at or after it, in steps of EXPIRY_STEP_DAYS."""
+    day = int(rule_expires_at.timestamp()) // 86400  # the midnight that ends the exception's last day
+    return (day - 1) // EXPIRY_STEP_DAYS, -(-day // EXPIRY_STEP_DAYS)
+
+
+def expiry_tests(stack: Stack, rules_filename: str, account_id: str | None = None) -> dict[str, Any] | None:
+    """``TrailwatchExceptionExpired`` is quiet before an exception's expiry instant (the midnight, UTC, after its
+    ``expires`` day) and fires after it; from then on the exception no longer subtracts: its excepted events page
+    again. promtool's clock starts at 1970-01-01, so the steps are coarse; the rule's constant is pinned to the
+    exact instant by the Python tests."""
+    if not stack.exceptions:
+        return None
+    series, checks = [], []
+
+    def expired_alerts(step: int) -> list[dict[str, Any]]:
+        return [_alert(rule["labels"], rule["annotations"]) for rule in
+                (expired_rule(stack, r, template=False) for r in stack.exceptions
+                 if _expiry_steps(r.expires_at)[1] <= step)]
+
+    for r in stack.exceptions:
+        before, after = _expiry_steps(r.expires_at)
+        checks += [_check(ALERT_EXCEPTION_EXPIRED, before, expired_alerts(before)),
+                   _check(ALERT_EXCEPTION_EXPIRED, after, expired_alerts(after))]
+    for det in event_detections(stack):
+        filters = tuned_filters(stack, det)
+        if not filters:
+            continue
+        labels = detection_series_labels(stack, det)
+        first = min(filters, key=lambda f: f.rule.expires_at)
+        before, after = _expiry_steps(first.rule.expires_at)
+        # Samples only at the two steps checked: decades of samples would make promtool's queries crawl.
+        values = _values([(before, None), (after - before + 1, det.threshold)])
+        series.append({"series": selector(exported_name(stack, det), labels), "values": values})
+        series.append({"series": selector(excepted_name(stack, first), labels), "values": values})
+        fired = _alert(detection_labels(stack, det),
+                       detection_annotations(stack, det, str(det.threshold), account_id, template=False,
+                                             excepted={first.rule.id: det.threshold}))
+        checks += [_check(detection_alert_name(det), before, []), _check(detection_alert_name(det), after, [fired])]
+    for check in checks:
+        check["eval_time"] = f"{int(check['eval_time'][:-1]) * EXPIRY_STEP_DAYS}d"
+    interval = f"{EXPIRY_STEP_DAYS}d"
+    return {"rule_files": [rules_filename], "evaluation_interval": interval,
+            "tests": [{"name": "an exception expires after its day: it alerts and stops hiding events",
+                       "interval": interval, "input_series": series, "alert_rule_test": checks}]}
+
+
 def rule_tests(stack: Stack, rules_filename: str, account_id: str | None = None) -> dict[str, Any]:
     times = eval_times(stack.settings)
     tests = [timeline_tests(stack, times, account_id), late_delivery_tests(stack, times, account_id),
              threshold_tests(stack, times, account_id)]
+    tests += exception_tests(stack, times, account_id)
     tests += heartbeat_edge_tests(stack, account_id)
     tests.append(pipeline_tests(stack, account_id))
     tests += adapter_tests(stack, account_id)
@@ -367,3 +469,12 @@ def rule_tests(stack: Stack, rules_filename: str, account_id: str | None = None)
 def render_rule_tests(stack: Stack, rules_filename: str, account_id: str | None = None) -> str:
     header = generated_header(stack, f"promtool unit tests for {rules_filename}: promtool test rules <this file>")
     return dump_yaml(rule_tests(stack, rules_filename, account_id), header)
+
+
+def render_expiry_tests(stack: Stack, rules_filename: str, account_id: str | None = None) -> str | None:
+    tests = expiry_tests(stack, rules_filename, account_id)
+    if tests is None:
+        return None
+    header = generated_header(stack, f"promtool unit tests of exception expiry for {rules_filename}: promtool test "
+                                     "rules <this file>")
+    return dump_yaml(tests, header)

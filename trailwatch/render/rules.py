@@ -19,12 +19,13 @@ scraped yet from paging.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Mapping
 
 from ..catalog import Detection
 from .. import readpath
 from ..errors import CatalogError
 from ..settings import StackSettings
+from ..exceptions import ExceptionRule
 from ..stack import ExceptedFilter, Stack, log_group_name, stack_excepted_filters
 from .common import (
     ADAPTER_SCRAPE_JOB, ALERT_EXCEPTION_EXPIRED, ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, ALERT_TEAMS_FAILING,
@@ -100,12 +101,14 @@ def _common_annotations(stack: Stack, account_id: str | None) -> dict[str, str]:
 
 
 def detection_annotations(stack: Stack, det: Detection, value: str = VALUE, account_id: str | None = None,
-                          template: bool = True) -> dict[str, str]:
-    """Annotations of a detection alert. ``value``/``template=False`` give the expanded text promtool expects."""
+                          template: bool = True, excepted: Mapping[str, int] | None = None) -> dict[str, str]:
+    """Annotations of a detection alert. ``value``/``template=False``/``excepted`` (exception id -> count) give
+    the expanded text promtool expects."""
     s = stack.settings
     text = literal if template else (lambda t: t)
-    description = (f"{value} matching CloudTrail event(s) with event times within "
-                   f"{duration(s.alert_window_minutes * 60)} (alert threshold {det.threshold}). ")
+    tuned = bool(tuned_filters(stack, det))
+    description = (f"{value} matching CloudTrail event(s){' not covered by an exception' if tuned else ''} with "
+                   f"event times within {duration(s.alert_window_minutes * 60)} (alert threshold {det.threshold}). ")
     out = {
         "summary": text(det.title),
         "description": description + text(det.description),
@@ -115,6 +118,8 @@ def detection_annotations(stack: Stack, det: Detection, value: str = VALUE, acco
     compliance = compliance_text(det)
     if compliance:
         out["compliance"] = compliance
+    if tuned:
+        out["excepted"] = excepted_annotation(stack, det, None if template else (excepted or {}))
     out.update(_common_annotations(stack, account_id))
     return out
 
@@ -160,41 +165,44 @@ def _count_template(query: str) -> str:
     return "{{ with query `" + query + "` }}{{ range . }}{{ .Value | printf \"%.0f\" }}{{ end }}{{ else }}0{{ end }}"
 
 
-def excepted_annotation(stack: Stack, det: Detection) -> str:
-    """What the card says about the noise it did not page for: per exception, its count in the window."""
-    parts = [f"{_count_template(f'sum({excepted_name(stack, f)}{stack_selector(stack)})')} by "
-             f"{literal(repr(f.rule.reason))} (owner {literal(f.rule.owner)}, exception {f.rule.id}, until "
-             f"{f.rule.expires})"
-             for f in tuned_filters(stack, det)]
+def excepted_annotation(stack: Stack, det: Detection, counts: Mapping[str, int] | None = None) -> str:
+    """What the card says about the noise it did not page for: per exception, its count in the window.
+    ``counts`` (exception id -> count) gives the expanded text promtool expects; None gives the template."""
+    parts = []
+    for f in tuned_filters(stack, det):
+        query = f"sum({excepted_name(stack, f)}{stack_selector(stack)})"
+        count = _count_template(query) if counts is None else str(counts.get(f.rule.id, 0))
+        text = literal if counts is None else (lambda t: t)
+        parts.append(f"{count} by {text(repr(f.rule.reason))} (owner {text(f.rule.owner)}, exception {f.rule.id}, "
+                     f"until {f.rule.expires})")
     return "; ".join(parts)
 
 
 def detection_rule(stack: Stack, det: Detection, account_id: str | None = None) -> dict[str, Any]:
-    annotations = detection_annotations(stack, det, account_id=account_id)
-    if tuned_filters(stack, det):
-        annotations["excepted"] = excepted_annotation(stack, det)
     return {
         "alert": detection_alert_name(det),
         "expr": detection_expr(stack, det),
         "labels": detection_labels(stack, det),
-        "annotations": annotations,
+        "annotations": detection_annotations(stack, det, account_id=account_id),
     }
 
 
-def expired_rule(stack: Stack, rule: Any) -> dict[str, Any]:
-    """Fires from the first second after an exception's expiry day until the stack is redeployed without it."""
+def expired_rule(stack: Stack, rule: ExceptionRule, template: bool = True) -> dict[str, Any]:
+    """Fires from the first second after an exception's expiry day until the stack is redeployed without it.
+    ``template=False``: the expanded annotation text promtool expects."""
+    literal_ = literal if template else (lambda t: t)
     return {
         "alert": ALERT_EXCEPTION_EXPIRED,
         "expr": f"vector(time()) >= {int(rule.expires_at.timestamp())}",
         "labels": {**base_labels(stack, "warning"), "component": "exceptions", "exception": rule.id},
         "annotations": {
             "summary": f"Noise exception {rule.id} expired on {rule.expires}",
-            "description": (f"Exception {rule.id} of stack {stack.name} ({literal(repr(rule.reason))}, owner "
-                            f"{literal(rule.owner)}) on {', '.join(rule.detections)} expired on {rule.expires} (UTC "
+            "description": (f"Exception {rule.id} of stack {stack.name} ({literal_(repr(rule.reason))}, owner "
+                            f"{literal_(rule.owner)}) on {', '.join(rule.detections)} expired on {rule.expires} (UTC "
                             "end of day). It no longer hides anything: its events page again."),
             "runbook": ("Review the exception with its owner: renew it with a new expires date or remove it from "
                         "trailwatch:exceptions, then redeploy the stack."),
-            "owner": literal(rule.owner),
+            "owner": literal_(rule.owner),
         },
     }
 
