@@ -1,7 +1,10 @@
-"""MetricFilterSet: one CloudWatch Logs metric filter per enabled detection, optionally with Security Hub alarms.
+"""MetricFilterSet: one CloudWatch Logs metric filter per enabled detection, optionally with Security Hub alarms,
+and one more per (detection, noise exception) counting the matches that exception covers.
 
 Filters write 1 per matching event and a default of 0, so CloudWatch records zeros while events flow: that is
-what later lets the rules tell "quiet" from "broken".
+what later lets the rules tell "quiet" from "broken". A detection's own filter never changes with exceptions
+(Security Hub compares its pattern verbatim and its alarm keeps counting every event); the exception filters
+only feed what pages (:mod:`trailwatch.exceptions`).
 """
 
 import json
@@ -15,13 +18,29 @@ from trailwatch import aws_policies as docs
 from trailwatch.catalog import DEFAULT_NAMESPACE, Detection, load_catalog
 from trailwatch.errors import TrailwatchError
 from trailwatch.settings import StackSettings
-from trailwatch.stack import resolve_detections
+from trailwatch.stack import ExceptedFilter, excepted_filters, resolve_detections, resolve_exceptions
 
 from .args import ComponentArgsError, args_of, checked_settings
 from .aws_context import AwsContext
 
 CIS_ALARM_PERIOD_SECONDS = 300
 DEFAULT_PREFIX = "trailwatch"
+
+
+class ExceptedMetric(TypedDict):
+    """The metric one exception filter writes: a detection's matches that one noise exception covers."""
+    namespace: str
+    """CloudWatch namespace of the metric (the detection's)."""
+    metric: str
+    """CloudWatch metric name (``<detection metric>Excepted<exception id>``)."""
+    detection: str
+    """The detection id."""
+    exception: str
+    """The exception's id (eight hex digits of its match)."""
+    owner: str
+    """Who answers for the exception."""
+    expires: str
+    """Its last day, YYYY-MM-DD (UTC)."""
 
 
 class DetectionMetric(TypedDict):
@@ -71,6 +90,10 @@ class MetricFilterSetArgs:
     """Register the email subscriptions' endpoints as secrets (the stack config holds alarmEmails as secret)."""
     secret_patterns: Optional[Sequence[str]] = ()
     """Ids of detections whose pattern comes from secret config (e.g. suspiciousIps): registered as secrets."""
+    exceptions: Optional[Sequence[Mapping[str, Any]]] = ()
+    """Noise exceptions, as the stack key ``exceptions``: {detections, reason, owner, expires, match}."""
+    max_exception_days: Optional[int] = None
+    """The furthest ahead an exception's expires date may be, in days (default 365)."""
 
     def settings(self) -> StackSettings:
         """These arguments as checked stack settings (None: the default); ComponentArgsError if one is invalid."""
@@ -80,6 +103,7 @@ class MetricFilterSetArgs:
             "metricNamespace": self.metric_namespace, "suspiciousIps": self.suspicious_ips,
             "cisCompliance": self.cis_compliance, "securityHubAlarms": self.security_hub_alarms,
             "alarmEmails": self.alarm_emails, "alarmHttpsEndpoints": self.alarm_https_endpoints,
+            "exceptions": self.exceptions, "maxExceptionDays": self.max_exception_days,
         })
 
     def detections(self) -> tuple[Detection, ...]:
@@ -90,12 +114,24 @@ class MetricFilterSetArgs:
         except TrailwatchError as exc:
             raise ComponentArgsError(f"MetricFilterSet: {exc}") from None
 
+    def excepted_filters(self, detections: tuple[Detection, ...]) -> list[ExceptedFilter]:
+        """The exception filters, every check of the stack key applied (expiry against today, UTC)."""
+        try:
+            rules, warnings = resolve_exceptions(load_catalog(), self.settings(), detections)
+        except TrailwatchError as exc:
+            raise ComponentArgsError(f"MetricFilterSet: {exc}") from None
+        for warning in warnings:
+            pulumi.log.warn(f"MetricFilterSet: {warning}")
+        return excepted_filters(detections, rules)
+
 
 class MetricFilterSet(pulumi.ComponentResource):
     """One CloudWatch Logs metric filter per enabled detection of the catalog (and custom ones), optionally with
     the Security Hub CIS alarms."""
     metrics: pulumi.Output[list[DetectionMetric]]
-    """One entry per filter: namespace, metric, detection id, severity and threshold."""
+    """One entry per detection filter: namespace, metric, detection id, severity and threshold."""
+    excepted_metrics: pulumi.Output[list[ExceptedMetric]]
+    """One entry per exception filter: namespace, metric, detection id, exception id, owner and expiry."""
     alarm_topic_arn: pulumi.Output[Optional[str]]
     """The SNS topic of the Security Hub alarms (none unless securityHubAlarms)."""
 
@@ -104,21 +140,35 @@ class MetricFilterSet(pulumi.ComponentResource):
         detections, settings = args.detections(), args.settings()
         prefix = args.name_prefix or DEFAULT_PREFIX
         super().__init__("trailwatch:index:MetricFilterSet", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        secret = set(args.secret_patterns or ())
+        excepted = args.excepted_filters(detections)
         for det in detections:
-            aws.cloudwatch.LogMetricFilter(
-                f"{name}-{det.id}", name=f"{prefix}-{det.id}", log_group_name=args.log_group_name,
-                pattern=pulumi.Output.secret(det.pattern) if det.id in (args.secret_patterns or ()) else det.pattern,
-                metric_transformation={"name": det.metric, "namespace": det.namespace, "value": "1",
-                                       "default_value": "0", "unit": "Count"},
-                opts=child)
+            self._filter(f"{name}-{det.id}", f"{prefix}-{det.id}", args.log_group_name, det.pattern or "",
+                         det.id in secret, det.metric, det.namespace or "")
+        for f in excepted:
+            self._filter(f"{name}-{f.name}", f"{prefix}-{f.name}", args.log_group_name, f.pattern,
+                         f.detection.id in secret, f.metric, f.namespace)
         self.metrics = pulumi.Output.from_input(
             [{"namespace": d.namespace, "metric": d.metric, "detection": d.id, "severity": d.severity,
               "threshold": d.threshold} for d in detections])
+        self.excepted_metrics = pulumi.Output.from_input(
+            [{"namespace": f.namespace, "metric": f.metric, "detection": f.detection.id, "exception": f.rule.id,
+              "owner": f.rule.owner, "expires": f.rule.expires.isoformat()} for f in excepted])
         self.alarm_topic_arn = (self._alarms(name, prefix, settings, detections, bool(args.secret_alarm_emails))
                                 if settings.security_hub_alarms
                                 else pulumi.Output.from_input(None))
-        self.register_outputs({"metrics": self.metrics, "alarmTopicArn": self.alarm_topic_arn})
+        self.register_outputs({"metrics": self.metrics, "exceptedMetrics": self.excepted_metrics,
+                               "alarmTopicArn": self.alarm_topic_arn})
+
+    def _filter(self, resource_name: str, aws_name: str, log_group_name: pulumi.Input[str], pattern: str,
+                secret: bool, metric: str, namespace: str) -> None:
+        """One filter writing 1 per matching event and 0 by default (a pattern from secret config stays secret)."""
+        aws.cloudwatch.LogMetricFilter(
+            resource_name, name=aws_name, log_group_name=log_group_name,
+            pattern=pulumi.Output.secret(pattern) if secret else pattern,
+            metric_transformation={"name": metric, "namespace": namespace, "value": "1", "default_value": "0",
+                                   "unit": "Count"},
+            opts=pulumi.ResourceOptions(parent=self))
 
     def _alarms(self, name: str, prefix: str, settings: StackSettings, detections: Sequence[Detection],
                 secret_emails: bool) -> pulumi.Output[str]:

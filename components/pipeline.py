@@ -52,6 +52,8 @@ def build_pipeline(stack: Stack) -> dict[str, Any]:
         alarm_https_endpoints=s.alarm_https_endpoints,
         secret_alarm_emails=qualified("alarmEmails") in stack.secret_keys,
         secret_patterns=sorted(secret_pattern_ids(stack)),
+        exceptions=s.exceptions,
+        max_exception_days=s.max_exception_days,
     ))
     outputs: dict[str, Any] = {
         "trailArn": logs.trail_arn,
@@ -60,6 +62,7 @@ def build_pipeline(stack: Stack) -> dict[str, Any]:
         "logGroupArn": logs.log_group_arn,
         "kmsKeyArn": logs.kms_key_arn,
         "metrics": filters.metrics,
+        "exceptedMetrics": filters.excepted_metrics,
         "alarmTopicArn": filters.alarm_topic_arn,
     }
     outputs.update(build_alerting(stack, logs.log_group_arn, depends_on=[filters]))

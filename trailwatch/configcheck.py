@@ -4,7 +4,7 @@ stack names that are names (not paths), and a config folder that exists.
 ``parse_settings`` stops at the first bad value; a user fixing a file then learns of the next error on the
 next run. :func:`setting_errors` runs each key's own conversion and check independently and collects what
 fails (unknown keys get the closest known key as a "did you mean"), so :func:`check_settings` reports them
-all, capped at ``MAX_REPORTED``. Cross-key rules still run afterwards, in ``parse_settings``.
+all, capped at ``errors.MAX_REPORTED``. Cross-key rules still run afterwards, in ``parse_settings``.
 """
 
 from __future__ import annotations
@@ -16,22 +16,10 @@ from typing import Any, Mapping
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, ConfigErrors
 from .settings import PROJECT, _convert, declared, qualified
 
-MAX_REPORTED = 10
 _STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+\Z")
-
-
-class ConfigErrors(ConfigError):
-    """Several bad config values; ``errors`` holds one line each, ``str()`` joins them with newlines."""
-
-    def __init__(self, errors: list[str]):
-        self.errors = list(errors)
-        shown = self.errors[:MAX_REPORTED]
-        if len(self.errors) > MAX_REPORTED:
-            shown.append(f"... and {len(self.errors) - MAX_REPORTED} more config errors")
-        super().__init__("\n".join(shown))
 
 
 def unknown_key_error(key: str, known: list[str]) -> str:
@@ -59,6 +47,8 @@ def setting_errors(raw: Mapping[str, Any]) -> list[str]:
             value = _convert(key, field.metadata["kind"], str(raw[key]))
             if field.metadata["check"]:
                 field.metadata["check"](key, value)
+        except ConfigErrors as exc:
+            errors += exc.errors
         except ConfigError as exc:
             errors.append(str(exc))
     return errors

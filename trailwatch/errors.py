@@ -13,6 +13,21 @@ class ConfigError(TrailwatchError):
     """A stack configuration value is invalid."""
 
 
+#: The most config errors one message lists.
+MAX_REPORTED = 10
+
+
+class ConfigErrors(ConfigError):
+    """Several bad config values; ``errors`` holds one line each, ``str()`` joins them with newlines."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = list(errors)
+        shown = self.errors[:MAX_REPORTED]
+        if len(self.errors) > MAX_REPORTED:
+            shown.append(f"... and {len(self.errors) - MAX_REPORTED} more config errors")
+        super().__init__("\n".join(shown))
+
+
 class PatternError(TrailwatchError):
     """A CloudWatch Logs filter pattern is malformed.
 

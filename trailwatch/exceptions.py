@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
-from .errors import ConfigError
+from .errors import ConfigError, ConfigErrors
 
 KEY = "trailwatch:exceptions"
 #: Days ahead of expiry at which plan and preview start warning.
@@ -82,7 +82,7 @@ class Condition:
         return tuple(g for v in self.values for g in _globs(self.field, v))
 
     def holds(self, event: Mapping[str, Any]) -> bool:
-        text = _text_at(event, self.field)
+        text = text_at(event, self.field)
         return text is not None and any(_glob_match(g, text) for g in self.globs)
 
     def clause(self) -> str:
@@ -122,7 +122,7 @@ class ExceptionRule:
         return " && ".join(c.clause() for c in self.match)
 
 
-def _text_at(event: Mapping[str, Any], path: str) -> str | None:
+def text_at(event: Mapping[str, Any], path: str) -> str | None:
     """The field's text if it is a value node (string, or number by its text); None otherwise."""
     node: Any = event
     for step in path.split("."):
@@ -297,10 +297,12 @@ def entry_errors(raw: Any, where: str = KEY) -> list[str]:
 
 
 def check_entries(key: str, value: Any) -> None:
-    """The settings table's check for ``exceptions``: the first per-entry problem."""
+    """The settings table's check for ``exceptions``: every per-entry problem, one line each."""
     errors = entry_errors(value, key)
-    if errors:
+    if len(errors) == 1:
         raise ConfigError(errors[0])
+    if errors:
+        raise ConfigErrors(errors)
 
 
 def parse_exceptions(raw: Sequence[Any], where: str = KEY) -> tuple[ExceptionRule, ...]:

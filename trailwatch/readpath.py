@@ -70,12 +70,20 @@ def hold_seconds(scrapes: int, scrape_interval_seconds: int) -> int:
 def exception_guard_scrapes(scrape_interval_seconds: int) -> int:
     """How many consecutive scrapes a tuned detection's ``matches - excepted`` must hold before it pages.
 
-    The two counts come from different metric filters and different GetMetricStatistics calls. An excepted
-    event's two datapoints become visible up to ``FILTER_LATENCY_SECONDS`` apart, so at most
-    ``ceil(f / i)`` scrapes see it in ``matches`` only; one more scrape can see it so when its two reads
-    straddle the moment the second datapoint appears (or a minute boundary of the window, as it leaves).
-    A difference left by excepted events alone therefore shows in at most ``ceil(f / i) + 1`` consecutive
-    scrapes; requiring one more than that rules it out, and costs a real match one guard of delay."""
+    The two counts come from different metric filters and different GetMetricStatistics calls. Within one
+    scrape, cloudwatch_exporter computes every rule's window from one ``now`` (``CloudWatchCollector.scrape``)
+    and reads the rules in config order, where each detection's matches come before its exceptions: the
+    excepted count is read later over the same window, so it can only hold *more* of what matches holds, and
+    ``matches - excepted`` never exceeds the true count. That holds under this module's model, in which an
+    event's datapoints in all the log group's filters become visible together (``FILTER_LATENCY_SECONDS``
+    after ingestion).
+
+    AWS does not document that the filters publish together. The guard is the defence if they do not: an
+    excepted event's two datapoints then become visible up to ``FILTER_LATENCY_SECONDS`` apart, so at most
+    ``ceil(f / i)`` scrapes, plus one whose two reads straddle the later one, see it in ``matches`` only;
+    requiring one scrape more than that keeps a burst of excepted events (a deploy) from paging. A steady
+    stream of excepted events published apart would keep the difference up and page: noise, never a missed
+    event. The guard costs a real match ``guard - 1`` scrapes of delay."""
     return -(-FILTER_LATENCY_SECONDS // scrape_interval_seconds) + 2
 
 

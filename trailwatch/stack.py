@@ -19,8 +19,8 @@ from .catalog import (
     MAX_FILTERS_PER_LOG_GROUP, MAX_PATTERN_LENGTH, MAX_REGEX_PATTERNS_PER_LOG_GROUP, SEVERITIES, Detection,
     check_namespace, check_pattern, check_unique, load_catalog, parse_detection,
 )
-from .configcheck import ConfigErrors, check_config_dir, check_settings, check_stack_name, load_stack_yaml
-from .errors import CatalogError, ConfigError
+from .configcheck import check_config_dir, check_settings, check_stack_name, load_stack_yaml
+from .errors import CatalogError, ConfigError, ConfigErrors
 from . import exceptions as exc, readpath
 from .paths import PROJECT_ROOT
 from .settings import StackSettings, declared, parse_settings, qualified

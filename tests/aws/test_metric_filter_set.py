@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stacks import make_stack, run_stack
+from stacks import deployer_exception, make_stack, run_stack
+from trailwatch.stack import stack_excepted_filters
 from trailwatch.catalog import DEFAULT_CATALOG
 
 FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
@@ -91,3 +92,37 @@ def test_security_hub_alarms_one_per_cis_detection_on_an_encrypted_topic():
     assert all(k.inputs["enableKeyRotation"] for k in keys) and len(keys) == 2
     (sub,) = rec.of_type("aws:sns/topicSubscription:TopicSubscription")
     assert (sub.inputs["protocol"], sub.inputs["endpoint"]) == ("email", "secops@example.com")
+
+
+def test_exceptions_add_filters_and_leave_the_security_hub_filters_and_alarms_byte_identical():
+    """Compliance untouched: with exceptions, every detection filter and alarm is registered exactly as without;
+    each (detection, exception) pair adds one filter with its own metric, parented to the component."""
+    plain = run_stack(securityHubAlarms=True)
+    tuned = run_stack(securityHubAlarms=True, exceptions=[
+        deployer_exception(["iam_policy_changes", "security_group_changes"])])
+    stack = make_stack(securityHubAlarms=True,
+                       exceptions=[deployer_exception(["iam_policy_changes", "security_group_changes"])])
+    by_name = {f.inputs["name"]: f.inputs for f in tuned.of_type(FILTER)}
+    for f in plain.of_type(FILTER):
+        assert by_name.pop(f.inputs["name"]) == f.inputs
+    alarms = "aws:cloudwatch/metricAlarm:MetricAlarm"
+    assert (sorted((a.inputs for a in tuned.of_type(alarms)), key=lambda a: a["name"])
+            == sorted((a.inputs for a in plain.of_type(alarms)), key=lambda a: a["name"]))
+    expected = {f"trailwatch-test-{f.name}": f for f in stack_excepted_filters(stack)}
+    assert set(by_name) == set(expected) and len(expected) == 2
+    for name, inputs in by_name.items():
+        f = expected[name]
+        assert inputs["pattern"] == f.pattern and len(f.pattern) <= 1024
+        assert inputs["metricTransformation"] == {"name": f.metric, "namespace": "CloudTrailMetrics", "value": "1",
+                                                  "defaultValue": "0", "unit": "Count"}
+    parents = {r.parent for r in tuned.of_type(FILTER)}
+    assert len(parents) == 1 and "MetricFilterSet" in next(iter(parents))
+
+
+def test_exception_arguments_are_checked_like_the_stack_key():
+    from components import MetricFilterSetArgs
+    from trailwatch.errors import ConfigError
+    args = MetricFilterSetArgs(log_group_name="lg", exceptions=[deployer_exception(["root_usage"])])
+    with pytest.raises(ConfigError, match=r"^MetricFilterSet: config 'trailwatch:exceptions'\[0\]\.detections: "
+                                          r"'root_usage' takes no exceptions"):
+        args.excepted_filters(args.detections())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from limits import run_limited
 
-from trailwatch.configcheck import MAX_REPORTED, ConfigErrors
+from trailwatch.errors import MAX_REPORTED, ConfigErrors
 from trailwatch.errors import ConfigError
 from trailwatch.stack import load_stack
 

@@ -17,14 +17,13 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 
 import grpc
 import pulumi
-import pulumi_aws as aws
 from pulumi.runtime.proto import analyzer_pb2_grpc
 
 from stacks import make_stack, stack_config
 from trailwatch.mockrun import Recording, run_program
 from trailwatch.offline_policy import Violation, plan_violations, policy_config_request, requests, to_violations
 from trailwatch.policies import POLICIES
-from trailwatch.stack import Stack, config_strings, stack_excepted_filters, stack_from_config, trail_name
+from trailwatch.stack import Stack, config_strings, stack_from_config
 
 OIDC_ARN = ("arn:aws:iam::123456789012:oidc-provider/"
             "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE")
@@ -52,17 +51,6 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 #: A tuned stack's settings beside its exceptions: the window leaves room for the exception guard at the default
 #: delivery-lag tolerance.
 TUNED: dict[str, Any] = {"alertWindowMinutes": 31}
-
-
-def register_exception_filters(stack: Stack, outputs: dict) -> None:
-    """``extra`` for :func:`program_for`: the exception filters as MetricFilterSet is to register them beside the
-    detection filters, one per (detection, exception), named ``<detection filter>-x-<exception id>``."""
-    for f in stack_excepted_filters(stack):
-        aws.cloudwatch.LogMetricFilter(
-            f"test-exception-{f.name}", name=f"{trail_name(stack.name)}-{f.name}",
-            log_group_name=outputs["logGroupName"], pattern=f.pattern,
-            metric_transformation={"name": f.metric, "namespace": f.namespace, "value": "1", "default_value": "0",
-                                   "unit": "Count"})
 
 
 Transform = Callable[[pulumi.ResourceTransformationArgs], Optional[pulumi.ResourceTransformationResult]]

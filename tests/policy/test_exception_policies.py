@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from policy_helpers import (
-    SCENARIOS, TUNED, check, edit_props, names, process_violations, program_for, record, register_exception_filters,
+    SCENARIOS, TUNED, check, edit_props, names, process_violations, program_for, record,
     start_pack, stop_pack,
 )
 from stacks import deployer_exception, in_days, make_stack, stack_config
@@ -108,7 +108,7 @@ def engine(settings: dict) -> dict[str, str]:
 def tuned(settings: dict | None = None, *transforms):
     """``(recording, stack)`` of a compliant tuned stack (``settings`` added), filters transformed."""
     settings = {**TUNED, "exceptions": [DEPLOYS], **(settings or {})}
-    rec, config, secrets = record(settings, program_for(transforms=transforms, extra=register_exception_filters))
+    rec, config, secrets = record(settings, program_for(transforms=transforms))
     return rec, stack_from_config("test", config, secrets)
 
 
@@ -294,7 +294,7 @@ def test_an_exception_filter_without_its_detection_filter_is_refused():
 
 def test_exception_filters_leave_the_security_hub_filters_exact():
     settings = {**SCENARIOS["cis"], **TUNED, "exceptions": [DEPLOYS]}
-    rec, config, secrets = record(settings, program_for(extra=register_exception_filters))
+    rec, config, secrets = record(settings, program_for())
     stack = stack_from_config("test", config, secrets)
     assert plan_violations(rec, stack) == []
     patterns = {r.inputs["name"]: r.inputs["pattern"] for r in rec.of_type(FILTER)}
@@ -306,7 +306,7 @@ def test_exception_filters_leave_the_security_hub_filters_exact():
     tuned_iam = next(f for f in stack_excepted_filters(stack) if f.detection.id == iam.id)
     weakened = edit_props(FILTER, lambda p: p.update(pattern=tuned_iam.pattern),
                           "trailwatch-iam_policy_changes")
-    rec, _, _ = record(settings, program_for(transforms=[weakened], extra=register_exception_filters))
+    rec, _, _ = record(settings, program_for(transforms=[weakened]))
     found = plan_violations(rec, stack)
     assert any(v.policy == "cis-detections-complete" and iam.id in v.message for v in found)
 

@@ -17,7 +17,7 @@ import pytest
 
 from policy_helpers import (
     OIDC_ARN, SCENARIOS, SECURE, SIG, TUNED, WEBHOOK, check, edit_document, edit_props, names, program_for, record,
-    register_exception_filters, set_opts, set_props, stack_with,
+    set_opts, set_props, stack_with,
 )
 from stacks import deployer_exception, stack_config
 from trailwatch.config_checks import CHECKS, PLAN_ONLY
@@ -136,7 +136,7 @@ def _exception_config(*entries) -> Callable:
 
 def _tuned(entries: list, *transforms) -> Callable:
     return lambda mp: check({**TUNED, "exceptions": entries},
-                            program_for(transforms=transforms, extra=register_exception_filters))
+                            program_for(transforms=transforms))
 
 
 CASES: dict[str, Case] = {

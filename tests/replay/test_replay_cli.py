@@ -26,7 +26,7 @@ config:
       threshold: 5
 """
 DETECTION_KEYS = {"matches", "first", "last", "peak_per_minute", "threshold", "alerts", "top_principals",
-                  "top_source_ips", "top_event_names"}
+                  "top_source_ips", "top_event_names", "excepted", "pages"}
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +65,8 @@ def test_document_structure(corpus_doc):
     assert len(dets) == 19  # 15 CIS + 2 guide (included although disabled) + suspicious IPs + heartbeat
     for ident, det in dets.items():
         assert DETECTION_KEYS <= set(det) <= DETECTION_KEYS | {"heartbeat", "top_counts_low_by_at_most"}, ident
+        assert det["excepted"] == [] and det["pages"] == {"without_exceptions": len(det["alerts"]),
+                                                          "with_exceptions": len(det["alerts"])}, ident
         for key in ("top_principals", "top_source_ips", "top_event_names"):
             assert all(isinstance(v, str) and isinstance(n, int) for v, n in det[key]), (ident, key)
         assert all(set(a) == {"start", "end"} and a["start"] < a["end"] for a in det["alerts"])

@@ -2,14 +2,20 @@
 message envelope, at most :data:`MAX_BYTES` bytes.
 
 Layout: a coloured header (severity and state in words, readable without colour), then per alert: what
-happened, where and since when; for detections the events behind it (a compact list of the newest few,
-top counts beyond) and links; for the pipeline's own alerts what is broken since when; for resolved alerts
-when and after how long, without the runbook.
+happened, where and since when; for a tuned detection how many events in its window its exceptions hid and
+which (reason, owner); for detections the events behind it (a compact list of the newest few, top counts
+beyond) and links; for the pipeline's own alerts what is broken since when; for resolved alerts when and after
+how long, without the runbook.
+
+Teams renders Markdown in TextBlocks and fact values, and everything the card shows that it did not write
+itself (alert labels and annotations, CloudTrail fields: a caller chooses its own user agent) goes through
+:func:`inert` first: it reads as the literal text, never as a link, a mention, emphasis or a line break.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any, Mapping
 from urllib.parse import quote
@@ -22,11 +28,25 @@ ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 #: Teams' message size limit.
 MAX_BYTES = 28 * 1024
 LIST_EVENTS = 5
+TITLE_CHARS = 200
 PIPELINE_COMPONENTS = {
     "cloudtrail": "CloudTrail delivery to CloudWatch Logs (no events are being counted)",
     "exporter": "cloudwatch_exporter (Prometheus cannot read the detections' metrics)",
     "alertmanager": "delivery of notifications to Microsoft Teams",
 }
+#: Characters Teams' card Markdown acts on, as look-alikes that act on nothing: emphasis, link and mention
+#: syntax, code, the DATE()/TIME() functions' braces, strike-through, headings and escapes.
+_LOOKALIKE = str.maketrans({"*": "\u2217", "[": "\uff3b", "]": "\uff3d", "<": "\u2039", ">": "\u203a",
+                            "`": "\u02cb", "{": "\uff5b", "}": "\uff5d", "~": "\u223c", "#": "\uff03",
+                            "\\": "\u29f5"})
+#: Control and format characters (zero-width, bidi overrides) and line separators: they would break lines,
+#: start list items, or hide and reorder what the reader sees.
+_UNSEEN = re.compile("[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+#: An underscore that can open or close emphasis (one inside a word, as in snake_case, cannot).
+_EMPHASIS = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+_LIST_START = re.compile(r"\A([-+]|\d+[.)])(?= )")
+#: What Teams turns into a link by itself: ``scheme://`` and ``www.``.
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z0-9]):/(?=/)|\bwww\.")
 _STYLE = {"critical": "attention", "high": "attention", "warning": "warning", "info": "accent"}
 _COLOR = {"critical": "attention", "high": "attention", "warning": "warning", "info": "accent"}
 
@@ -49,12 +69,25 @@ def span(seconds: float) -> str:
     return " ".join(parts[:2]) or "0s"
 
 
+def inert(value: str, limit: int | None = None) -> str:
+    """Text the card did not write, as literal text on one line (at most ``limit`` characters): unseen
+    characters become spaces, Markdown's active characters look-alikes, link starts are broken."""
+    flat = " ".join(_UNSEEN.sub(" ", value).split()).translate(_LOOKALIKE)
+    flat = _EMPHASIS.sub("\uff3f", flat)
+    flat = _LIST_START.sub(lambda m: m.group(1)[:-1] + {"-": "\u2010", "+": "\uff0b", ".": "\u2024",
+                                                        ")": "\uff09"}[m.group(1)[-1]], flat)
+    flat = _AUTOLINK.sub(lambda m: ":\u2215" if m.group(0) == ":/" else m.group(0)[:-1] + "\u2024", flat)
+    return flat if limit is None else short(flat, limit)
+
+
 def text(value: str, **extra: Any) -> dict[str, Any]:
+    """A TextBlock of the card's own Markdown: anything from outside goes in through :func:`inert`."""
     return {"type": "TextBlock", "text": value, "wrap": True, **extra}
 
 
 def facts(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    return {"type": "FactSet", "facts": [{"title": t, "value": v} for t, v in pairs if v]}
+    """Titles are the card's own; every value comes from outside and is made :func:`inert`."""
+    return {"type": "FactSet", "facts": [{"title": t, "value": inert(v)} for t, v in pairs if v]}
 
 
 def event_history_url(region: str, event_id: str) -> str:
@@ -66,7 +99,7 @@ def _event_block(e: Mapping[str, str]) -> dict[str, Any]:
     principal = " ".join(p for p in (e.get("principalType", ""), e.get("principalArn", "")) if p)
     where = " / ".join(p for p in (e.get("recipientAccountId", ""), e.get("awsRegion", "")) if p)
     return {"type": "Container", "separator": True, "items": [
-        text(f"**{e.get('eventName', '?')}** at {e.get('eventTime', '?')}", spacing="Small"),
+        text(f"**{inert(e.get('eventName', '?'))}** at {inert(e.get('eventTime', '?'))}", spacing="Small"),
         facts([("Principal", principal), ("Invoked by", e.get("invokedBy", "")),
                ("Source IP", e.get("sourceIPAddress", "")), ("User agent", e.get("userAgent", "")),
                ("Account / region", where), ("Error", e.get("errorCode", ""))]),
@@ -127,14 +160,15 @@ def _alert_section(alert: Alert, found: Enrichment | None, now: datetime, region
         broken = PIPELINE_COMPONENTS[labels["component"]]
         items.append(text(f"**Broken:** {broken}, since {when(alert.starts_at)} "
                           f"({span((now - alert.starts_at).total_seconds())} ago)."))
-    items.append(text(short(a.get("description", labels.get("alertname", "")), description_chars)))
+    items.append(text(inert(a.get("description", labels.get("alertname", "")), description_chars)))
     items.append(facts([
         ("Alert", labels.get("alertname", "")), ("Detection", labels.get("detection", "")),
         ("Since", when(alert.starts_at)), ("Stack", labels.get("trailwatch_stack", "")),
-        ("Where (stack)", where), ("Compliance", a.get("compliance", ""))]))
+        ("Where (stack)", where), ("Compliance", a.get("compliance", "")),
+        ("Excepted in window", short(a.get("excepted", ""), description_chars))]))
     items += _events_section(found, list_events)
     if a.get("runbook"):
-        items.append(text(f"**Runbook:** {short(a['runbook'], description_chars)}"))
+        items.append(text(f"**Runbook:** {inert(a['runbook'], description_chars)}"))
     items += _links(alert, found, region)
     return {"type": "Container", "separator": True, "items": items}
 
@@ -151,8 +185,8 @@ def _header(note: Notification) -> dict[str, Any]:
     counts = f"{len(firing)} firing" + (f", {len(note.alerts) - len(firing)} resolved"
                                         if len(firing) != len(note.alerts) else "")
     return {"type": "Container", "style": style, "bleed": True, "items": [
-        text(f"{state} \u00b7 {severity.upper()}", weight="Bolder", size="Medium", color=color),
-        text(title, weight="Bolder", size="Large", style="heading"),
+        text(f"{state} \u00b7 {inert(severity.upper())}", weight="Bolder", size="Medium", color=color),
+        text(inert(title, TITLE_CHARS), weight="Bolder", size="Large", style="heading"),
         text(counts + (f"; {note.truncated_alerts} more not sent by Alertmanager" if note.truncated_alerts else ""),
              isSubtle=True, spacing="None"),
     ]}

@@ -2,7 +2,10 @@
 
 Reports per detection how many events matched, the per-minute Sum series CloudWatch would record, when
 the alert would have fired and resolved (same window and threshold as the rendered rules), and who/what
-was behind the matches, so a team sees which detection would be noisy before turning it on.
+was behind the matches, so a team sees which detection would be noisy before turning it on. With the stack's
+noise exceptions (``trailwatch:exceptions``) it also shows, per detection, the matches each exception covered
+and the pages with and without them; ``--suggest-exceptions`` prints, instead of the report, entries for the
+principals behind the most pages (:mod:`trailwatch.replay.suggest`).
 
 Inputs are local files and folders or ``s3://bucket/prefix`` URLs; ``--workers`` spreads the work over local
 processes, ``--dask`` over an existing Dask cluster (see :mod:`trailwatch.replay.tasks` for how it is cut).
@@ -25,6 +28,7 @@ from typing import Callable
 
 from ..replay import Report, alert_hold_minutes, render_table, replay_paths, stack_detections
 from ..replay.readers import FOLDER_SUFFIXES, SKIPPED_FOLDERS, ReplayError
+from ..replay.suggest import suggestions, tunable
 from ..stack import PROJECT_ROOT, load_stack
 
 _ACCOUNT = re.compile(r"\d{12}")
@@ -55,6 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only this detection (repeatable)")
     parser.add_argument("--window", type=int, metavar="MINUTES",
                         help="alert window (default: the stack's alertWindowMinutes)")
+    parser.add_argument("--suggest-exceptions", action="store_true",
+                        help="print trailwatch:exceptions entries (YAML, to review and paste) for the principals "
+                             "behind the most pages per detection, each with the pages it would have removed")
     parser.add_argument("--top", type=int, default=5, metavar="N",
                         help="how many top principals/IPs/event names to show (default: 5)")
     parser.add_argument("--workers", type=int, metavar="N",
@@ -97,11 +104,14 @@ def run(args: argparse.Namespace) -> int:
     workers = available_cores() if args.workers is None else args.workers
     if workers < 1:
         raise ReplayError(f"--workers: must be >= 1 (got {workers})")
+    if args.suggest_exceptions and args.format != "table":
+        raise ReplayError(f"--suggest-exceptions: prints YAML entries, not with --format {args.format}")
     key_filter = _key_filter(args)
-    render = renderer(args)
+    render = (lambda report: suggestions(report, stack)) if args.suggest_exceptions else renderer(args)
+    principals = tunable(stack) if args.suggest_exceptions else []
     report = replay_paths(args.paths, detections, window, top=args.top, progress=True,
                           hold_minutes=alert_hold_minutes(stack), workers=workers, dask=args.dask,
-                          key_filter=key_filter)
+                          key_filter=key_filter, exceptions=stack.exceptions, principals=principals)
     if not report.files:
         raise NothingToReplay(
             f"nothing to replay: no CloudTrail files under {', '.join(args.paths)} (folders are searched for "

@@ -6,7 +6,8 @@ datapoint per filter: ``Sum`` = matches, ``SampleCount`` = events, ``Minimum``/`
 no events at all have no datapoint (the exporter then serves nothing for them: absent, not 0).
 
 Delivery lag: every recorded minute carries the time its events were ingested (CloudTrail's delivery to
-CloudWatch Logs); a datapoint counts only what was ingested ``filter_latency`` seconds or more before the read.
+CloudWatch Logs); a datapoint counts only what was ingested ``filter_latency`` seconds (plus the filter's own
+``latency``) or more before the read.
 A datapoint keeps its event minute (assumed, see :mod:`trailwatch.readpath`), so a late event lands in the past.
 Background traffic streams (one per region / log stream) have their own lag.
 
@@ -42,9 +43,16 @@ class FilterMetric:
 
     namespace: str
     metric: str
+    #: The id its matches are recorded under: the detection's, or ``<detection>-x-<exception id>`` for the
+    #: filter counting one exception's share of a detection (``ExceptedFilter.name``).
     detection_id: str
     #: A heartbeat filter matches every CloudTrail record (background traffic included).
     heartbeat: bool = False
+    #: The filter pattern (what replaying records with it counts); None where a test records counts directly.
+    pattern: str | None = None
+    #: Seconds this filter's datapoints become visible after the store's ``filter_latency``: two filters
+    #: reading one log event need not publish at the same moment.
+    latency: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,8 @@ class MetricStore:
             raise ValueError("two metric filters have the same detection id")
         if period < 1:
             raise ValueError(f"period must be >= 1 second (got {period})")
+        if any(f.latency < 0 for f in self.filters):
+            raise ValueError("a metric filter's latency must be >= 0")
         if alignment not in ALIGNMENTS:
             raise ValueError(f"alignment must be one of {', '.join(ALIGNMENTS)} (got {alignment!r})")
         self.origin = int(origin)
@@ -179,7 +189,7 @@ class MetricStore:
         return events + background, matches
 
     def _datapoint(self, f: FilterMetric, ts: int, now: float = math.inf) -> Datapoint | None:
-        events, matches = self._events_and_matches(ts, now)
+        events, matches = self._events_and_matches(ts, now - f.latency)
         hits = matches.get(f.detection_id, 0)
         if self.default_value is None:
             if not hits:

@@ -13,10 +13,16 @@ stretches compressed to one minute (:mod:`.timeline`); only minutes with matches
 cannot change an alert), at most :data:`MAX_MINUTES` of them. The cards keep the records' own event times.
 After the detections have resolved, CloudTrail delivery is stopped so a pipeline card (heartbeat missing)
 shows what a broken trail looks like.
+
+Noise exceptions: on the bundled sample the demo stack carries one (:data:`DEMO_EXCEPTION`, expiring
+:data:`DEMO_EXCEPTION_DAYS` days from today), which covers some of ``unauthorized_api_calls``' events and not
+the others: that alert still fires, and its card says how many events in its window the exception hid.
+``--exceptions FILE`` replaces it with the user's own entries.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -28,20 +34,23 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
+
+import yaml
 
 from ..adapter.card_text import card_text
 from ..adapter.config import check_webhook_url
 from ..adapter.delivery import Teams
-from ..errors import TrailwatchError
+from ..errors import ConfigError, TrailwatchError
+from ..exceptions import KEY as EXCEPTIONS_KEY, today
 from ..render.adapter import adapter_config
 from ..render.common import ALERT_HEARTBEAT_MISSING
 from ..replay import alert_hold_minutes, read_records, replay_records, simulate_alerts
 from ..replay.engine import minute_of
-from ..stack import Stack, config_strings, log_group_name, stack_from_config
+from ..stack import Stack, config_strings, log_group_name, stack_excepted_filters, stack_from_config
 from ..catalog import load_catalog
 from .clock import ScaledClock
-from .emulation import StackEmulation
+from .emulation import StackEmulation, filter_rules
 from .logs import LogsEmulator
 from .pipeline import LocalPipeline, write_private
 from .processes import TeamsAdapter, free_port
@@ -59,6 +68,17 @@ DEMO_SETTINGS = {"scrapeIntervalSeconds": 1, "groupWaitSeconds": 1, "groupInterv
 MARKER = ".trailwatch-demo"
 SETTLE_SECONDS = 4
 REAL_TEAMS_BUDGET = 20
+#: The bundled sample's exception: Stratus Red Team's EC2 password-data role (6 of the 18 unauthorized calls;
+#: the denied AssumeRole calls of the same minute and the other accounts' roles still page).
+DEMO_EXCEPTION = {
+    "detections": ["unauthorized_api_calls"],
+    "reason": "Sanctioned red-team exercise (Stratus Red Team, EC2 password data)",
+    "owner": "security-team",
+    "match": {"userIdentity.sessionContext.sessionIssuer.arn":
+              "arn:aws:iam::457448411975:role/stratus-red-team-ec2-get-password-data-role",
+              "userAgent": "stratus-red-team_*"},
+}
+DEMO_EXCEPTION_DAYS = 90
 
 
 class DemoError(TrailwatchError):
@@ -74,6 +94,7 @@ class Placed:
     expected: dict[str, int]  # detection id -> firing periods on the compressed timeline
     skipped_minutes: int = 0
     account_id: str | None = None
+    excepted: dict[str, int] = field(default_factory=dict)  # exception filter (<detection>-x-<id>) -> events
 
 
 @dataclass
@@ -82,13 +103,46 @@ class DemoResult:
     posted: Counter = field(default_factory=Counter)  # outcome reason -> cards (real Teams only)
 
 
-def demo_stack() -> Stack:
-    """Every catalog detection with a fixed pattern on (the guide's off-by-default ones too)."""
+def bundled_exceptions(on: dt.date | None = None) -> list[dict[str, Any]]:
+    """:data:`DEMO_EXCEPTION`, expiring :data:`DEMO_EXCEPTION_DAYS` days after ``on`` (default: today, UTC)."""
+    expires = (on or today()) + dt.timedelta(days=DEMO_EXCEPTION_DAYS)
+    return [{**DEMO_EXCEPTION, "expires": expires.isoformat()}]
+
+
+def load_exceptions(path: Path) -> list[Any]:
+    """The entries of an exceptions file: a YAML list in the ``trailwatch:exceptions`` format, or a mapping
+    holding that key (as copied from a stack file). The entries themselves are checked with the stack."""
+    where = f"--exceptions {path}"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DemoError(f"{where}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    except yaml.YAMLError as exc:
+        raise DemoError(f"{where}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if isinstance(data, Mapping) and set(data) == {EXCEPTIONS_KEY}:
+        data = data[EXCEPTIONS_KEY]
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise DemoError(f"{where}: must be a YAML list of exception entries (or a mapping with the one key "
+                        f"{EXCEPTIONS_KEY})")
+    return data
+
+
+def demo_stack(exceptions: Sequence[Any] = (), where: str = "") -> Stack:
+    """Every catalog detection with a fixed pattern on (the guide's off-by-default ones too), and
+    ``exceptions`` (raw ``trailwatch:exceptions`` entries; problems reported as from ``where``)."""
     enable = [d.id for d in load_catalog() if d.pattern and not d.enabled]
     config, secrets = config_strings({"aws:region": "us-east-1", "trailwatch:runtime": "none",
                                       "trailwatch:enableDetections": enable,
+                                      **({EXCEPTIONS_KEY: list(exceptions)} if exceptions else {}),
                                       **{f"trailwatch:{k}": v for k, v in DEMO_SETTINGS.items()}})
-    return stack_from_config("demo", config, secrets)
+    try:
+        return stack_from_config("demo", config, secrets)
+    except ConfigError as exc:
+        if not where:
+            raise
+        raise DemoError("\n".join(f"{where}: {line}" for line in str(exc).splitlines())) from None
 
 
 def load_events(path: Path) -> tuple[list[dict[str, Any]], int]:
@@ -110,8 +164,9 @@ def load_events(path: Path) -> tuple[list[dict[str, Any]], int]:
 
 def place_plan(stack: Stack, records: list[dict[str, Any]]) -> Placed:
     """Which minutes to replay (those with matches, at most :data:`MAX_MINUTES`) and what should fire once they
-    are placed on the emulated clock (the rules' semantics, simulated on the compressed timeline)."""
-    report = replay_records(records, stack.detections, stack.settings.alert_window_minutes)
+    are placed on the emulated clock (the rules' semantics, simulated on the compressed timeline, on the
+    matches no exception covers). Every metric filter of the stack is replayed, the exceptions' too."""
+    report = replay_records(records, filter_rules(stack), stack.settings.alert_window_minutes)
     heartbeats = {d.id for d in stack.detections if d.heartbeat}
     matched = sorted({minute for ident, series in report.series.items() if ident not in heartbeats
                       for minute in series})
@@ -130,18 +185,24 @@ def place_plan(stack: Stack, records: list[dict[str, Any]]) -> Placed:
     replayed = ReplayedMinutes.from_counts({m: n for m, n in report.event_minutes.items() if m in kept}, series)
     timeline = Timeline(kept, origin=0, max_gap_periods=PLACEMENT_GAP)
     hold = alert_hold_minutes(stack)
+    tuned: dict[str, list[str]] = {}
+    for f in stack_excepted_filters(stack):
+        tuned.setdefault(f.detection.id, []).append(f.name)
     expected = {}
     for det in stack.detections:
         if det.heartbeat or not series.get(det.id):
             continue
-        shifted = {datetime.fromtimestamp(timeline.slot(m), tz=timezone.utc): n for m, n in series[det.id].items()}
+        paged = {m: n - sum(series.get(name, {}).get(m, 0) for name in tuned.get(det.id, ()))
+                 for m, n in series[det.id].items()}
+        shifted = {datetime.fromtimestamp(timeline.slot(m), tz=timezone.utc): n for m, n in paged.items()}
         periods = simulate_alerts(shifted, stack.settings.alert_window_minutes, det.threshold, hold)
         if periods:
             expected[det.id] = len(periods)
     accounts = Counter(str(r.get("recipientAccountId")) for r in records
                        if re.fullmatch(r"\d{12}", str(r.get("recipientAccountId", ""))))
+    excepted = {name: sum(series.get(name, {}).values()) for names in tuned.values() for name in names}
     return Placed(by_minute, replayed, expected, len(matched) - len(kept),
-                  accounts.most_common(1)[0][0] if accounts else None)
+                  accounts.most_common(1)[0][0] if accounts else None, excepted)
 
 
 def prepare_out(out: Path) -> Path:
@@ -208,9 +269,11 @@ class CardPrinter:
 
 
 def run_demo(events: Path, out: Path, *, teams_url: str | None = None, outage: bool = True,
+             exceptions: Sequence[Any] = (), exceptions_from: str = "",
              echo: Callable[[str], None] = print, timeout: float = 600.0) -> DemoResult:
-    """Run the local chain on ``events`` and write every card body to ``<out>/cards/``."""
-    stack = demo_stack()
+    """Run the local chain on ``events`` and write every card body to ``<out>/cards/``. ``exceptions``: raw
+    ``trailwatch:exceptions`` entries for the demo stack (``exceptions_from`` names where they came from)."""
+    stack = demo_stack(exceptions, exceptions_from)
     records, malformed = load_events(events)
     plan = place_plan(stack, records)
     staging = prepare_out(out)
@@ -220,6 +283,11 @@ def run_demo(events: Path, out: Path, *, teams_url: str | None = None, outage: b
          + f"; {len(plan.records)} minutes with matches replayed"
          + (f" ({plan.skipped_minutes} later ones left out)" if plan.skipped_minutes else "")
          + f"; expected to fire: {', '.join(sorted(plan.expected)) or 'nothing'}")
+    for f in stack_excepted_filters(stack):
+        r = f.rule
+        echo(f"demo: exception {r.id} ({r.reason!r}, owner {r.owner}, until {r.expires}) excepts "
+             f"{plan.excepted.get(f.name, 0)} of the {plan.replayed.matches(f.detection.id)} replayed "
+             f"{f.detection.id} events")
     stops: list[Callable[[], None]] = []
     try:
         with tempfile.TemporaryDirectory(prefix="trailwatch-demo-") as tmp:
@@ -234,9 +302,10 @@ def run_demo(events: Path, out: Path, *, teams_url: str | None = None, outage: b
             stops.append(emulation.stop)
             port = free_port()
             pipeline = LocalPipeline(stack, work / "pipeline", emulation.exporter.address,
-                                     f"http://127.0.0.1:{port}/alerts", account_id=plan.account_id, name="demo")
+                                     f"http://127.0.0.1:{port}/alerts", account_id=plan.account_id, name="demo",
+                                     time_scale=TIME_SCALE)
             stops.append(pipeline.stop)
-            adapter = _adapter(stack, work / "adapter", sink.url, pipeline.adapter_token_file, logs.url, port)
+            adapter = adapter_process(stack, work / "adapter", sink.url, pipeline.adapter_token_file, logs.url, port)
             stops.append(adapter.stop)
             adapter.start()
             pipeline.start()
@@ -269,7 +338,8 @@ def run_demo(events: Path, out: Path, *, teams_url: str | None = None, outage: b
     return result
 
 
-def _adapter(stack: Stack, folder: Path, teams_url: str, token_file: Path, logs_url: str, port: int) -> TeamsAdapter:
+def adapter_process(stack: Stack, folder: Path, teams_url: str, token_file: Path, logs_url: str,
+                    port: int) -> TeamsAdapter:
     """The adapter process with its rendered config, the alert window put on the wall clock (CloudWatch runs
     :data:`TIME_SCALE` times faster here, so the events behind an alert are those of the last 30 s)."""
     folder.mkdir(parents=True)

@@ -2,7 +2,8 @@
 
 :class:`StackEmulation` builds, from a stack, what AWS would hold and serve:
 
-* a :class:`MetricStore` with one metric per enabled detection (heartbeat included), as ``MetricFilterSet``
+* a :class:`MetricStore` with one metric per metric filter the stack deploys (:func:`stack_filters`): one per
+  enabled detection (heartbeat included) and one per (detection, exception) pair, as ``MetricFilterSet``
   creates them (value 1 per match, ``default_value 0``);
 * steady background CloudTrail traffic (``background_events_per_minute`` records a minute that only the
   heartbeat counts, ingested at once: a fast region filling every minute with zeros), starting early enough
@@ -22,16 +23,38 @@ from typing import Any
 
 from ..readpath import MINUTE
 from ..render.exporter import render_exporter_config
-from ..stack import Stack
+from ..replay import Rule
+from ..stack import Stack, stack_excepted_filters
 from .clock import Clock, SystemClock
 from .cloudwatch import FilterMetric, MetricStore
 from .exporter import ExporterEmulator
 from .timeline import ReplayedMinutes, Timeline
 
 
+def stack_filters(stack: Stack, exception_lag: float = 0.0) -> list[FilterMetric]:
+    """Every metric filter the stack puts on its log group, each with the metric it writes and its pattern: the
+    enabled detections (resolved: every one is on) and :func:`trailwatch.stack.stack_excepted_filters` (recorded
+    under ``<detection>-x-<exception id>``, in the detection's namespace). ``exception_lag``: seconds the
+    exception filters publish after the detections' (the worst case the rules' exception guard absorbs)."""
+    s = stack.settings
+    filters = [FilterMetric(d.namespace or s.metric_namespace, d.metric, d.id, d.heartbeat, d.pattern)
+               for d in stack.detections]
+    filters += [FilterMetric(f.namespace or s.metric_namespace, f.metric, f.name, pattern=f.pattern,
+                             latency=exception_lag) for f in stack_excepted_filters(stack)]
+    return filters
+
+
+def filter_rules(stack: Stack) -> list[Rule]:
+    """The stack's metric filters as replay rules: replaying records with them counts, per minute and id, what
+    each filter's metric records (feed the report to :meth:`ReplayedMinutes.from_report`). Thresholds are
+    the alert rules' business (they page on matches minus excepted), so each rule keeps the default."""
+    return [Rule(f.detection_id, f.pattern or "", heartbeat=f.heartbeat) for f in stack_filters(stack)]
+
+
 class StackEmulation:
     def __init__(self, stack: Stack, *, clock: Clock | None = None, background_events_per_minute: int = 20,
-                 filter_latency: float = 0.0, alignment: str = "start", port: int = 0):
+                 filter_latency: float = 0.0, exception_lag: float = 0.0, alignment: str = "start",
+                 port: int = 0):
         s = stack.settings
         self.stack = stack
         self.clock = clock or SystemClock()
@@ -39,8 +62,7 @@ class StackEmulation:
         self.delay = s.exporter_delay_seconds
         self.filter_latency = float(filter_latency)
         self.origin = math.floor(self.clock.now())
-        self.filters = [FilterMetric(d.namespace or s.metric_namespace, d.metric, d.id, d.heartbeat)
-                        for d in stack.detections]  # resolved: every one of them is on
+        self.filters = stack_filters(stack, exception_lag)
         self.store = MetricStore(self.filters, origin=self.origin, period=self.period,
                                  filter_latency=filter_latency, alignment=alignment)
         if background_events_per_minute:

@@ -19,10 +19,17 @@ rule file and Alertmanager fragment, exactly as a team running N trailwatch stac
 Timings come only from the stack settings (the test and the latency script shorten them by building a stack
 with other ``scrapeIntervalSeconds``, ``groupWaitSeconds``... exactly as a user would in Pulumi.<stack>.yaml).
 Other rule or Alertmanager files (the original guide's) can be passed in instead of the rendered ones.
+
+One rendered duration is CloudWatch time inside wall time: a tuned detection pages only on a difference that
+holds :func:`trailwatch.readpath.exception_guard_seconds`, the metric filters' publishing latency plus two
+scrape intervals. Where the emulated CloudWatch runs ``time_scale`` times faster than the wall clock, that
+latency shrinks with it (:func:`scaled_rules`); otherwise a 30-minute window (30 s here) could never outlast a
+guard of 62 s and no tuned detection would ever page. Every other line of the rule file stays as rendered.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from pathlib import Path
@@ -30,14 +37,38 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
+from ..readpath import FILTER_LATENCY_SECONDS, exception_guard_seconds
 from ..render.alertmanager import combined_config
-from ..render.common import EXPORTER_SCRAPE_JOB, dump_yaml, duration, stack_selector
+from ..render.common import EXPORTER_SCRAPE_JOB, detection_alert_name, dump_yaml, duration, stack_selector
 from ..render.files import AM_EXAMPLE_FILE, AM_FRAGMENT_FILE, RULES_FILE, SCRAPE_FILE, render_all
-from ..stack import Stack
+from ..stack import Stack, stack_excepted_filters
 from .processes import Alertmanager, LocalRunError, Prometheus, free_port, wait_until
 
 WEBHOOK_URL_FILE = "secrets/teams-webhook-url"
 ADAPTER_TOKEN_FILE = "secrets/adapter-token"
+
+
+def scaled_rules(stack: Stack, rules_text: str, time_scale: int) -> str:
+    """The rendered rule file with each tuned detection's exception guard put on a CloudWatch that runs
+    ``time_scale`` times faster: its filter-latency part divided by the scale (rounded up), its scrape part
+    kept. LocalRunError if a tuned rule does not hold the guard exactly once (the rule's shape changed)."""
+    tuned = {detection_alert_name(f.detection) for f in stack_excepted_filters(stack)}
+    if time_scale == 1 or not tuned:
+        return rules_text
+    s = stack.settings
+    step = duration(s.scrape_interval_seconds)
+    shipped = exception_guard_seconds(s.scrape_interval_seconds)
+    scaled = shipped - FILTER_LATENCY_SECONDS + math.ceil(FILTER_LATENCY_SECONDS / time_scale)
+    old, new = f"[{duration(shipped)}:{step}]", f"[{duration(scaled)}:{step}]"
+    rules = yaml.safe_load(rules_text)
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            if rule.get("alert") in tuned:
+                if rule["expr"].count(old) != 1:
+                    raise LocalRunError(f"rule {rule['alert']}: no single exception guard {old} to scale")
+                rule["expr"] = rule["expr"].replace(old, new)
+    return dump_yaml(rules, f"As rendered, but the exception guard of tuned detections {old} -> {new}: "
+                            f"CloudWatch runs {time_scale}x faster than the wall clock here.")
 
 
 def write_private(path: Path, text: str) -> None:
@@ -54,7 +85,7 @@ class LocalPipeline:
     def __init__(self, stack: Stack, workdir: Path, exporter_address: str, teams_url: str, *,
                  mode: str | None = None, account_id: str | None = None, rules_text: str | None = None,
                  alertmanager_text: str | None = None, external_labels: Mapping[str, str] | None = None,
-                 name: str = "trailwatch", others: Sequence[tuple[Stack, str]] = ()):
+                 name: str = "trailwatch", others: Sequence[tuple[Stack, str]] = (), time_scale: int = 1):
         self.stack = stack
         self.name = name
         self.workdir = Path(workdir)
@@ -82,11 +113,12 @@ class LocalPipeline:
         if self.mode == "native":
             write_private(self.webhook_url_file, teams_url + "\n")
         self.rules_file = self.workdir / "rules.yml"
-        self.rules_file.write_text(rules_text if rules_text is not None else self.files[RULES_FILE])
+        self.rules_file.write_text(rules_text if rules_text is not None
+                                   else scaled_rules(stack, self.files[RULES_FILE], time_scale))
         self.rule_files = [self.rules_file]
         for (each, _), files in list(zip(self.stacks, self.rendered))[1:]:
             extra = self.workdir / f"rules-{each.name}.yml"
-            extra.write_text(files[RULES_FILE])
+            extra.write_text(scaled_rules(each, files[RULES_FILE], time_scale))
             self.rule_files.append(extra)
         self.alertmanager_file = self.workdir / "alertmanager.yml"
         if alertmanager_text is None and others:

@@ -30,7 +30,7 @@ from pulumi_policy import (
 
 from .. import exceptions as exc
 from ..catalog import MAX_PATTERN_LENGTH, load_catalog
-from ..configcheck import ConfigErrors
+from ..errors import ConfigErrors
 from ..errors import ConfigError, PatternError, TrailwatchError
 from ..filterpattern import compile_pattern
 from ..filterpattern.json_pattern import And, Condition, Node, iter_conditions

@@ -3,8 +3,10 @@
 Public API::
 
     replay_paths(paths, detections, window_minutes=30, *, top=5, progress=False, hold_minutes=0,
-                 workers=1, dask=None, key_filter=None) -> Report   # paths: files, folders, s3:// URLs
-    replay_records(records, detections, window_minutes=30, *, top=5, hold_minutes=0) -> Report
+                 workers=1, dask=None, key_filter=None, exceptions=(), principals=()) -> Report
+                                                       # paths: files, folders, s3:// URLs
+    replay_records(records, detections, window_minutes=30, *, top=5, hold_minutes=0, exceptions=(),
+                   principals=()) -> Report
     stack_detections(stack, *, include_disabled=False) -> list[Detection]
     alert_hold_minutes(stack) -> int                   # the rules' max_over_time look-back, in minutes
     simulate_alerts(series, window_minutes, threshold=1, hold_minutes=0) -> list[Alert]
@@ -12,7 +14,8 @@ Public API::
 
     Report.events, .malformed, .malformed_samples, .window_minutes, .files
     Report.detections[id] -> DetectionReport(matches, first, last, peak_per_minute, series, alerts,
-                                             top_principals, top_source_ips, top_event_names, threshold)
+                                             top_principals, top_source_ips, top_event_names, threshold,
+                                             excepted, paged_series, alerts_without_exceptions)
     Report.series -> {detection_id: {minute (aware UTC datetime): count}}   # minutes with matches
     Report.datapoints(detection_id) -> {minute: count}  # with the zeros of default_value 0
     Report.event_minutes -> {minute: records}
@@ -23,6 +26,11 @@ a ``{id: pattern}`` mapping (threshold 1), or :class:`Rule` items. Records are b
 ``eventTime`` (UTC; ``@timestamp`` when ``eventTime`` is absent, as in Logstash-shipped events); a record
 with neither, or with an unparseable time, is counted in ``malformed`` and matched by nothing. Inputs and
 formats: see :mod:`trailwatch.replay.readers`; alert semantics: :mod:`trailwatch.replay.alerts`.
+
+``exceptions``: the stack's noise exceptions (``Stack.exceptions``); each detection's matches are then split
+into those each exception covers and those that page (see :mod:`trailwatch.replay.report`). ``principals``:
+detection ids whose unexcepted matches are summed per principal, for
+:func:`trailwatch.replay.suggest.suggestions`.
 
 At scale the replay is a map/reduce: the input is cut into tasks (:mod:`~trailwatch.replay.tasks`: files,
 byte ranges of big JSON-lines files, S3 objects from :mod:`~trailwatch.replay.s3`), each read into a
@@ -40,11 +48,12 @@ from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from ..catalog import Detection, load_catalog
+from ..exceptions import ExceptionRule
 from ..readpath import detection_hold_seconds
 from ..stack import Stack
 from .alerts import Alert, simulate_alerts
 from . import cluster, pool
-from .engine import Aggregator, Rule, as_rules, minute_of
+from .engine import Aggregator, Rule, as_rules, minute_of, tuned
 from .partial import Partial
 from .readers import Malformed, RecordReader, ReplayError
 from .report import DetectionReport, Report, build_report, render_table
@@ -68,21 +77,23 @@ def read_records(paths: Iterable[str | os.PathLike]) -> Iterator[Any]:
 
 
 def replay_records(records: Iterable[Any], detections: Detections, window_minutes: int = 30, *,
-                   top: int = 5, hold_minutes: int = 0) -> Report:
+                   top: int = 5, hold_minutes: int = 0, exceptions: Sequence[ExceptionRule] = (),
+                   principals: Iterable[str] = ()) -> Report:
     """Replay an iterable of records (dicts, raw JSON lines, or Malformed markers), consumed lazily."""
-    agg = Aggregator(detections)
+    agg = Aggregator(tuned(as_rules(detections), exceptions, principals))
     agg.feed(records)
     return build_report(Partial.of(agg), window_minutes, top, hold_minutes)
 
 
 def replay_paths(paths: Iterable[str | os.PathLike], detections: Detections, window_minutes: int = 30, *,
                  top: int = 5, progress: bool | Any = False, hold_minutes: int = 0, workers: int = 1,
-                 dask: str | None = None, key_filter: KeyFilter | None = None) -> Report:
+                 dask: str | None = None, key_filter: KeyFilter | None = None,
+                 exceptions: Sequence[ExceptionRule] = (), principals: Iterable[str] = ()) -> Report:
     """Replay CloudTrail files, folders and ``s3://bucket/prefix`` URLs (``key_filter`` selects S3 keys).
     ``progress``: True for a bar on stderr when it is a terminal (after a second), or a stream to draw it
     on. ``workers`` > 1: that many local processes; ``dask``: a scheduler address, to run on that cluster
     instead. The report is the same either way. Raises ReplayError for a missing path or bucket."""
-    rules = as_rules(detections)
+    rules = tuned(as_rules(detections), exceptions, principals)
     Aggregator(rules)  # validates the detections before any work starts
     sources = Sources(paths, key_filter)
     partial = (_on_cluster(dask, sources, rules, progress) if dask is not None

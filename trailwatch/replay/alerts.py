@@ -18,7 +18,7 @@ The heartbeat detection alerts on absence, not on counts, and is not simulated h
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Mapping
 
 
@@ -29,6 +29,12 @@ class Alert:
 
     start: datetime
     end: datetime
+
+
+def minute_time(key: str) -> datetime:
+    """A ``YYYY-MM-DDTHH:MM`` minute key (the engine's) as an aware UTC datetime (fromisoformat: strptime cost
+    a third of a second per million series entries)."""
+    return datetime.fromisoformat(key).replace(tzinfo=timezone.utc)
 
 
 def _qualifying(series: Mapping[datetime, float], window: timedelta, threshold: float) -> list[tuple[datetime, datetime]]:

@@ -8,8 +8,8 @@ are aligned to UTC boundaries (weeks start on Monday) and reach the end of the l
 every alert period is inside the chart.
 
 Per bin a chart shows the matches, the most matches any alert window ending in that bin held (what the
-threshold applies to: a per-hour count says nothing about "N within 30 minutes"), and whether the alert
-fired at any time during the bin; a bin is the finest thing a chart can show, so an alert of a few minutes
+threshold applies to: a per-hour count says nothing about "N within 30 minutes"; with noise exceptions, the
+matches no exception covers, which are what pages), and whether the alert fired at any time during the bin; a bin is the finest thing a chart can show, so an alert of a few minutes
 still shades its whole bin, while the report's text gives exact times.
 """
 
@@ -93,17 +93,19 @@ def bin_detection(det: DetectionReport, bins: Bins, window_minutes: int) -> Dete
     before): each is a difference of prefix sums, in integer minutes. One pass over the minutes with matches
     (the window's oldest minute only moves forward) and a bisection per bin, whatever the window and width."""
     width = bins.width // MINUTE
-    offsets = [(minute - bins.start) // MINUTE for minute in det.series]  # ascending, like the series
-    counts = list(det.series.values())
-    before = [0, *itertools.accumulate(counts)]  # before[i]: matches in the first i minutes with matches
     matches = [0] * bins.count
+    for minute, count in det.series.items():
+        matches[(minute - bins.start) // bins.width] += count
+    paged = det.paged_series
+    offsets = [(minute - bins.start) // MINUTE for minute in paged]  # ascending, like the series
+    counts = list(paged.values())
+    before = [0, *itertools.accumulate(counts)]  # before[i]: matches in the first i minutes with matches
     peaks = [0] * bins.count
     oldest = 0  # the first minute with matches inside the current window
-    for i, (offset, count) in enumerate(zip(offsets, counts)):
+    for i, offset in enumerate(offsets):
         while offsets[oldest] <= offset - window_minutes:
             oldest += 1
         b = offset // width
-        matches[b] += count
         peaks[b] = max(peaks[b], before[i + 1] - before[oldest])
     for b in range(1, bins.count):
         first = b * width

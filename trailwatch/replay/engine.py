@@ -11,6 +11,14 @@ Blocks of JSON lines (:class:`~.readers.LineBlock`, what the reader hands over w
 go to :class:`~.linescan.LineScanner`, which parses only the lines a detection may match and counts
 the rest from their bytes; the results are the same as feeding every record (see that module for the
 exact conditions). ``Aggregator(..., prefilter=False)`` is that record-by-record reference.
+
+A detection with noise exceptions (:mod:`trailwatch.exceptions`) still counts every match in its series (what
+its metric filter records); a match that one of its exceptions holds for is also counted, by the first such
+exception (:func:`~trailwatch.exceptions.excepted_by`), in that exception's series, so what pages is the
+difference. Deciding that reads the whole record, so such a detection's matches are always counted from the
+parsed record (the prefilter parses its lines instead of deciding them from their bytes). With
+``Rule.principals`` the matches no exception holds for are also summed per principal
+(:mod:`~trailwatch.replay.suggest`), for ``replay --suggest-exceptions``.
 """
 
 from __future__ import annotations
@@ -18,13 +26,14 @@ from __future__ import annotations
 import gc
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..catalog import Detection
+from ..exceptions import ExceptionRule, applying, excepted_by
 from ..filterpattern import PatternSet
-from . import topn
+from . import suggest, topn
 from .readers import LineBlock, Malformed, loads
 
 CHECK_EVERY = 16384  # records between progress/pruning checks
@@ -41,6 +50,21 @@ class Rule:
     pattern: str
     threshold: int = 1
     heartbeat: bool = False
+    exceptions: tuple[ExceptionRule, ...] = ()  # this detection's, in config order
+    principals: bool = False  # sum its unexcepted matches per principal (for suggestions)
+
+    @property
+    def reads_records(self) -> bool:
+        """Whether its matches are counted from the parsed record (an exception or a principal must be read)."""
+        return bool(self.exceptions) or self.principals
+
+
+def tuned(rules: Iterable[Rule], exceptions: Sequence[ExceptionRule] = (),
+          principals: Iterable[str] = ()) -> list[Rule]:
+    """The rules with the exceptions that name each attached, and per-principal sums for the ids in
+    ``principals``."""
+    collect = set(principals)
+    return [replace(r, exceptions=applying(exceptions, r.id), principals=r.id in collect) for r in rules]
 
 
 def as_rules(detections: Sequence[Detection] | Mapping[str, str] | Iterable[Rule]) -> list[Rule]:
@@ -133,6 +157,10 @@ class Aggregator:
         self._minutes: dict[str, bool] = {}  # canonical 16-char prefix -> is a valid minute
         # per detection index: the dicts one match updates (pruning edits them in place)
         self.slots = [(self.series[i], self.principals[i], self.source_ips[i], self.event_names[i]) for i in range(n)]
+        # per detection, per exception of it: minute -> matches it excepted; per detection: principal sums
+        self.excepted: list[list[dict[str, int]]] = [[{} for _ in r.exceptions] for r in self.rules]
+        self.by_principal: list[dict[tuple, list]] = [{} for _ in range(n)]
+        self.reading = frozenset(i for i, r in enumerate(self.rules) if r.reads_records)
         self.prefilter = prefilter
         self._scanner: Any = None
 
@@ -201,17 +229,34 @@ class Aggregator:
         if hits:
             index = self.index
             self.count([index[h] for h in hits], key, principal_of(rec), text_of(rec.get("sourceIPAddress")),
-                       text_of(rec.get("eventName")))
+                       text_of(rec.get("eventName")), rec)
 
-    def count(self, hits: Iterable[int], minute: str, principal: str, ip: str, name: str) -> None:
-        """One record matched by the detections ``hits`` (indexes)."""
+    def count(self, hits: Iterable[int], minute: str, principal: str, ip: str, name: str,
+              rec: dict | None = None) -> None:
+        """One record matched by the detections ``hits`` (indexes); ``rec``, the record, is needed when one
+        of them :attr:`~Rule.reads_records`."""
         slots = self.slots
+        reading = self.reading
         for hit in hits:
             s, cp, ci, cn = slots[hit]
             s[minute] = s.get(minute, 0) + 1
             cp[principal] = cp.get(principal, 0) + 1
             ci[ip] = ci.get(ip, 0) + 1
             cn[name] = cn.get(name, 0) + 1
+            if hit in reading:
+                self._tune(hit, minute, rec)
+
+    def _tune(self, hit: int, minute: str, rec: dict | None) -> None:
+        """Which exception of the detection excepts the match (the first that holds), or whose it is."""
+        if rec is None:
+            raise AssertionError(f"detection {self.rules[hit].id!r} has exceptions; its match needs its record")
+        rule = self.rules[hit]
+        found = excepted_by(rule.exceptions, rule.id, rec)
+        if found is not None:
+            counts = self.excepted[hit][rule.exceptions.index(found)]
+            counts[minute] = counts.get(minute, 0) + 1
+        elif rule.principals:
+            suggest.observe(self.by_principal[hit], rec, minute)
 
     @property
     def matches(self) -> list[int]:

@@ -5,11 +5,12 @@ One file with nothing to fetch (no scripts, fonts, stylesheets or images from el
 SVG from :mod:`trailwatch.replay.charts`): it can be mailed, attached to a ticket or opened offline. The page
 holds an overview (alerts and minutes firing per detection, noisiest first, as a chart and a table), then one
 section per detection that matched: a chart of matches over time with the alert periods shaded against the
-threshold (bins: :mod:`trailwatch.replay.chartdata`), the exact alert periods, and the top principals, source
+threshold (bins: :mod:`trailwatch.replay.chartdata`), the exact alert periods, the matches each noise exception
+covered (with its reason, owner and expiry) and the pages with and without them, and the top principals, source
 IPs and event names. Detections without matches are listed by name only: an empty chart says nothing more.
 
 Every value from the logs, the config or the command line (principals, IPs, event names, detection ids, file
-names) is HTML-escaped. The same report gives the same page byte for byte: no timestamp of the run is written
+names, exception reasons and owners) is HTML-escaped. The same report gives the same page byte for byte: no timestamp of the run is written
 and the charts are deterministic.
 """
 
@@ -86,15 +87,19 @@ def _overview(report: Report, order: list[DetectionReport], anchors: dict[str, s
                               [None if d.heartbeat else alert_minutes(d) for d in order]))
     out.append("<table>")
     out.append("<tr><th>detection</th><th class=n>alerts</th><th class=n>minutes firing</th>"
-               "<th class=n>matches</th><th class=n>peak/min</th><th class=n>threshold</th>"
-               "<th>first match</th><th>last match</th></tr>")
+               "<th class=n>alerts without exceptions</th><th class=n>matches</th><th class=n>excepted</th>"
+               "<th class=n>peak/min</th><th class=n>threshold</th><th>first match</th><th>last match</th></tr>")
     for det in order:
         name = escape(det.id)
         if det.id in anchors:
             name = f'<a href="#{anchors[det.id]}">{name}</a>'
-        alerts, minutes = ("heartbeat", "n/a") if det.heartbeat else (f"{len(det.alerts):,}", f"{alert_minutes(det):,}")
+        alerts, minutes, without = (("heartbeat", "n/a", "n/a") if det.heartbeat else
+                                    (f"{len(det.alerts):,}", f"{alert_minutes(det):,}",
+                                     f"{len(det.alerts_without_exceptions):,}"))
+        excepted = f"{det.excepted_events:,}" if det.excepted else "-"
         out.append(f"<tr><td>{name}</td><td class=n>{alerts}</td><td class=n>{minutes}</td>"
-                   f"<td class=n>{det.matches:,}</td><td class=n>{det.peak_per_minute:,}</td>"
+                   f"<td class=n>{without}</td><td class=n>{det.matches:,}</td><td class=n>{excepted}</td>"
+                   f"<td class=n>{det.peak_per_minute:,}</td>"
                    f"<td class=n>{det.threshold:,}</td><td>{_time(det.first)}</td><td>{_time(det.last)}</td></tr>")
     out.append("</table>")
     quiet = [escape(d.id) for d in order if not d.matches]
@@ -119,6 +124,7 @@ def _sections(report: Report, matched: list[DetectionReport], anchors: dict[str,
         out.append(detection_chart(det.id, data, bins, threshold=det.threshold,
                                    window_minutes=report.window_minutes, heartbeat=det.heartbeat))
         out.append(_alert_list(det))
+        out.append(_exceptions(det))
         out.append(_tops(det))
     return out
 
@@ -142,6 +148,20 @@ def _alert_list(det: DetectionReport) -> str:
     shown = ", ".join(f"{_time(a.start)} to {_time(a.end)}" for a in det.alerts[:ALERTS_LISTED])
     more = f" and {len(det.alerts) - ALERTS_LISTED:,} more" if len(det.alerts) > ALERTS_LISTED else ""
     return f"<p>Alert periods (UTC, end exclusive): {shown}{more}.</p>"
+
+
+def _exceptions(det: DetectionReport) -> str:
+    """The matches each exception covered, and what that did to the pages."""
+    if not det.excepted:
+        return ""
+    rows = "".join(f"<tr><td><code>{escape(e.rule.id)}</code></td><td>{escape(e.rule.reason)}</td>"
+                   f"<td>{escape(e.rule.owner)}</td><td>{e.rule.expires.isoformat()}</td>"
+                   f"<td class=n>{e.events:,}</td></tr>" for e in det.excepted)
+    pages = ("" if det.heartbeat else
+             f"<p>Pages: {len(det.alerts):,} with exceptions, {len(det.alerts_without_exceptions):,} without "
+             f"({det.excepted_events:,} of {det.matches:,} matches excepted).</p>")
+    return (f"{pages}<table><tr><th>exception</th><th>reason</th><th>owner</th><th>expires</th>"
+            f"<th class=n>matches excepted</th></tr>{rows}</table>")
 
 
 def _tops(det: DetectionReport) -> str:

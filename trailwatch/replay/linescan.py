@@ -39,6 +39,11 @@ members must be as above and it must end with ``}``, and the whole block must be
 line is not validated, so a regular line that is broken after its ``sourceIPAddress`` (e.g. a missing
 comma in ``requestParameters``) counts as a record where a full parse would count it malformed. A
 candidate line that does not parse is handed to the record-by-record path, which reports it.
+
+A detection that :attr:`~.engine.Rule.reads_records` (it has noise exceptions, which may read any member)
+is never counted from a line's bytes: the lines decided to match it, and every regular line when it matches
+them all, become candidates, parsed and counted as the reference counts them. Its other lines are ruled out
+as before (an exception only ever removes matches).
 """
 
 from __future__ import annotations
@@ -201,6 +206,7 @@ class LineScanner:
     def __init__(self, agg: Aggregator):
         self.agg = agg
         self.detections = [_Detection(i, p) for i, p in enumerate(agg.patterns.patterns)]
+        self.reading = agg.reading  # detections whose matches are counted from the parsed record
         for det in self.detections:
             for col, checks in det.checks.items():
                 if col in det.cols:
@@ -262,11 +268,13 @@ class LineScanner:
             for row in lines.holding(det.needles):
                 if row not in irregular and column[row] in values:
                     candidates.setdefault(row, []).append(det.index)
+        if self.reading:
+            self._to_parse(marginal, matched, candidates, len(rows), irregular)
         parsed: list[tuple[int, dict, list[int]]] = []
         failed = set()
         for row, dets in candidates.items():
             hits = self._captured(rows[row], dets) if rows[row][ERROR] else None
-            if hits is not None:
+            if hits is not None and not self.reading.intersection(hits):
                 if hits:
                     matched.setdefault(row, []).extend(hits)
                 continue
@@ -279,6 +287,24 @@ class LineScanner:
         if failed:
             raise _Retry(failed)
         return _Plan(counts, marginal, matched, parsed)
+
+    def _to_parse(self, marginal: list[int], matched: dict[int, list[int]], candidates: dict[int, list[int]],
+                  n: int, irregular: set[int]) -> None:
+        """Turn the lines decided to match a detection that reads records into candidates of it."""
+        for i in [i for i in marginal if i in self.reading]:
+            marginal.remove(i)
+            for row in range(n):
+                if row not in irregular:
+                    candidates.setdefault(row, []).append(i)
+        for row, dets in list(matched.items()):
+            if self.reading.isdisjoint(dets):
+                continue
+            candidates.setdefault(row, []).extend(i for i in dets if i in self.reading)
+            kept = [i for i in dets if i not in self.reading]
+            if kept:
+                matched[row] = kept
+            else:
+                del matched[row]
 
     def _narrow(self, candidates: dict[int, list[int]], lines: "_Lines") -> None:
         """Keep, of a detection with many candidate lines, only those holding a member name it needs."""
@@ -486,7 +512,7 @@ class LineScanner:
                       strings[r[IP]], strings[r[NAME]])  # type: ignore[arg-type]
         for row, rec, hits in plan.parsed:
             agg.count(hits, minutes_of[rows[row][MINUTE]], principal_of(rec),  # type: ignore[arg-type]
-                      text_of(rec.get("sourceIPAddress")), text_of(rec.get("eventName")))
+                      text_of(rec.get("sourceIPAddress")), text_of(rec.get("eventName")), rec)
 
     def _exact(self, block: LineBlock, rows: list[tuple], irregular: list[int], lines: "_Lines", position: int,
                where: Callable[[int], str]) -> int:

@@ -14,7 +14,9 @@ partial also carries how many lines and records it held, and :meth:`Partial.malf
 the earlier ranges of the same file. Locations therefore read the same as in a one-pass run.
 
 A partial holds plain lists, dicts, ints and strings: it pickles (process pools, Dask) and stays small,
-bounded like the engine by the distinct minutes and the counters' cap.
+bounded like the engine by the distinct minutes and the counters' cap. Exception counts are per-minute sums
+like the series; the per-principal sums of ``replay --suggest-exceptions`` merge as
+:meth:`~trailwatch.replay.suggest.Seen.absorb` says.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Iterable
 
 from . import topn
 from .engine import MALFORMED_SAMPLES, Aggregator, Rule
+from .suggest import Seen, merge_seen
 
 _LINE = re.compile(r":(\d+)")  # <file>:<line>[:<column>]: reason
 _RECORD = re.compile(r" record #(\d+)")  # <file> record #<n>: reason
@@ -42,13 +45,16 @@ class Partial:
     tops: tuple[list[dict[str, int]], ...] = ()  # principals, source IPs, event names: per detection a counter
     top_error: tuple[list[int], ...] = ()  # same shape: how much each counter's counts may be low
     ranges: dict[int, tuple[str, int, int, int]] = field(default_factory=dict)  # order -> (where, start, lines, records)
+    excepted: list[list[dict[str, int]]] = field(default_factory=list)  # per detection, per exception: minute -> n
+    by_principal: list[dict[tuple, Seen]] = field(default_factory=list)  # per detection (see suggest.observe)
 
     @classmethod
     def empty(cls, rules: Iterable[Rule]) -> "Partial":
         rules = tuple(rules)
         n = len(rules)
         return cls(rules, series=[{} for _ in range(n)], tops=tuple([{} for _ in range(n)] for _ in range(3)),
-                   top_error=tuple([0] * n for _ in range(3)))
+                   top_error=tuple([0] * n for _ in range(3)),
+                   excepted=[[{} for _ in r.exceptions] for r in rules], by_principal=[{} for _ in range(n)])
 
     @classmethod
     def of(cls, agg: Aggregator, *, order: int = 0) -> "Partial":
@@ -57,7 +63,7 @@ class Partial:
         return cls(tuple(agg.rules), agg.events, agg.malformed,
                    [(order, rank, text) for rank, text in enumerate(agg.malformed_samples)],
                    agg.event_minutes, agg.series, (agg.principals, agg.source_ips, agg.event_names),
-                   agg.top_error)
+                   agg.top_error, excepted=agg.excepted, by_principal=agg.by_principal)
 
     def absorb(self, other: "Partial") -> "Partial":
         """Merge ``other`` into this partial (in place); returns self."""
@@ -73,6 +79,11 @@ class Partial:
             for i, counter in enumerate(group):
                 errors[i] += other_errors[i] + topn.add(counter, other_group[i])
         self.ranges.update(other.ranges)
+        for mine_ex, theirs_ex in zip(self.excepted, other.excepted):
+            for mine, theirs in zip(mine_ex, theirs_ex):
+                _sum(mine, theirs)
+        for mine_seen, theirs_seen in zip(self.by_principal, other.by_principal):
+            merge_seen(mine_seen, theirs_seen)
         return self
 
     def malformed_samples(self) -> list[str]:
