@@ -2,8 +2,9 @@
 # make plan  - offline plan of the dev stack (no Pulumi CLI, no AWS credentials)
 # make render STACK=dev OUT=out  - write every rendered config file for a stack
 # make latency - API call -> Teams card and share of events paged, shipped vs previous read path (a model, ~20 s)
-# make demo [EVENTS=file] - the alert path locally (real Prometheus/Alertmanager/adapter) on a CloudTrail
-#             sample; prints each Teams card, writes the bodies to demo-out/cards (~3 min)
+# make demo [EVENTS=file] [EXCEPTIONS=file] - the alert path locally (real Prometheus/Alertmanager/adapter) on a
+#             CloudTrail sample, with noise exceptions (a YAML list; default: the bundled one); prints each Teams
+#             card, writes the bodies to demo-out/cards (~2 min)
 # make bench - replay (whole catalog, 1 core and all cores) vs jq, DuckDB, an orjson parse loop (one filter) and the line regex alone, best of 3 rounds
 PYTHON ?= python3
 VENV := .venv
@@ -40,4 +41,4 @@ latency: venv
 	$(PY) bench/latency.py
 
 demo: venv tools
-	$(PY) -m trailwatch demo $(if $(EVENTS),--events $(EVENTS))
+	$(PY) -m trailwatch demo $(if $(EVENTS),--events $(EVENTS)) $(if $(EXCEPTIONS),--exceptions $(EXCEPTIONS))

@@ -16,7 +16,7 @@ from trailwatch.localrun.clock import ManualClock
 from trailwatch.localrun.cloudwatch import FilterMetric, MetricStore
 from trailwatch.localrun.exporter import ExporterEmulator
 from trailwatch.localrun.latency import PromSide, detection_config, simulate
-from trailwatch.readpath import lag_budget_seconds
+from trailwatch.readpath import exception_guard_scrapes, exception_guard_seconds, lag_budget_seconds
 from trailwatch.render.exporter import exporter_config
 from trailwatch.render.rules import detection_hold
 
@@ -109,3 +109,28 @@ def test_delivery_that_keeps_flowing_later_than_the_heartbeat_window_empties_it(
     assert heartbeat_read(S.delivery_lag_tolerance_minutes - 5) > 0
     assert heartbeat_read(window) is None            # nothing with an event time in the window has arrived
     assert heartbeat_read(window + 10) is None
+
+
+TUNED_PROM = PromSide(S.scrape_interval_seconds, S.scrape_interval_seconds, detection_hold(S), S.group_wait_seconds,
+                      guard=exception_guard_seconds(S.scrape_interval_seconds))
+
+
+@settings(max_examples=150, deadline=None)
+@given(lag=st.floats(0, TOLERANCE), offset=st.floats(0, 59.9), scrape=st.floats(0, 59.9), evaluation=st.floats(0, 59.9),
+       failed=st.integers(0, 40))
+def test_a_tuned_detection_still_pages_every_event_within_the_tolerance(lag, offset, scrape, evaluation, failed):
+    """With exceptions, the rule pages once the guard's scrapes in a row saw the event: check_guard keeps the
+    default tolerance, at the cost of the guard's extra scrapes (one failed scrape is bridged by the lookback)."""
+    out = simulate(NEW, TUNED_PROM, offset, lag, scrape, evaluation, horizon=HORIZON,
+                   failed_scrapes=frozenset({failed}))
+    assert out.card_at is not None, f"lost: lag {lag:.0f} s, failed scrape #{failed}"
+    guard_extra = (exception_guard_scrapes(S.scrape_interval_seconds) - 1) * S.scrape_interval_seconds
+    assert out.card_at - (out.event_time + lag) <= 60 + 2 * 60 + guard_extra + 60 + 60 + S.group_wait_seconds + 1
+
+
+def test_the_guard_delays_a_tuned_page_by_its_extra_scrapes_and_no_more():
+    plain = simulate(NEW, NEW_PROM, 30, 300, 10, 20, horizon=HORIZON)
+    tuned = simulate(NEW, TUNED_PROM, 30, 300, 10, 20, horizon=HORIZON)
+    extra = (exception_guard_scrapes(S.scrape_interval_seconds) - 1) * S.scrape_interval_seconds
+    assert plain.card_at is not None and tuned.card_at is not None
+    assert extra <= tuned.card_at - plain.card_at <= extra + S.scrape_interval_seconds

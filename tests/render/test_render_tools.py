@@ -19,7 +19,7 @@ from tools import run_tool
 from trailwatch.render import files as F
 from trailwatch.render.adapter import adapter_config
 from trailwatch.render.alertmanager import combined_config
-from trailwatch.render.common import MODES
+from trailwatch.render.common import MODES, excepted_name
 from trailwatch.stack import stack_excepted_filters
 
 # cloudwatch_exporter's configuration keys (CloudWatchCollector.loadConfig, v0.16-v0.18).
@@ -103,7 +103,8 @@ def test_dashboard_is_grafana_json_querying_only_exported_names(rendered):
     stack = rendered["stack"]
     files = rendered["adapter"][1]
     board = json.loads(files[F.DASHBOARD_FILE])
-    exported = {det.exported_name for det in stack.detections}
+    excepted = {excepted_name(stack, f) for f in stack_excepted_filters(stack)}
+    exported = {det.exported_name for det in stack.detections} | excepted
     assert board["uid"] and board["schemaVersion"] >= 36 and board["panels"]
     ids, used = set(), set()
     for panel in board["panels"]:
@@ -119,7 +120,7 @@ def test_dashboard_is_grafana_json_querying_only_exported_names(rendered):
     cells = [(p["gridPos"]["x"] + dx, p["gridPos"]["y"] + dy) for p in board["panels"]
              for dx in range(p["gridPos"]["w"]) for dy in range(p["gridPos"]["h"])]
     assert len(cells) == len(set(cells)), "panels overlap"
-    assert exported <= used  # every detection and the heartbeat have a panel
+    assert exported <= used  # every detection, the heartbeat and every exception's count have a panel
 
 
 def test_no_mode_writes_the_webhook_url_and_adapter_config_is_the_catalog_view(rendered):

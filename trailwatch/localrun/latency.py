@@ -8,7 +8,9 @@ for cloudwatch_exporter's read and newest-datapoint choice) and a small model of
 * storage: with ``set_timestamp: true`` a sample carries the datapoint's time and Prometheus keeps it only if
   that time is newer than the series' last sample (same time, other value: ``ErrDuplicateSampleForTimestamp``;
   older: out of order); with ``set_timestamp: false`` every scrape's sample is stored at the scrape time;
-* the detection rule ``max_over_time(<series>[range]) >= threshold``, evaluated every ``eval_interval``;
+* the detection rule ``max_over_time(<series>[range]) >= threshold``, evaluated every ``eval_interval``; for a
+  detection with noise exceptions (``guard`` > 0), ``max_over_time(min_over_time(<series>[guard:step])[range:step])``
+  with the step the scrape interval and Prometheus' five-minute lookback (the event is not excepted);
 * the card: the first firing evaluation + ``group_wait`` + the post.
 
 A second region's traffic fills every minute with zeros (``default_value: 0``) at no lag, as in a multi-region
@@ -41,6 +43,7 @@ class PromSide:
     group_wait: int
     notify: float = 1.0
     threshold: int = 1
+    guard: int = 0           # a tuned detection's min_over_time subquery range (0: untuned)
 
 
 @dataclass(frozen=True)
@@ -101,9 +104,35 @@ def simulate(config: Mapping[str, Any], prom: PromSide, event_offset: float, lag
                         last_ts = ts
             index += 1
             scrape += prom.scrape_interval
-        window = [v for (ts, v), at in zip(samples, stored_at)
-                  if at <= evaluation and evaluation - prom.rule_range < ts <= evaluation]
-        if window and max(window) >= prom.threshold:
+        known = [(ts, v) for (ts, v), at in zip(samples, stored_at) if at <= evaluation]
+        if _fires(known, evaluation, prom):
             return Outcome(event_time, lag, evaluation + prom.group_wait + prom.notify)
         evaluation += prom.eval_interval
     return Outcome(event_time, lag, None)
+
+
+#: Prometheus' default lookback: an instant query sees the newest sample at most this old.
+LOOKBACK = 300
+
+
+def _fires(samples: list[tuple[float, float]], at: float, prom: PromSide) -> bool:
+    """Whether the detection rule is active at evaluation time ``at`` over the stored ``samples``."""
+    if not prom.guard:
+        window = [v for ts, v in samples if at - prom.rule_range < ts <= at]
+        return bool(window) and max(window) >= prom.threshold
+
+    def value(x: float) -> float | None:
+        seen = [v for ts, v in samples if x - LOOKBACK < ts <= x]
+        return seen[-1] if seen else None
+
+    def grid(end: float, span: float) -> list[float]:
+        step = prom.scrape_interval
+        last = math.floor(end / step) * step
+        return [last - k * step for k in range(int(span // step)) if last - k * step > end - span]
+
+    def guarded(x: float) -> float | None:
+        values = [v for v in map(value, grid(x, prom.guard)) if v is not None]
+        return min(values) if values else None
+
+    held = [v for v in map(guarded, grid(at, prom.rule_range)) if v is not None]
+    return bool(held) and max(held) >= prom.threshold

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..stack import Stack
+from ..stack import Stack, stack_excepted_filters
 from .common import (
     ADAPTER_SCRAPE_JOB, EXPORTER_SCRAPE_JOB, STACK_LABEL, TEAMS_INTEGRATION, TRAILWATCH_LABEL, TRAILWATCH_VALUE, duration,
-    event_detections, exported_name, heartbeat_detections, stack_selector,
+    event_detections, excepted_name, exported_name, heartbeat_detections, stack_selector,
 )
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -79,6 +79,17 @@ def dashboard(stack: Stack) -> dict[str, Any]:
                interval="1m"),
     ]
     y = 18
+    excepted = stack_excepted_filters(stack)
+    if excepted:
+        panels.append(_panel(
+            len(panels) + 1, "timeseries", f"Excepted (not paged) CloudTrail events in the last {window}", (0, y, 24, 10),
+            [_target(f"{f.detection.id}-{f.rule.id}",
+                     f"sum(max_over_time({excepted_name(stack, f)}{own}[$__interval]))",
+                     f"{f.detection.id}: {f.rule.reason} ({f.rule.owner}, until {f.rule.expires})")
+             for f in excepted],
+            "Matching events that a noise exception covers, per detection and exception: counted, never paged. "
+            "A sudden rise is worth a look: the excepted principal may be doing something new.", interval="1m"))
+        y += 10
     for det in heartbeat_detections(stack):
         panels.append(_panel(len(panels) + 1, "timeseries", f"CloudTrail records delivered ({det.id})",
                              (0, y, 12, 8),
