@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 
+from .adapter.config import Parser, without_urls
 from .errors import TrailwatchError
 
 DESCRIPTION = "Trailwatch offline tools: preview a stack, render its files, and test filter patterns on your logs."
@@ -28,8 +29,8 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m trailwatch", description=DESCRIPTION, epilog=EPILOG)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = Parser(prog="python -m trailwatch", description=DESCRIPTION, epilog=EPILOG)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     for name, (module, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
         importlib.import_module(module).add_arguments(command)
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         return importlib.import_module(args.module).run(args)
     except TrailwatchError as exc:
         for line in str(exc).splitlines() or [type(exc).__name__]:  # several config errors: one line each
-            print(f"error: {line}", file=sys.stderr)
+            print(f"error: {without_urls(line)}", file=sys.stderr)
         return getattr(exc, "exit_code", 2)
     except BrokenPipeError:
         return 0

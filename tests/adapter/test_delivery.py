@@ -41,11 +41,59 @@ def test_5xx_and_transport_errors_are_retried_with_growing_waits(monkeypatch):
     assert gaps[0] < gaps[1] < gaps[2]
 
 
-def test_retry_after_longer_than_the_budget_gives_up_in_time():
+def test_retry_after_longer_than_the_budget_is_a_retryable_answer_remembered_for_later_sends():
     t, post, _ = teams([(429, "30")], budget=1.0)
     began = time.monotonic()
     outcome = t.send(b"{}")
-    assert outcome.reason == "http_429" and not outcome.delivered and time.monotonic() - began < 1.0
+    assert (outcome.reason, outcome.delivered, outcome.status) == ("throttled", False, 429)
+    assert 29 < outcome.retry_in <= 30 and time.monotonic() - began < 1.0
+    again = t.send(b"{}")  # Alertmanager's retry, well before the 30 s: nothing is posted
+    assert again.reason == "throttled" and again.attempts == 0 and 28 < again.retry_in < 30
+    assert len(post.calls) == 1
+
+
+def test_a_short_retry_after_is_waited_for_by_every_send():
+    t, post, retried = teams([(429, "1")], budget=3.0)
+    assert t.send(b"{}").delivered and retried == ["http_429"]
+    assert post.calls[1] - post.calls[0] >= 0.95
+
+
+def test_redirects_are_never_followed_and_are_not_deliveries():
+    """A 302 from the Workflows URL: the real client does not follow it (that would re-send a body-less GET
+    the adapter would count as delivered); the status is a final failure."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    seen: list[str] = []
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            seen.append("POST")
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(302)
+            self.send_header("Location", "/elsewhere")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_GET(self):  # noqa: N802
+            seen.append("GET")
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Redirecting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        t = Teams(f"http://127.0.0.1:{server.server_port}/hook?sig=s", 2.0, Pacer(rate=1000))
+        outcome = t.send(b"{}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (outcome.delivered, outcome.reason, outcome.attempts) == (False, "http_302", 1)
+    assert seen == ["POST"]
 
 
 def test_retry_after_forms():

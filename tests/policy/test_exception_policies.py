@@ -210,7 +210,7 @@ def test_plan_refuses_a_past_exception_and_warns_of_a_near_one(tmp_path, capsys)
 # --- what was really registered ---------------------------------------------------------------------------------------
 
 def _set_pattern(text: str):
-    return edit_props(FILTER, lambda p: p.update(pattern=text), "test-exception-iam_policy_changes")
+    return edit_props(FILTER, lambda p: p.update(pattern=text), "trailwatch-iam_policy_changes-x-")
 
 
 def _iam_pattern() -> str:
@@ -240,7 +240,7 @@ def test_an_exception_filter_with_a_negative_comparison_is_refused(clause, shown
     pattern = "{ (" + _iam_pattern()[1:-1] + ") && ($.userAgent = \"*pulumi-aws/*\" && " + clause + ") }"
     found = [v for v in _exact(_set_pattern(pattern)) if v.policy == EXACT]
     (v,) = found
-    assert v.level == "mandatory" and v.name == "test-exception-iam_policy_changes-x-0ae71890"
+    assert v.level == "mandatory" and v.name == "trailwatch-iam_policy_changes-x-0ae71890"
     assert f"compares {clause.split()[0]} {shown} outside its detection's pattern" in v.message
 
 
@@ -268,7 +268,7 @@ def test_an_exception_count_subtracted_from_another_detection_is_refused(tuned_r
     _, stack = tuned_run
     sg = next(f for f in stack_excepted_filters(stack) if f.detection.id == "security_group_changes")
     moved = edit_props(FILTER, lambda p: p["metric_transformation"].update(name=sg.metric),
-                       "test-exception-iam_policy_changes")
+                       "trailwatch-iam_policy_changes-x-")
     found = _exact(moved)
     (v,) = [v for v in found if v.policy == EXACT]
     assert ("is used by TrailwatchSecurityGroupChanges in stack output prometheusRules, its detection's count "
@@ -278,7 +278,7 @@ def test_an_exception_count_subtracted_from_another_detection_is_refused(tuned_r
 
 def test_an_exception_count_no_rule_subtracts_is_refused():
     renamed = edit_props(FILTER, lambda p: p["metric_transformation"].update(name="IAMPolicyChangesExceptedBogus"),
-                         "test-exception-iam_policy_changes")
+                         "trailwatch-iam_policy_changes-x-")
     found = _exact(renamed)
     (v,) = [v for v in found if v.policy == EXACT]
     assert "is used by no alert rule" in v.message
@@ -287,7 +287,7 @@ def test_an_exception_count_no_rule_subtracts_is_refused():
 
 def test_an_exception_filter_without_its_detection_filter_is_refused():
     renamed = edit_props(FILTER, lambda p: p.update(name="trailwatch-test-iam_policy_change-x-0ae71890"),
-                         "test-exception-iam_policy_changes")
+                         "trailwatch-iam_policy_changes-x-")
     (v,) = [v for v in _exact(renamed) if v.policy == EXACT]
     assert "no metric filter trailwatch-test-iam_policy_change of its detection" in v.message
 

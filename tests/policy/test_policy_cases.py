@@ -200,7 +200,7 @@ CASES: dict[str, Case] = {
     "exceptions-guarded": Case("none", (), _exception_config(deployer_exception(["root_usage"]))),
     "exceptions-expiring-soon": Case("none", (), _tuned([deployer_exception(["iam_policy_changes"], days=3)])),
     "exception-filters-exact": Case("none", (), _tuned([deployer_exception(["iam_policy_changes"])], edit_props(
-        FILTER, lambda p: p.update(pattern='{ $.userAgent = "*pulumi-aws/*" }'), "test-exception"))),
+        FILTER, lambda p: p.update(pattern='{ $.userAgent = "*pulumi-aws/*" }'), "-x-"))),
 }
 
 #: Resource types each newer policy checks; their violating example is the first weakening caught by them.

@@ -10,15 +10,17 @@ import threading
 from pathlib import Path
 
 from . import PORT
-from .config import AdapterConfigError, load_config, read_token, read_webhook_url
+from .config import AdapterConfigError, Parser, load_config, read_token, read_webhook_url, without_urls
 
 DEFAULT_LISTEN = f"0.0.0.0:{PORT}"
+#: On SIGTERM: how long deliveries in flight get to end (below Kubernetes' default 30 s grace period).
+DRAIN_SECONDS = 25
 #: Libraries whose debug output may carry request details: never below WARNING, whatever --log-level says.
 QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m trailwatch.adapter",
+    p = Parser(prog="python -m trailwatch.adapter",
                                 description="Alertmanager webhook (v4) -> enriched Adaptive Card -> Teams Workflows.")
     p.add_argument("--config", required=True, type=Path, help="adapter config JSON (python -m trailwatch render)")
     p.add_argument("--webhook-url-file", required=True, type=Path, help="file holding the Teams Workflows URL")
@@ -27,6 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--listen", default=DEFAULT_LISTEN, help=f"host:port to listen on (default {DEFAULT_LISTEN})")
     p.add_argument("--max-body-bytes", type=int, default=1024 * 1024, help="largest accepted request body")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    p.add_argument("--drain-seconds", type=float, default=DRAIN_SECONDS,
+                   help=f"on SIGTERM, how long deliveries in flight get to end (default {DRAIN_SECONDS})")
     return p.parse_args(argv)
 
 
@@ -63,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.max_body_bytes < 1024:
             raise AdapterConfigError(f"--max-body-bytes: must be at least 1024 (got {args.max_body_bytes})")
     except AdapterConfigError as exc:
-        print(f"trailwatch adapter: {exc}", file=sys.stderr)
+        print(f"trailwatch adapter: {without_urls(str(exc))}", file=sys.stderr)
         return 2
     from .delivery import Teams
     from .server import Adapter, Metrics, serve
@@ -78,15 +82,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"trailwatch adapter: --listen {host}:{port}: cannot listen ({exc.strerror})", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
-    logging.getLogger("trailwatch.adapter").info(
-        "listening on %s:%d for stack %s (%d detections, log group %s)", host, port, config.stack,
-        len(config.detections), config.log_group)
+    log = logging.getLogger("trailwatch.adapter")
+    log.info("listening on %s:%d for stack %s (%d detections, log group %s)", host, port, config.stack,
+             len(config.detections), config.log_group)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        server.server_close()  # stop accepting: new connections are refused, Alertmanager retries elsewhere
+    log.info("stopping: draining deliveries in flight (at most %g s)", args.drain_seconds)
+    left = server.drain(args.drain_seconds)
+    if left:
+        log.warning("stopped with %d delivery(ies) or request(s) still in flight", left)
+    else:
+        log.info("stopped: nothing in flight")
     return 0
 
 

@@ -47,6 +47,11 @@ _EMPHASIS = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
 _LIST_START = re.compile(r"\A([-+]|\d+[.)])(?= )")
 #: What Teams turns into a link by itself: ``scheme://`` and ``www.``.
 _AUTOLINK = re.compile(r"(?i)(?<=[a-z0-9]):/(?=/)|\bwww\.")
+#: The only links a card carries: AWS console pages in a real region (the adapter's Logs Insights and event
+#: history links; an annotation's URL only if it is one of these), nothing after the host but a path.
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}\Z")
+_CONSOLE_URL = re.compile(r"https://[a-z]{2}(-[a-z]+)+-\d{1,2}\.console\.aws\.amazon\.com/[!-~]*\Z")
+MAX_URL_CHARS = 2048
 _STYLE = {"critical": "attention", "high": "attention", "warning": "warning", "info": "accent"}
 _COLOR = {"critical": "attention", "high": "attention", "warning": "warning", "info": "accent"}
 
@@ -85,28 +90,35 @@ def text(value: str, **extra: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": value, "wrap": True, **extra}
 
 
-def facts(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    """Titles are the card's own; every value comes from outside and is made :func:`inert`."""
-    return {"type": "FactSet", "facts": [{"title": t, "value": inert(v)} for t, v in pairs if v]}
+def facts(pairs: list[tuple[str, str]], limit: int | None = None) -> dict[str, Any]:
+    """Titles are the card's own; every value comes from outside and is made :func:`inert` (at most ``limit``
+    characters)."""
+    return {"type": "FactSet", "facts": [{"title": t, "value": inert(v, limit)} for t, v in pairs if v]}
+
+
+def console_url(url: str) -> str | None:
+    """``url`` if it is an AWS console page (https, a region's console host, at most :data:`MAX_URL_CHARS`)."""
+    return url if len(url) <= MAX_URL_CHARS and _CONSOLE_URL.match(url) else None
 
 
 def event_history_url(region: str, event_id: str) -> str:
     return (f"https://{region}.console.aws.amazon.com/cloudtrailv2/home?region={quote(region)}"
-            f"#/events/{quote(event_id)}")
+            f"#/events/{quote(event_id, safe='')}")
 
 
-def _event_block(e: Mapping[str, str]) -> dict[str, Any]:
+def _event_block(e: Mapping[str, str], value_chars: int) -> dict[str, Any]:
     principal = " ".join(p for p in (e.get("principalType", ""), e.get("principalArn", "")) if p)
     where = " / ".join(p for p in (e.get("recipientAccountId", ""), e.get("awsRegion", "")) if p)
     return {"type": "Container", "separator": True, "items": [
-        text(f"**{inert(e.get('eventName', '?'))}** at {inert(e.get('eventTime', '?'))}", spacing="Small"),
+        text(f"**{inert(e.get('eventName', '?'), value_chars)}** at {inert(e.get('eventTime', '?'), value_chars)}",
+             spacing="Small"),
         facts([("Principal", principal), ("Invoked by", e.get("invokedBy", "")),
                ("Source IP", e.get("sourceIPAddress", "")), ("User agent", e.get("userAgent", "")),
-               ("Account / region", where), ("Error", e.get("errorCode", ""))]),
+               ("Account / region", where), ("Error", e.get("errorCode", ""))], value_chars),
     ]}
 
 
-def _events_section(found: Enrichment | None, list_events: int) -> list[dict[str, Any]]:
+def _events_section(found: Enrichment | None, list_events: int, value_chars: int) -> list[dict[str, Any]]:
     if found is None:
         return []
     items: list[dict[str, Any]] = []
@@ -119,8 +131,8 @@ def _events_section(found: Enrichment | None, list_events: int) -> list[dict[str
                      "late); open Logs Insights below.", isSubtle=True)]
     items.append(text(f"**{count}{more} matching event(s)**" + (f" (search stopped: {found.error})"
                                                                   if found.error else ""), weight="Bolder"))
-    for event in found.events[-list_events:][::-1]:
-        items.append(_event_block(event))
+    for event in found.events[len(found.events) - list_events:][::-1]:
+        items.append(_event_block(event, value_chars))
     if count > list_events or not found.complete:
         tops = []
         for label, name in (("Principals", "principalArn"), ("Source IPs", "sourceIPAddress"),
@@ -128,24 +140,25 @@ def _events_section(found: Enrichment | None, list_events: int) -> list[dict[str
             top = found.top(name)
             if top:
                 tops.append((label, ", ".join(f"{short(v, 80)} ({n})" for v, n in top)))
-        items += [text("**Top counts**", separator=True), facts(tops)]
+        items += [text("**Top counts**", separator=True), facts(tops, 3 * (value_chars + 8))]
     return items
 
 
 def _links(alert: Alert, found: Enrichment | None, region: str) -> list[dict[str, Any]]:
     actions = []
-    insights = alert.annotations.get("logs_insights_url", "")
-    if insights.startswith("https://"):
+    insights = console_url(alert.annotations.get("logs_insights_url", ""))
+    if insights:
         actions.append({"type": "Action.OpenUrl", "title": "Logs Insights", "url": insights})
     if found and found.events and found.events[-1].get("eventID"):
         newest = found.events[-1]
+        where = newest.get("awsRegion", "")
         actions.append({"type": "Action.OpenUrl", "title": "Newest event in CloudTrail",
-                        "url": event_history_url(newest.get("awsRegion") or region, newest["eventID"])})
+                        "url": event_history_url(where if _REGION.match(where) else region, newest["eventID"])})
     return [{"type": "ActionSet", "actions": actions}] if actions else []
 
 
 def _alert_section(alert: Alert, found: Enrichment | None, now: datetime, region: str,
-                   list_events: int, description_chars: int) -> dict[str, Any]:
+                   list_events: int, description_chars: int, value_chars: int) -> dict[str, Any]:
     a, labels = alert.annotations, alert.labels
     items: list[dict[str, Any]] = []
     where = ", ".join(p for p in (a.get("aws_account_id", ""), a.get("aws_region", ""), a.get("log_group", "")) if p)
@@ -154,7 +167,7 @@ def _alert_section(alert: Alert, found: Enrichment | None, now: datetime, region
         items.append(text(f"Resolved at {when(ended)} after {span((ended - alert.starts_at).total_seconds())} "
                           f"(fired {when(alert.starts_at)})."))
         items.append(facts([("Alert", labels.get("alertname", "")), ("Detection", labels.get("detection", "")),
-                            ("Stack", labels.get("trailwatch_stack", "")), ("Where", where)]))
+                            ("Stack", labels.get("trailwatch_stack", "")), ("Where", where)], value_chars))
         return {"type": "Container", "separator": True, "items": items}
     if is_pipeline(alert):
         broken = PIPELINE_COMPONENTS[labels["component"]]
@@ -165,8 +178,8 @@ def _alert_section(alert: Alert, found: Enrichment | None, now: datetime, region
         ("Alert", labels.get("alertname", "")), ("Detection", labels.get("detection", "")),
         ("Since", when(alert.starts_at)), ("Stack", labels.get("trailwatch_stack", "")),
         ("Where (stack)", where), ("Compliance", a.get("compliance", "")),
-        ("Excepted in window", short(a.get("excepted", ""), description_chars))]))
-    items += _events_section(found, list_events)
+        ("Excepted in window", short(a.get("excepted", ""), description_chars))], value_chars))
+    items += _events_section(found, list_events, value_chars)
     if a.get("runbook"):
         items.append(text(f"**Runbook:** {inert(a['runbook'], description_chars)}"))
     items += _links(alert, found, region)
@@ -185,7 +198,7 @@ def _header(note: Notification) -> dict[str, Any]:
     counts = f"{len(firing)} firing" + (f", {len(note.alerts) - len(firing)} resolved"
                                         if len(firing) != len(note.alerts) else "")
     return {"type": "Container", "style": style, "bleed": True, "items": [
-        text(f"{state} \u00b7 {inert(severity.upper())}", weight="Bolder", size="Medium", color=color),
+        text(f"{state} \u00b7 {inert(severity.upper(), 40)}", weight="Bolder", size="Medium", color=color),
         text(inert(title, TITLE_CHARS), weight="Bolder", size="Large", style="heading"),
         text(counts + (f"; {note.truncated_alerts} more not sent by Alertmanager" if note.truncated_alerts else ""),
              isSubtle=True, spacing="None"),
@@ -198,11 +211,11 @@ def envelope(card: dict[str, Any]) -> dict[str, Any]:
 
 def build(note: Notification, found: Mapping[str, Enrichment | None], now: datetime, region: str,
           list_events: int = LIST_EVENTS, description_chars: int = 2000, max_alerts: int = 20,
-          note_text: str = "") -> dict[str, Any]:
+          value_chars: int = 1000, note_text: str = "") -> dict[str, Any]:
     body = [_header(note)]
     for alert in note.alerts[:max_alerts]:
         body.append(_alert_section(alert, found.get(alert.fingerprint), now, region, list_events,
-                                   description_chars))
+                                   description_chars, value_chars))
     hidden = len(note.alerts) - max_alerts
     if hidden > 0 or note_text:
         body.append(text(" ".join(p for p in ((f"{hidden} more alert(s) not shown." if hidden > 0 else ""),
@@ -216,24 +229,33 @@ def encode(message: dict[str, Any]) -> bytes:
     return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-TRUNCATION_NOTE = "Card shortened to fit Teams' 28 KB limit: open Logs Insights for every event."
-#: Ever smaller cards, tried in order until one fits.
+TRUNCATION_NOTE = "Card shortened to fit Teams' 28 KB limit"
+#: Ever smaller cards, tried in order until one fits; the last one fits whatever the input's sizes (every
+#: value is cut, one alert, no events).
 _SHRINK: tuple[Mapping[str, int], ...] = (
-    {"list_events": 3, "description_chars": 1000, "max_alerts": 10},
-    {"list_events": 1, "description_chars": 400, "max_alerts": 5},
-    {"list_events": 0, "description_chars": 200, "max_alerts": 2},
+    {"list_events": 3, "description_chars": 1000, "max_alerts": 10, "value_chars": 300},
+    {"list_events": 1, "description_chars": 400, "max_alerts": 5, "value_chars": 120},
+    {"list_events": 0, "description_chars": 200, "max_alerts": 2, "value_chars": 80},
+    {"list_events": 0, "description_chars": 100, "max_alerts": 1, "value_chars": 60},
 )
+
+
+def _cut_note(note: Notification, list_events: int, description_chars: int, max_alerts: int,
+              value_chars: int) -> str:
+    """What a shrunk card left out, in words."""
+    shown = min(max_alerts, len(note.alerts))
+    return (f"{TRUNCATION_NOTE}: {shown} of {len(note.alerts)} alert(s) shown, "
+            + (f"at most {list_events} event(s) each" if list_events else "no events listed")
+            + f", descriptions cut at {description_chars} and other values at {value_chars} characters; "
+            "open Logs Insights for every event.")
 
 
 def fitted(note: Notification, found: Mapping[str, Enrichment | None], now: datetime, region: str,
            limit: int = MAX_BYTES) -> bytes:
-    """The encoded message, shrunk (with a note saying so) until it is at most ``limit`` bytes."""
+    """The encoded message, shrunk (with a note saying what was cut) until it is at most ``limit`` bytes."""
     data = encode(build(note, found, now, region))
-    if len(data) <= limit:
-        return data
     for sizes in _SHRINK:
-        data = encode(build(note, found, now, region, note_text=TRUNCATION_NOTE, **sizes))
         if len(data) <= limit:
-            return data
-    return encode(build(note, {}, now, region, list_events=0, description_chars=100, max_alerts=1,
-                        note_text=TRUNCATION_NOTE))
+            break
+        data = encode(build(note, found, now, region, note_text=_cut_note(note, **sizes), **sizes))
+    return data

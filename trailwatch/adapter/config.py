@@ -6,10 +6,12 @@ values never appear in a message.
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, NoReturn
 from urllib.parse import urlsplit
 
 from ..errors import PatternError, TrailwatchError
@@ -18,6 +20,28 @@ from ..filterpattern import compile_pattern
 
 #: Plain http is accepted only to these hosts (a local stand-in or relay); Teams itself is https.
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+#: A value that may carry a credential: any http(s) URL (a Workflows URL's ``sig`` parameter is one), any URL
+#: with a user part, any ``sig=`` parameter. ``s3://bucket/prefix`` or ``tcp://scheduler:8786`` stay readable.
+_URL = re.compile(r"(?i)\bhttps?://\S*|[A-Za-z][A-Za-z0-9+.-]*://[^\s/@]*@\S*|\S*[?&]sig=\S*")
+
+
+def without_urls(message: str) -> str:
+    """``message`` with every URL-shaped value replaced by a placeholder."""
+    return _URL.sub("<URL not shown>", message)
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser that takes no abbreviations (``--teams-url`` is not ``--teams-url-file``) and never
+    prints a URL-shaped value in an error (it may be a secret given to the wrong option)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        super().error(without_urls(message))
 
 
 class AdapterConfigError(TrailwatchError):

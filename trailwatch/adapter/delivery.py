@@ -2,10 +2,15 @@
 
 * Pace: at most :data:`RATE_PER_SECOND` posts per second to the channel (Microsoft throttles connector posts
   above 4 per second per channel); concurrent notifications queue for their slot.
-* Retry: 429 (after its ``Retry-After``, if that fits the budget) and 5xx / transport errors, with capped
-  exponential backoff; any other status is final at once (a 4xx will not get better by repeating it).
-* Budget: everything, waits included, ends within ``budget`` seconds, below Alertmanager's webhook timeout,
-  so Alertmanager gets an answer (and counts a failure) instead of timing out.
+* Retry: 429 (after its ``Retry-After``) and 5xx / transport errors, with capped exponential backoff; any
+  other status is final at once (a 4xx will not get better by repeating it). Redirects are never followed: a
+  3xx is a final failure, never a delivery (a followed redirect turns the POST into a body-less GET).
+* Budget: no post starts after ``budget`` seconds; a post that has started gets the full
+  :data:`ATTEMPT_TIMEOUT` to be answered (cutting it short would call a card Teams accepts a failure, and
+  the retry would post it twice).
+* Throttling: a ``Retry-After`` is remembered for the channel, so no post at all starts before that time,
+  also not for Alertmanager's later retries; when it ends past the budget the outcome is ``throttled`` with the
+  seconds left, and the caller answers a retryable failure.
 
 Failure reasons are fixed words and HTTP status codes: never the URL, never an exception's text.
 """
@@ -23,16 +28,19 @@ from typing import Callable
 RATE_PER_SECOND = 4
 BACKOFF_START = 0.5
 BACKOFF_CAP = 4.0
-ATTEMPT_TIMEOUT = 10.0
+ATTEMPT_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
 class Outcome:
     delivered: bool
     reason: str
-    """``delivered``, ``http_<status>``, ``unreachable`` or ``timeout``: safe as a metric label and a log word."""
+    """``delivered``, ``http_<status>``, ``unreachable``, ``timeout`` or ``throttled``: safe as a metric label
+    and a log word."""
     attempts: int
     status: int | None = None
+    retry_in: float | None = None
+    """For ``throttled``: seconds until Teams takes posts again."""
 
 
 class Pacer:
@@ -71,12 +79,20 @@ def retry_after(value: str | None, now: float) -> float | None:
         return None
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # the 3xx reaches the caller as an HTTPError: a failure
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def _post_once(url: str, body: bytes, timeout: float) -> tuple[int | None, str | None]:
     """(status, Retry-After) of one POST; status None on a transport error."""
     request = urllib.request.Request(url, data=body, method="POST",
                                      headers={"Content-Type": "application/json", "User-Agent": "trailwatch-adapter"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - https URL, checked at start
+        with _OPENER.open(request, timeout=timeout) as response:  # noqa: S310 - https URL, checked at start
             response.read(65536)
             return response.status, None
     except urllib.error.HTTPError as exc:
@@ -98,20 +114,30 @@ class Teams:
         self._pacer = pacer or Pacer()
         self._post = post
         self._on_retry = on_retry
+        self._hold_until = 0.0  # monotonic time before which Teams asked for no post (Retry-After)
+        self._hold_lock = threading.Lock()
 
     def __repr__(self) -> str:  # never show the URL, even in a debugger or a traceback's locals
         return "Teams(<webhook url hidden>)"
+
+    def _hold(self, seconds: float) -> None:
+        with self._hold_lock:
+            self._hold_until = max(self._hold_until, time.monotonic() + seconds)
 
     def send(self, body: bytes) -> Outcome:
         deadline = time.monotonic() + self._budget
         backoff = BACKOFF_START
         attempts, reason, status = 0, "timeout", None
-        while self._pacer.wait(deadline):
-            attempts += 1
-            left = deadline - time.monotonic()
-            if left <= 0:
+        while True:
+            held = self._hold_until - time.monotonic()
+            if held > 0:
+                if time.monotonic() + held >= deadline:
+                    return Outcome(False, "throttled", attempts, status, retry_in=held)
+                time.sleep(held)
+            if not self._pacer.wait(deadline):
                 break
-            status, header = self._post(self._url, body, min(ATTEMPT_TIMEOUT, left))
+            attempts += 1
+            status, header = self._post(self._url, body, ATTEMPT_TIMEOUT)
             if status is not None and 200 <= status < 300:
                 return Outcome(True, "delivered", attempts, status)
             reason = "unreachable" if status is None else f"http_{status}"
@@ -120,9 +146,12 @@ class Teams:
             wait = backoff
             if status == 429:
                 wait = retry_after(header, time.time()) or backoff
+                self._hold(wait)
             if time.monotonic() + wait >= deadline:
-                break
+                return Outcome(False, "throttled" if status == 429 else reason, attempts, status,
+                               retry_in=wait if status == 429 else None)
             self._on_retry(reason)
-            time.sleep(wait)
+            if status != 429:  # a 429's wait is the channel's hold, slept at the top of the loop
+                time.sleep(wait)
             backoff = min(BACKOFF_CAP, backoff * 2)
         return Outcome(False, reason, attempts, status)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from .webhook import scrub
+
 #: (card name, path in the CloudTrail record). Nothing else is ever copied out of a log event.
 ALLOWED_FIELDS = (
     ("eventTime", ("eventTime",)),
@@ -72,7 +74,7 @@ def allowed_fields(message: str) -> dict[str, str] | None:
         value = _dig(record, path)
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             limit = USER_AGENT_CHARS if name == "userAgent" else VALUE_CHARS
-            out[name] = short(str(value), limit)
+            out[name] = short(scrub(str(value)), limit)
     return out
 
 

@@ -65,10 +65,15 @@ def parse_time(value: Any, where: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+def scrub(value: str) -> str:
+    """``value`` with each lone surrogate (valid in JSON's ``\\ud800`` escapes, not encodable as UTF-8) as U+FFFD."""
+    return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def _str_map(value: Any, where: str) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise PayloadError(f"{where}: must be an object of strings")
-    return value
+    return {scrub(k): scrub(v) for k, v in value.items()}
 
 
 def _alert(raw: Any, where: str) -> Alert:
@@ -84,7 +89,8 @@ def _alert(raw: Any, where: str) -> Alert:
     ends = parse_time(raw.get("endsAt"), f"{where}.endsAt")
     return Alert(status, _str_map(raw.get("labels"), f"{where}.labels"),
                  _str_map(raw.get("annotations", {}), f"{where}.annotations"), starts,
-                 None if ends <= ZERO_TIME else ends, fingerprint, raw["startsAt"], raw["endsAt"])
+                 None if ends <= ZERO_TIME else ends, scrub(fingerprint), scrub(raw["startsAt"]),
+                 scrub(raw["endsAt"]))
 
 
 def parse_notification(body: Any) -> Notification:
@@ -108,51 +114,76 @@ def parse_notification(body: Any) -> Notification:
     truncated = body.get("truncatedAlerts", 0)
     if isinstance(truncated, bool) or not isinstance(truncated, int) or truncated < 0:
         raise PayloadError("body.truncatedAlerts: must be a whole number >= 0")
-    return Notification(group_key, status, receiver, _str_map(body.get("commonLabels", {}), "body.commonLabels"),
+    return Notification(scrub(group_key), status, scrub(receiver), _str_map(body.get("commonLabels", {}), "body.commonLabels"),
                         tuple(_alert(a, f"body.alerts[{i}]") for i, a in enumerate(alerts)), truncated)
 
 
-class DeliveryLedger:
-    """Bounded memory of notifications: delivered ones (for ``ttl`` seconds) and ones being delivered now.
+class Attempt:
+    """One delivery of a notification in flight: whoever waits on it gets its outcome."""
 
-    A retry that arrives while the first attempt is still posting waits for it and shares its outcome, so
-    two concurrent attempts never make two cards either.
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self.outcome: Any = None
+
+    def finish(self, outcome: Any) -> None:
+        self.outcome = outcome
+        self._done.set()
+
+    def wait(self, seconds: float) -> bool:
+        return self._done.wait(max(0.0, seconds))
+
+
+class DeliveryLedger:
+    """Bounded memory of notifications: delivered ones (for ``ttl`` seconds) and the attempts in flight.
+
+    A retry that arrives while an attempt of the same notification is still delivering joins that attempt
+    (it waits for the same outcome) instead of starting another, so a slow Teams never gets the card twice.
     """
 
-    def __init__(self, ttl: float, capacity: int = 4096):
+    def __init__(self, ttl: float, capacity: int = 4096, max_inflight: int = 1024):
         self._ttl = ttl
         self._capacity = capacity
+        self._max_inflight = max_inflight
         self._done: OrderedDict[str, float] = OrderedDict()
-        self._inflight: dict[str, threading.Event] = {}
+        self._inflight: dict[str, Attempt] = {}
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
 
     def _expire(self, now: float) -> None:
         while self._done and (next(iter(self._done.values())) < now or len(self._done) > self._capacity):
             self._done.popitem(last=False)
 
-    def claim(self, key: str, wait: float) -> str:
-        """``"new"`` (deliver, then :meth:`finish`), ``"duplicate"`` (delivered already) or ``"busy"`` (another
-        attempt is still delivering after ``wait`` seconds: answer a retryable error)."""
-        deadline = time.monotonic() + wait
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                self._expire(now)
-                if key in self._done:
-                    return "duplicate"
-                event = self._inflight.get(key)
-                if event is None:
-                    self._inflight[key] = threading.Event()
-                    return "new"
-            if not event.wait(max(0.0, deadline - time.monotonic())):
-                return "busy"
+    def claim(self, key: str) -> tuple[str, Attempt | None]:
+        """``("new", attempt)``: deliver, then :meth:`finish`; ``("joined", attempt)``: another request is
+        delivering it, wait for its outcome; ``("duplicate", None)``: delivered already; ``("busy", None)``:
+        too many attempts in flight, answer a retryable error."""
+        with self._lock:
+            self._expire(time.monotonic())
+            if key in self._done:
+                return "duplicate", None
+            attempt = self._inflight.get(key)
+            if attempt is not None:
+                return "joined", attempt
+            if len(self._inflight) >= self._max_inflight:
+                return "busy", None
+            attempt = self._inflight[key] = Attempt()
+            return "new", attempt
 
-    def finish(self, key: str, delivered: bool) -> None:
+    def finish(self, key: str, delivered: bool, outcome: Any) -> None:
         with self._lock:
             if delivered:
                 self._done[key] = time.monotonic() + self._ttl
                 self._done.move_to_end(key)
                 self._expire(time.monotonic())
-            event = self._inflight.pop(key, None)
-        if event is not None:
-            event.set()
+            attempt = self._inflight.pop(key, None)
+            self._idle.notify_all()
+        if attempt is not None:
+            attempt.finish(outcome)
+
+    def drain(self, seconds: float) -> int:
+        """Wait up to ``seconds`` for every attempt in flight to end; the number still in flight."""
+        deadline = time.monotonic() + seconds
+        with self._lock:
+            while self._inflight and self._idle.wait(max(0.0, deadline - time.monotonic())):
+                pass
+            return len(self._inflight)

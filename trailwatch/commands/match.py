@@ -6,9 +6,10 @@ Reads FILE (gzip allowed, recognised by content) or standard input, in every for
 * lines (JSON lines, raw text): each line is one event, blank lines included; JSON patterns parse it as
   JSON (a line that is not a JSON object never matches), other patterns see the raw text, as CloudWatch
   Logs does. The trailing newline (and a carriage return before it) is not part of the event. A line
-  holding a whole S3 document (``{"Records": [...]}``) gives one event per record.
+  holding a whole S3 document (``{"Records": [...]}``) gives one event per record. A text log whose first
+  line starts with ``[`` or ``{`` but is broken within itself (``[ERROR] Caught ...``) is lines too.
 * documents (S3 delivery ``.json``/``.json.gz``, pretty-printed records, JSON arrays, CloudWatch Logs
-  ``filter-log-events`` output): one event per record.
+  ``filter-log-events`` output, ``lookup-events`` output, EventBridge events): one event per record.
 
 Something that is not an event (a document with a syntax error, a ``Records`` that is not an array, a line
 longer than 64 MiB, a gzip bomb) stops the run with one ``error:`` line saying where (exit 2), after the

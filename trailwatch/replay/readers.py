@@ -14,6 +14,12 @@ Accepted inputs (any of them gzip-compressed; gzip is recognised by its magic by
   - the files ``aws logs create-export-task`` writes to S3 (``<task>/<stream>/000000.gz``): lines
     ``<ISO-8601 timestamp> <message>``; the timestamp prefix is dropped and the message parsed.
 
+* ``aws cloudtrail lookup-events`` output: ``{"Events": [{"CloudTrailEvent": "<record JSON>", ...}], ...}``;
+  each ``CloudTrailEvent`` string is a record. JSON lines of single events (``jq -c '.Events[]'``) work too.
+* EventBridge events from CloudTrail (``"detail-type": "AWS API Call via CloudTrail"`` and the other
+  ``... via CloudTrail`` types; what SQS, EventBridge archives and Firehose hold): the record is ``detail``.
+  One per line, in a JSON array, or concatenated (Firehose writes them back to back); an event of another
+  detail-type is reported malformed. A CloudWatch Logs message holding such an event is unwrapped too.
 * A JSON array of records, and pretty-printed single records.
 
 Folders are walked recursively (sorted, hidden entries and ``CloudTrail-Digest`` folders skipped,
@@ -70,7 +76,10 @@ GZIP_MAGIC = b"\x1f\x8b"
 FOLDER_SUFFIXES = (".json", ".jsonl", ".ndjson", ".log", ".txt", ".gz")
 SKIPPED_FOLDERS = ("CloudTrail-Digest",)
 _WS = b" \t\r\n"
-_CONTAINERS = ("Records", "events")
+NEWLINE = b"\n"
+_CONTAINERS = ("Records", "events", "Events")
+# containers whose items hold the record as a JSON string: the member, and what such an item is
+_EMBEDDED = {"events": ("message", "a CloudWatch Logs event"), "Events": ("CloudTrailEvent", "a lookup-events event")}
 _ABSENT = object()
 
 
@@ -132,47 +141,85 @@ def loads(data: bytes | str) -> Any:
 
 
 def expand(value: Any, where: str) -> Iterator[Any]:
-    """The records one parsed JSON value holds: itself, a document's ``Records``, a CloudWatch Logs
-    export's ``events[].message``, or an array's items."""
+    """The records one parsed JSON value holds: itself, a document's ``Records``, the records embedded in a
+    CloudWatch Logs export's ``events[].message`` or in ``lookup-events``' ``Events[].CloudTrailEvent``, an
+    EventBridge event's ``detail``, or those of an array's items. The one place records are unwrapped: every
+    reader path (whole documents, JSON lines, the walker of large documents, the prefilter's irregular lines)
+    comes through here or :func:`_items`."""
     if type(value) is dict:
         if "eventVersion" in value:
             yield value
             return
-        records = value.get("Records", _ABSENT)
-        if type(records) is list:
-            for item in records:
-                yield item if type(item) is dict else Malformed(where, f"a Records item is {_kind(item)}, not an object")
-            return
-        events = value.get("events", _ABSENT)
-        if type(events) is list:
-            for item in events:
-                yield from _cwl_event(item, where)
-            return
-        for name, member in (("Records", records), ("events", events)):
+        for name in _CONTAINERS:
+            member = value.get(name, _ABSENT)
+            if type(member) is list:
+                yield from _items(name, member, where)
+                return
             if member is not _ABSENT and "eventTime" not in value:
                 yield Malformed(where, f"'{name}' is {_kind(member)}, not an array")
                 return
         if type(value.get("message")) is str and "timestamp" in value:
-            yield from _cwl_event(value, where)
-            return
-        yield value
+            yield from _embedded(value, "events", where)
+        elif "CloudTrailEvent" in value:  # one lookup-events event (``jq -c '.Events[]'``)
+            yield from _embedded(value, "Events", where)
+        else:
+            yield _record(value, where)
     elif type(value) is list:
-        for item in value:
-            yield item if type(item) is dict else Malformed(where, f"an array item is {_kind(item)}, not an object")
+        yield from _items("", value, where)
     else:
         yield Malformed(where, f"{_kind(value)}, not a JSON object")
 
 
-def _cwl_event(item: Any, where: str) -> Iterator[Any]:
-    if type(item) is not dict or type(item.get("message")) is not str:
-        yield Malformed(where, "a CloudWatch Logs event without a 'message' string")
+def _items(container: str, items: Iterable[Any], where: str) -> Iterator[Any]:
+    """The records of a container's items (``container`` is "" for a top-level array); a bad item is reported
+    at ``where`` and its index, as jq spells it (``file Events[3]``)."""
+    if container == "Records":  # the S3 format's hot loop: records as they are
+        for i, item in enumerate(items):
+            yield item if type(item) is dict else Malformed(
+                f"{where} Records[{i}]", f"a Records item is {_kind(item)}, not an object")
+    elif container:
+        for i, item in enumerate(items):
+            yield from _embedded(item, container, where, i)
+    else:
+        for i, item in enumerate(items):
+            if type(item) is dict:
+                if "eventVersion" in item:
+                    yield item
+                else:
+                    yield from expand(item, f"{where} [{i}]")
+            else:
+                yield Malformed(f"{where} [{i}]", f"an array item is {_kind(item)}, not an object")
+
+
+def _record(value: dict, where: str) -> Any:
+    """One object as a record: an EventBridge event from CloudTrail is its ``detail``, any other object is
+    itself (the aggregator says whether it is a CloudTrail record)."""
+    kind = value.get("detail-type", _ABSENT)
+    if kind is _ABSENT or "detail" not in value or "eventVersion" in value:
+        return value
+    detail = value["detail"]
+    if type(kind) is not str or not kind.endswith(" via CloudTrail"):
+        return Malformed(where, f"an EventBridge event of detail-type {str(kind)[:60]!r}, not one from CloudTrail")
+    if type(detail) is not dict:
+        return Malformed(where, f"an EventBridge event whose 'detail' is {_kind(detail)}, not an object")
+    return detail
+
+
+def _embedded(item: Any, container: str, where: str, index: int | None = None) -> Iterator[Any]:
+    """The record a container item holds as a JSON string: a CloudWatch Logs event's ``message``, a
+    ``lookup-events`` event's ``CloudTrailEvent``."""
+    member, what = _EMBEDDED[container]
+    here = where if index is None else f"{where} {container}[{index}]"
+    if type(item) is not dict or type(item.get(member)) is not str:
+        yield Malformed(here, f"{what} without a '{member}' string")
         return
     try:
-        record = loads(item["message"])
+        record = loads(item[member])
     except ValueError as exc:
-        yield Malformed(where, f"a CloudWatch Logs message that is not JSON ({exc})")
+        yield Malformed(here, f"{what} whose '{member}' is not JSON ({exc})")
         return
-    yield record if type(record) is dict else Malformed(where, f"a CloudWatch Logs message holding {_kind(record)}")
+    yield _record(record, here) if type(record) is dict else Malformed(here, f"{what} whose '{member}' holds "
+                                                                               f"{_kind(record)}")
 
 
 def _kind(value: Any) -> str:
@@ -409,9 +456,10 @@ def _read_plain(stream: BinaryIO, head: bytes, where: str, text_lines: bool, blo
                 pass  # JSON lines, several documents, or broken
         if value is not _ABSENT:
             if not (text_lines and _one_event_line(head, value)):
-                yield from expand(value, where)
+                single = type(value) is dict and value.keys().isdisjoint(_CONTAINERS)  # by its line; items by index
+                yield from expand(value, f"{where}:{head.count(NEWLINE, 0, start) + 1}" if single else where)
                 return
-        elif not _looks_like_lines(head, start):
+        elif not _looks_like_lines(head, start) and not (text_lines and _text_first_line(head, start, whole)):
             yield from _walk_documents(stream, head, where, text_lines)
             return
     if blocks and not text_lines:
@@ -430,6 +478,23 @@ def _one_event_line(head: bytes, value: Any) -> bool:
     return not (type(value) is dict and _is_container(value))
 
 
+def _text_first_line(head: bytes, start: int, whole: bool) -> bool:
+    """For ``match``: the first line is text, not the start of a JSON document, when it is broken within
+    itself (``[ERROR] Caught ...``, ``[1] extra``); the first line of a pretty-printed document (``{``,
+    ``{"Records": [``, ``"key": value,``) is only cut short at its end."""
+    end = head.find(b"\n", start)
+    if end < 0 and not whole:
+        return False  # a first line longer than the head: a document
+    line = head[start:end if end >= 0 else len(head)].decode("utf-8", "replace").rstrip()
+    try:
+        _Text._decoder.raw_decode(line)
+    except json.JSONDecodeError as exc:
+        return exc.pos < len(line)
+    except RecursionError:
+        return False
+    return True
+
+
 def _looks_like_lines(head: bytes, start: int) -> bool:
     """JSON lines if one of the first lines is a whole object or array on its own (a pretty-printed
     document's lines are fragments: ``{``, ``"key": value,``)."""
@@ -442,8 +507,10 @@ def _looks_like_lines(head: bytes, start: int) -> bool:
 
 
 def _parses(line: bytes) -> bool:
+    """Whether a line is a whole JSON value on its own (bytes that are not UTF-8 aside: line mode reports
+    those at their line)."""
     try:
-        loads(line)
+        loads(line.decode("utf-8", "replace"))
     except ValueError:
         return False
     return True
@@ -572,7 +639,7 @@ def _fill(stream: BinaryIO, view: memoryview) -> int:
 
 
 def _is_container(value: dict) -> bool:
-    return type(value.get("Records")) is list or type(value.get("events")) is list
+    return any(type(value.get(name)) is list for name in _CONTAINERS)
 
 
 def _text(line: bytes) -> str:
@@ -601,19 +668,37 @@ def _slow_line(line: bytes, where: str, error: orjson.JSONDecodeError) -> Any:
 
 class _Text:
     """A text window over a binary stream, refilled on demand, for ``JSONDecoder.raw_decode``; knows the
-    line and column of any position in it."""
+    line and column of any position in it. Bytes that are not UTF-8 are never guessed at: from the first one
+    on, the text keeps them as surrogate escapes (so the bytes can be given back for line mode), its position
+    is remembered in ``bad``, and reaching it is an error."""
 
     _decoder = json.JSONDecoder(parse_constant=_reject_constant)
 
     def __init__(self, stream: BinaryIO, head: bytes):
         self.stream = stream
-        self.utf8 = codecs.getincrementaldecoder("utf-8")("replace")
-        self.buf = self.utf8.decode(head)
+        self.utf8 = codecs.getincrementaldecoder("utf-8")()
+        self.buf = ""
         self.pos = 0
         self.offset = 0  # characters dropped from the front of buf so far
         self.lines = 0  # newlines dropped from the front of buf so far
         self.newline = -1  # absolute character position of the last newline dropped
         self.eof = False
+        self.bad: int | None = None  # absolute character position of the first byte that is not UTF-8
+        self.buf = self._decode(head, False)
+
+    def _decode(self, data: bytes, final: bool) -> str:
+        """``data`` as text to append to ``buf`` (see the class docstring for bytes that are not UTF-8)."""
+        try:
+            return self.utf8.decode(data, final)
+        except UnicodeDecodeError as exc:
+            good = exc.object[:exc.start].decode("utf-8")
+            self.bad = self.offset + len(self.buf) + len(good)
+            self.utf8 = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+            return good + self.utf8.decode(exc.object[exc.start:], final)
+
+    def rest(self, start: int) -> bytes:
+        """The bytes of the buffer from position ``start`` on, as they were in the stream."""
+        return self.buf[start:].encode("utf-8", "surrogateescape")
 
     def more(self) -> bool:
         if self.eof:
@@ -624,8 +709,9 @@ class _Text:
             self.newline = self.offset + dropped_newline
         self.lines += self.buf.count("\n", 0, self.pos)
         self.offset += self.pos
-        self.buf = self.buf[self.pos:] + self.utf8.decode(data, final=not data)
+        self.buf = self.buf[self.pos:]
         self.pos = 0
+        self.buf += self._decode(data, final=not data)
         self.eof = not data
         return not self.eof
 
@@ -637,7 +723,12 @@ class _Text:
         return f"{line}:{self.offset + pos - newline}"
 
     def fail(self, message: str, pos: int | None = None) -> "_SyntaxError":
-        return _SyntaxError(message, self.pos if pos is None else pos)
+        """The error at ``pos``; a byte that is not UTF-8 at or before it is the error instead."""
+        pos = self.pos if pos is None else pos
+        if self.bad is not None and self.bad - self.offset <= pos:
+            bad = self.bad - self.offset
+            return _SyntaxError(f"not UTF-8 text (byte {self.rest(bad)[:1]!r})", bad, syntax=False)
+        return _SyntaxError(message, pos)
 
     def peek(self) -> str:
         """The next non-blank character ('' at the end of the stream)."""
@@ -685,21 +776,25 @@ class _Text:
                 continue
             if end - self.pos > MAX_RECORD:  # parsed within one refill, but past the cap all the same
                 raise self.fail(f"a value longer than {MAX_RECORD >> 20} MiB")
+            if self.bad is not None and self.bad - self.offset < end:  # inside a string of the value
+                raise self.fail("", end)
             self.pos = end
             return value
 
 
 class _SyntaxError(ValueError):
-    """A JSON syntax error in a document at buffer position ``pos``."""
+    """A JSON syntax error (or, ``syntax`` False, bytes that are not UTF-8) in a document at buffer position
+    ``pos``; ``reason`` says which."""
 
-    def __init__(self, message: str, pos: int):
+    def __init__(self, message: str, pos: int, syntax: bool = True):
         super().__init__(message)
         self.pos = pos
+        self.reason = f"JSON syntax error ({message})" if syntax else message
 
 
 def _walk_documents(stream: BinaryIO, head: bytes, where: str, text_lines: bool = False) -> Iterator[Any]:
-    """Concatenated JSON values, each walked member by member so that a huge ``Records`` or
-    ``events`` array is never held whole."""
+    """Concatenated JSON values (Firehose writes records back to back), each walked member by member so that a
+    huge ``Records``, ``events`` or ``Events`` array is never held whole."""
     text = _Text(stream, head)
     index = 0
     try:
@@ -713,7 +808,7 @@ def _walk_documents(stream: BinaryIO, head: bytes, where: str, text_lines: bool 
                 yield from _walk_object(text, here)
             elif ch == "[":
                 text.expect("[")
-                yield from _walk_array(text, here, "values")
+                yield from _items("", _array_values(text), here)
             else:
                 yield from expand(text.value(), here)
     except _SyntaxError as exc:
@@ -730,13 +825,13 @@ def _after_syntax_error(text: _Text, exc: _SyntaxError, where: str, text_lines: 
         if not text.more():
             break
         newline = text.buf.find("\n")
-    rest = text.buf[newline + 1:].encode("utf-8") if newline >= 0 else b""
+    rest = text.rest(newline + 1) if newline >= 0 else b""
     next_line = rest.split(b"\n", 1)[0].strip(_WS)
     if next_line[:1] in (b"{", b"[") and _parses(next_line):
-        yield Malformed(f"{where}:{position}", f"JSON syntax error ({exc}); reading the rest as JSON lines")
+        yield Malformed(f"{where}:{position}", f"{exc.reason}; reading the rest as JSON lines")
         yield from _read_lines(text.stream, rest, where, text_lines, first_line=int(position.split(":")[0]) + 1)
         return
-    yield Malformed(f"{where}:{position}", f"JSON syntax error ({exc}); rest of the file skipped")
+    yield Malformed(f"{where}:{position}", f"{exc.reason}; rest of the file skipped")
 
 
 def _walk_object(text: _Text, where: str) -> Iterator[Any]:
@@ -754,7 +849,7 @@ def _walk_object(text: _Text, where: str) -> Iterator[Any]:
             if key in _CONTAINERS and text.peek() == "[" and not container:
                 text.expect("[")
                 container = True
-                yield from _walk_array(text, where, key)
+                yield from _items(key, _array_values(text), where)
             else:
                 members[key] = text.value()
             ch = text.peek()
@@ -768,20 +863,13 @@ def _walk_object(text: _Text, where: str) -> Iterator[Any]:
         yield from expand(members, where)
 
 
-def _walk_array(text: _Text, where: str, what: str) -> Iterator[Any]:
-    """Items of an array: ``Records`` (records), ``events`` (CloudWatch Logs events) or
-    ``values`` (a top-level array: each item expanded)."""
+def _array_values(text: _Text) -> Iterator[Any]:
+    """The values of an array, one at a time (its ``[`` is consumed already)."""
     if text.peek() == "]":
         text.pos += 1
         return
     while True:
-        item = text.value()
-        if what == "Records":
-            yield item if type(item) is dict else Malformed(where, f"a Records item is {_kind(item)}, not an object")
-        elif what == "events":
-            yield from _cwl_event(item, where)
-        else:
-            yield from expand(item, where)
+        yield text.value()
         ch = text.peek()
         text.pos += 1
         if ch == "]":
