@@ -40,6 +40,7 @@ from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
 from .errors import ConfigError, ConfigErrors
+from .filterpattern.values import number_text
 
 KEY = "trailwatch:exceptions"
 #: Days ahead of expiry at which plan and preview start warning.
@@ -132,7 +133,6 @@ def text_at(event: Mapping[str, Any], path: str) -> str | None:
     if isinstance(node, str):
         return node
     if isinstance(node, (int, float)) and not isinstance(node, bool):
-        from .filterpattern.values import number_text
         return number_text(node)
     return None
 

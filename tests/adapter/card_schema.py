@@ -20,3 +20,20 @@ def schema_errors(card: dict) -> list[str]:
     """Errors of an Adaptive Card against the official 1.5 schema; the Teams-only ``msteams`` key aside."""
     content = {k: v for k, v in card.items() if k != "msteams"}
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}" for e in _validator().iter_errors(content)]
+
+
+def elements(card, kind: str) -> list:
+    """Every element of ``type == kind`` anywhere in the card."""
+    out = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("type") == kind:
+                out.append(node)
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+    walk(card)
+    return out

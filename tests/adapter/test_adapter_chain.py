@@ -12,30 +12,13 @@ from adapter_chain import (
     ACCOUNT, CANARY, LOG_GROUP, STACK, TOKEN, am_metric, ago, cloudtrail, detection_alert, now, post_alerts,
     request,
 )
-from card_schema import schema_errors
+from card_schema import elements, schema_errors
 from trailwatch.render.common import ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING
 
 
 def cards_for(teams, case: str) -> list:
     return [d for d in teams.accepted("card") if f"case {case}" in json.dumps(d.payload) or
             any(case == f.get("value") for f in _facts(d.card))]
-
-
-def elements(card, kind: str) -> list:
-    """Every element of ``type == kind`` anywhere in the card."""
-    out = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if node.get("type") == kind:
-                out.append(node)
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-    walk(card)
-    return out
 
 
 def _facts(card) -> list:

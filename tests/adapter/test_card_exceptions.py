@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, settings, strategies as st
 
 from adapter_chain import cloudtrail
-from card_schema import schema_errors
+from card_schema import elements, schema_errors
 from trailwatch.adapter.card import build, fitted, inert
 from trailwatch.adapter.card_text import card_text
 from trailwatch.adapter.enrich import Enrichment, allowed_fields
@@ -40,19 +40,7 @@ def note(annotations: dict[str, str], status: str = "firing") -> dict:
 
 
 def fact_values(message: dict) -> dict[str, str]:
-    out = {}
-
-    def walk(node):
-        if isinstance(node, dict):
-            if node.get("type") == "FactSet":
-                out.update({f["title"]: f["value"] for f in node["facts"]})
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-    walk(message)
-    return out
+    return {f["title"]: f["value"] for facts in elements(message, "FactSet") for f in facts["facts"]}
 
 
 def card(annotations: dict[str, str], found: Enrichment | None = None, status: str = "firing") -> dict:
