@@ -1,4 +1,7 @@
-# make test  - create .venv, install requirements, fetch promtool/prometheus/alertmanager, run every test
+# make test  - create .venv, install requirements and the project (editable), fetch promtool/prometheus/alertmanager,
+#             run every test
+# make wheel [DIST=dir] - build the distribution's wheel into dist/ from a temporary copy of the sources (nothing
+#             else is written into the checkout)
 # make plan  - offline plan of the dev stack (no Pulumi CLI, no AWS credentials)
 # make render STACK=dev OUT=out  - write every rendered config file for a stack
 # make latency - API call -> Teams card and share of events paged, shipped vs previous read path (a model, ~20 s)
@@ -12,15 +15,26 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 OUT ?= out
 RECORDS ?= 1000000
+DIST ?= dist
+# What the wheel is built from (pyproject.toml maps these folders into the trailwatch package).
+WHEEL_SOURCES := pyproject.toml README.md trailwatch components configs examples/demo
 
-.PHONY: test plan venv tools render bench latency demo
+.PHONY: test plan venv tools render bench latency demo wheel
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# The project itself goes in editable (.venv/bin/trailwatch works from any folder) without touching the pinned
+# dependencies: --no-deps, and the setuptools of requirements-dev.txt as its build backend.
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --no-index -e .
 	touch $@
 
 venv: $(VENV)/.installed
+
+wheel: venv
+	tmp=$$(mktemp -d) && tar -cf - --exclude=__pycache__ $(WHEEL_SOURCES) | tar -xf - -C $$tmp && \
+	$(PY) -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation --no-index -w $(DIST) $$tmp; \
+	status=$$?; rm -rf $$tmp; exit $$status
 
 tools:
 	bash scripts/fetch-prometheus-tools.sh

@@ -51,7 +51,7 @@ def main() -> int:
     parser.add_argument("--days", type=int, nargs="+", default=[1, 365])
     args = parser.parse_args()
     began = time.perf_counter()
-    from trailwatch.replay.chartdata import report_bins
+    from trailwatch.replay.chartdata import detection_bins
     from trailwatch.replay.html import render_html
     print(f"import of the html report (matplotlib): {time.perf_counter() - began:.2f} s")
     print(f"{'span':>9} {'bins':>11} {'minutes with matches':>21} {'alerts':>8} {'render':>8} {'page':>9}")
@@ -60,7 +60,7 @@ def main() -> int:
         began = time.perf_counter()
         page = render_html(report)
         took = time.perf_counter() - began
-        bins = report_bins(report)
+        bins = detection_bins(report, max(report.detections.values(), key=lambda d: len(d.series)))
         print(f"{days:>5} day {bins.label:>11} {sum(len(d.series) for d in report.detections.values()):>21,} "
               f"{sum(len(d.alerts) for d in report.detections.values()):>8,} {took:>6.2f} s "
               f"{len(page) / 1024:>5,.0f} KiB")

@@ -1,4 +1,5 @@
-"""``python -m trailwatch <command>``: the offline tools. Each command lives in its own module.
+"""``trailwatch <command>`` (the console script; ``python -m trailwatch`` runs the same): the offline tools. Each
+command lives in its own module.
 
 A command module provides ``add_arguments(parser)`` and ``run(args) -> int``. Bad input from the user ends
 in one ``error: ...`` line on stderr (one per error when a stack file has several) and exit code 2, never a
@@ -15,8 +16,8 @@ from .adapter.config import Parser, without_urls
 from .errors import TrailwatchError
 
 DESCRIPTION = "Trailwatch offline tools: preview a stack, render its files, and test filter patterns on your logs."
-EPILOG = ("Run `python -m trailwatch COMMAND --help` for a command's options. Exit codes: 0 success, 1 policy "
-          "violations (plan) or nothing usable read (replay), 2 bad input.")
+EPILOG = ("Run `{prog} COMMAND --help` for a command's options. Exit codes: 0 success, 1 policy violations (plan) "
+          "or nothing usable read (replay), 2 bad input.")
 VALUE_OPTIONS = ("--pattern", "-p")  # their value may start with '-' (a pattern such as -ERROR)
 
 COMMANDS = {
@@ -28,8 +29,9 @@ COMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="python -m trailwatch", description=DESCRIPTION, epilog=EPILOG)
+def build_parser(prog: str = "trailwatch") -> argparse.ArgumentParser:
+    """``prog`` is how the user ran it, for usage lines: the console script, or ``python -m trailwatch``."""
+    parser = Parser(prog=prog, description=DESCRIPTION, epilog=EPILOG.format(prog=prog))
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     for name, (module, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
@@ -56,9 +58,9 @@ def join_option_values(argv: list[str]) -> list[str]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "trailwatch") -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(join_option_values(argv))
+    args = build_parser(prog).parse_args(join_option_values(argv))
     try:
         return importlib.import_module(args.module).run(args)
     except TrailwatchError as exc:

@@ -1,9 +1,5 @@
-"""The built wheel, installed in a clean venv, runs the consumer example (examples/byo-log-group) under mocks.
-
-The wheel is built offline from a copy of the sources (nothing written into the checkout) with the
-setuptools of the project's venv; the clean venv sees the project's third-party packages through a .pth
-file (tests do not download), but not the checkout: its only trailwatch is the wheel's.
-"""
+"""The built wheel (conftest: ``make wheel``), installed in a clean venv through the consumer example's
+requirements (examples/byo-log-group), runs the example under mocks and the ``trailwatch`` command anywhere."""
 
 from __future__ import annotations
 
@@ -11,68 +7,44 @@ import json
 import shutil
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from email.parser import Parser
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import DISTRIBUTION, ROOT
 from packaging.requirements import Requirement
 from packaging.version import Version
 
 import trailwatch
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "byo-log-group"
+EXAMPLE = "examples/byo-log-group"
 PROJECT = "trailwatch-byo-log-group"
 LOG_GROUP = "/org/cloudtrail-test"
-SOURCES = ("pyproject.toml", "README.md", "trailwatch", "components", "configs")
 FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
-
-
-def pip(*args: str, cwd: Path | None = None) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input", *args],
-                   cwd=cwd, check=True, capture_output=True, text=True, timeout=120)
+DIST_INFO = f"pulumi_trailwatch-{trailwatch.__version__}.dist-info"
+SAMPLE = ("cloudtrail-sample.jsonl", "NOTICE", "LICENSE-Apache-2.0.txt")
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    src = tmp_path_factory.mktemp("src")
-    for name in SOURCES:
-        if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(ROOT / name, src / name)
-    out = tmp_path_factory.mktemp("dist")
-    pip("wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(out), str(src))
-    (built,) = out.glob("trailwatch-*.whl")
-    return built
+def venv(install) -> Path:
+    return install(EXAMPLE).home
 
 
 @pytest.fixture(scope="module")
-def venv(wheel, tmp_path_factory) -> Path:
-    home = tmp_path_factory.mktemp("venv")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(home)], check=True, timeout=60)
-    python = home / "bin" / "python"
-    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                             check=True, capture_output=True, text=True).stdout.strip()
-    Path(purelib, "project-deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
-    pip("--python", str(python), "install", "--no-index", "--no-deps", str(wheel))
-    # The example's own requirements, resolved against the wheel and the packages already visible.
-    pip("--python", str(python), "install", "--no-index", "--find-links", str(wheel.parent),
-        "-r", "requirements.txt", cwd=EXAMPLE)
-    return home
-
-
-@pytest.fixture(scope="module")
-def run(venv, tmp_path_factory) -> dict:
+def run(install, tmp_path_factory) -> dict:
+    installed = install(EXAMPLE)
     result = subprocess.run(
-        [str(venv / "bin" / "python"), "-I", str(Path(__file__).with_name("run_example.py")), str(EXAMPLE),
-         PROJECT, LOG_GROUP],
+        [str(installed.home / "bin" / "python"), "-I", str(Path(__file__).with_name("run_example.py")),
+         str(installed.project), PROJECT, LOG_GROUP],
         cwd=tmp_path_factory.mktemp("cwd"), capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def test_make_wheel_writes_nothing_into_the_checkout(build):
+    assert build.leftovers_after == build.leftovers_before  # no build/, no *.egg-info
 
 
 def test_wheel_holds_every_module_and_the_catalog(wheel):
@@ -84,12 +56,15 @@ def test_wheel_holds_every_module_and_the_catalog(wheel):
     assert not [n for n in names if n.startswith(("tests/", "components/", "policy/", "examples/"))]
     packaged = zipfile.ZipFile(wheel).read("trailwatch/configs/detections.yaml")
     assert packaged == (ROOT / "configs" / "detections.yaml").read_bytes()
+    for name in SAMPLE:  # the demo's sample, with its licence and NOTICE
+        packaged = zipfile.ZipFile(wheel).read(f"trailwatch/examples/demo/{name}")
+        assert packaged == (ROOT / "examples" / "demo" / name).read_bytes(), name
 
 
 def test_wheel_metadata_version_ranges_and_console_script(wheel):
     archive = zipfile.ZipFile(wheel)
-    meta = Parser().parsestr(archive.read(f"trailwatch-{trailwatch.__version__}.dist-info/METADATA").decode())
-    assert meta["Name"] == "trailwatch" and meta["Version"] == trailwatch.__version__
+    meta = Parser().parsestr(archive.read(f"{DIST_INFO}/METADATA").decode())
+    assert meta["Name"] == DISTRIBUTION and meta["Version"] == trailwatch.__version__
     assert meta["Requires-Python"] == ">=3.11"
     pins = dict(line.split("==") for line in (ROOT / "requirements.txt").read_text().splitlines()
                 if "==" in line and not line.startswith("#"))
@@ -99,7 +74,7 @@ def test_wheel_metadata_version_ranges_and_console_script(wheel):
         lower = next(Version(s.version) for s in ranges[name] if s.operator == ">=")
         assert Version(pin) in ranges[name] and Version(pin).release[:len(lower.release)] == lower.release, name
         assert any(s.operator == "<" for s in ranges[name]), name
-    entry_points = archive.read(f"trailwatch-{trailwatch.__version__}.dist-info/entry_points.txt").decode()
+    entry_points = archive.read(f"{DIST_INFO}/entry_points.txt").decode()
     assert "trailwatch = trailwatch.cli:main" in entry_points
 
 
@@ -137,6 +112,24 @@ def test_console_script_runs_from_the_wheel(venv, tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["1", "0"]
+
+
+def test_help_names_the_command_as_it_was_run(venv, tmp_path):
+    script = subprocess.run([str(venv / "bin" / "trailwatch"), "--help"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60)
+    assert script.returncode == 0 and script.stdout.startswith("usage: trailwatch "), script.stdout
+    assert "Run `trailwatch COMMAND --help`" in script.stdout
+    module = subprocess.run([str(venv / "bin" / "python"), "-I", "-m", "trailwatch", "demo", "--help"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert module.returncode == 0 and module.stdout.startswith("usage: python -m trailwatch demo "), module.stdout
+
+
+def test_demo_finds_its_sample_from_any_folder(venv, tmp_path):
+    probe = "from trailwatch.cli import build_parser; print(build_parser().parse_args(['demo']).events)"
+    events = Path(subprocess.run([str(venv / "bin" / "python"), "-I", "-c", probe], cwd=tmp_path, capture_output=True,
+                                 text=True, timeout=60, check=True).stdout.strip())
+    assert events.is_relative_to(venv) and events.name == "cloudtrail-sample.jsonl"
+    assert events.read_bytes() == (ROOT / "examples" / "demo" / "cloudtrail-sample.jsonl").read_bytes()
 
 
 def test_installed_component_package_has_the_checkouts_schema(run):

@@ -68,5 +68,5 @@ def test_standard_input_cannot_go_to_a_cluster(scheduler):
 
 def test_without_the_distributed_package_dask_is_one_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # what an install without the replay extra sees
-    with pytest.raises(ReplayError, match=r"pip install 'trailwatch\[replay\]'"):
+    with pytest.raises(ReplayError, match=r"pip install 'pulumi-trailwatch\[replay\]'"):
         cluster.connect("tcp://127.0.0.1:8786")

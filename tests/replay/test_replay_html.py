@@ -14,7 +14,7 @@ import pytest
 
 from replay_helpers import CORPUS_FILES, corpus_events, record, write_lines
 from trailwatch.replay import replay_paths, replay_records
-from trailwatch.replay.chartdata import alert_minutes, bin_detection, noisiest_first, report_bins
+from trailwatch.replay.chartdata import alert_minutes, bin_detection, detection_bins, noisiest_first
 from trailwatch.replay.engine import Rule
 from trailwatch.replay.html import ALERTS_LISTED, render_html
 from trailwatch.replay.report import Report
@@ -143,7 +143,7 @@ def test_alert_periods_are_listed_and_shaded(report, page_text):
     assert f"{len(noisy.alerts)} alerts, {alert_minutes(noisy)} minutes firing" in words
     assert "threshold of 2" in words and "at most 3 in one 30-min window" in words
     shading = "fill: #e45756; fill-opacity: 0.25"
-    runs = bin_detection(noisy, report_bins(report), report.window_minutes).alert_runs
+    runs = bin_detection(noisy, detection_bins(report, noisy), report.window_minutes).alert_runs
     assert len(runs) == 3  # the bursts are hours apart: three shaded runs
     assert chart_of(page_text, "noisy").count(shading) == len(runs) + 1  # and the legend's swatch
     assert "threshold: 2 in 30 min" in chart_of(page_text, "noisy")
@@ -272,7 +272,7 @@ def test_html_without_matplotlib_is_one_line_before_the_replay(corpus):
                            "--format", "html", str(corpus / "no-such-folder")], capture_output=True, text=True, cwd=ROOT)
     # said before the input is even looked at (the folder does not exist)
     assert (proc.returncode, proc.stdout) == (2, "")
-    assert proc.stderr == "error: --format html needs matplotlib: pip install 'trailwatch[replay]'\n"
+    assert proc.stderr == "error: --format html needs matplotlib: pip install 'pulumi-trailwatch[replay]'\n"
 
 
 def test_cli_html_with_nothing_usable_writes_nothing(corpus, tmp_path):

@@ -18,11 +18,11 @@ from ..localrun.demo import (
     DEMO_EXCEPTION_DAYS, MAX_MINUTES, TIME_SCALE, bundled_exceptions, default_events, load_exceptions, real_teams_url,
     run_demo,
 )
-from ..stack import PROJECT_ROOT
+from ..paths import DATA_ROOT
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--events", type=Path, default=default_events(PROJECT_ROOT), metavar="FILE",
+    parser.add_argument("--events", type=Path, default=default_events(DATA_ROOT), metavar="FILE",
                         help="CloudTrail records in any format `replay` reads (default: the bundled sample, "
                              "examples/demo/cloudtrail-sample.jsonl)")
     parser.add_argument("--out", type=Path, default=Path("demo-out"), metavar="DIR",
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if args.exceptions is not None:
         exceptions, where = load_exceptions(args.exceptions), f"--exceptions {args.exceptions}"
     else:
-        exceptions = bundled_exceptions() if args.events == default_events(PROJECT_ROOT) else []
+        exceptions = bundled_exceptions() if args.events == default_events(DATA_ROOT) else []
         where = "the bundled demo exception"
     result = run_demo(args.events, args.out, teams_url=url, outage=not args.no_outage, exceptions=exceptions,
                       exceptions_from=where, echo=lambda text: print(text, flush=True))

@@ -131,7 +131,7 @@ def renderer(args: argparse.Namespace) -> Callable[[Report], str]:
     try:
         from ..replay.html import render_html
     except ImportError:
-        raise ReplayError("--format html needs matplotlib: pip install 'trailwatch[replay]'") from None
+        raise ReplayError("--format html needs matplotlib: pip install 'pulumi-trailwatch[replay]'") from None
     return lambda report: render_html(report, sources=args.paths, stack=args.stack)
 
 

@@ -1,16 +1,18 @@
 """What the HTML report's charts show, computed from a replay report (no plotting library needed here).
 
-A chart of a year of per-minute counts would hold 525,600 points and show no more than a pixel column can, so
-the whole report shares one bin width: the finest of 1 minute, 10 minutes, 1 hour, 1 day and 1 week (then
-whole weeks) that covers the span in at most ``MAX_BINS`` bins. Every chart therefore draws at most that many
-steps whatever the span, and all detections share the same bins, so their charts compare at a glance. Bins
-are aligned to UTC boundaries (weeks start on Monday) and reach the end of the latest simulated alert, so
-every alert period is inside the chart.
+Each detection's chart spans that detection's own activity, not the whole input: from its first match's
+minute to the end of its last match or alert period (pages with and without exceptions), widened by one alert
+window either side as far as the input reaches, so four days of matches in five months of records fill their
+chart. A chart of a year of per-minute counts would hold 525,600 points and show no more than a pixel column
+can, so a chart's bin width is the finest of 1 minute, 10 minutes, 1 hour, 1 day and 1 week (then whole weeks)
+that covers its span in at most ``MAX_BINS`` bins: every chart draws at most that many steps whatever the span.
+Bins are aligned to UTC boundaries (weeks start on Monday); the overview, not the charts, compares detections.
 
 Per bin a chart shows the matches, the most matches any alert window ending in that bin held (what the
 threshold applies to: a per-hour count says nothing about "N within 30 minutes"; with noise exceptions, the
-matches no exception covers, which are what pages), and whether the alert fired at any time during the bin; a bin is the finest thing a chart can show, so an alert of a few minutes
-still shades its whole bin, while the report's text gives exact times.
+matches no exception covers, which are what pages), and whether the alert fired at any time during the bin
+(with noise exceptions, also whether it would have fired without them); a bin is the finest thing a chart can
+show, so an alert of a few minutes still shades its whole bin, while the report's text gives exact times.
 """
 
 from __future__ import annotations
@@ -51,11 +53,13 @@ class Bins:
 @dataclass(frozen=True)
 class DetectionBins:
     """One detection's chart: per bin, matches, the most matches in one alert window ending in the bin, and
-    the runs of bins ``[first, end)`` during which its alert fired."""
+    the runs of bins ``[first, end)`` during which its alert fired, and, for a detection whose exceptions
+    covered matches, would have fired without them (None otherwise: the same runs)."""
 
     matches: list[int]
     window_peaks: list[int]
     alert_runs: list[tuple[int, int]]
+    runs_without_exceptions: list[tuple[int, int]] | None
 
 
 def _widths() -> Iterator[tuple[timedelta, str]]:
@@ -76,14 +80,22 @@ def choose_bins(start: datetime, end: datetime) -> Bins:
     raise AssertionError("unreachable: bin widths grow without bound")
 
 
-def report_bins(report: Report) -> Bins | None:
-    """The bins shared by every chart of ``report``: from its first record's minute to the later of its last
-    record's minute and its latest alert's end; None for a report without records."""
+def detection_bins(report: Report, det: DetectionReport) -> Bins:
+    """The bins of the chart of ``det``, a detection of ``report`` with matches (see the module docstring):
+    the one place a chart's span is decided. The margins stop at the input's first record's minute and at its
+    last record's minute; an alert period running past the last record is never cut."""
+    margin = report.window_minutes * MINUTE
+    end = max([det.last + MINUTE] + [alerts[-1].end for alerts in (det.alerts, det.alerts_without_exceptions)
+                                     if alerts])
+    input_first, input_last = input_span(report)
+    return choose_bins(max(det.first - margin, input_first), max(end, min(end + margin, input_last + MINUTE)))
+
+
+def input_span(report: Report) -> tuple[datetime, datetime] | None:
+    """The minutes of the input's first and last records (event time); None for a report without records."""
     if not report.event_minutes:
         return None
-    minutes = list(report.event_minutes)
-    end = max([minutes[-1] + MINUTE] + [d.alerts[-1].end for d in report.detections.values() if d.alerts])
-    return choose_bins(minutes[0], end)
+    return next(iter(report.event_minutes)), next(reversed(report.event_minutes))
 
 
 def bin_detection(det: DetectionReport, bins: Bins, window_minutes: int) -> DetectionBins:
@@ -111,7 +123,8 @@ def bin_detection(det: DetectionReport, bins: Bins, window_minutes: int) -> Dete
         first = b * width
         carried = before[bisect_right(offsets, first)] - before[bisect_right(offsets, first - window_minutes)]
         peaks[b] = max(peaks[b], carried)
-    return DetectionBins(matches, peaks, alert_runs(det.alerts, bins))
+    without = alert_runs(det.alerts_without_exceptions, bins) if det.excepted_events else None
+    return DetectionBins(matches, peaks, alert_runs(det.alerts, bins), without)
 
 
 def alert_runs(alerts: Sequence[Alert], bins: Bins) -> list[tuple[int, int]]:

@@ -37,18 +37,20 @@ STYLE = {
     "legend.frameon": False,
 }
 NO_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}
-MATCHES, WINDOW, ALERT, THRESHOLD = "#4c78a8", "#f58518", "#e45756", "#b03030"
+MATCHES, WINDOW, ALERT, THRESHOLD, UNEXCEPTED = "#4c78a8", "#f58518", "#e45756", "#b03030", "#888888"
 WIDTH_INCHES = 9.0
-MARGINS = {"left": 0.075, "right": 0.985, "bottom": 0.16, "top": 0.86}  # room for 7-digit counts and dates
+# room for 7-digit counts, two rows of legend, and dates and the span below
+MARGINS = {"left": 0.075, "right": 0.985, "bottom": 0.2, "top": 0.82}
 _GROUP_ID = re.compile(r'<g id="[^"]*"')
 
 
 def detection_chart(ident: str, data: DetectionBins, bins: Bins, *, threshold: int, window_minutes: int,
-                    heartbeat: bool) -> str:
+                    heartbeat: bool, span: str) -> str:
     """Matches per bin, and, for a counting detection, the most matches in one alert window against the
-    threshold, with the bins in which the alert fired shaded."""
+    threshold, with the bins in which the alert fired shaded (and, with exceptions, those in which it would
+    have fired without them); ``span``: the axis label saying what the chart spans."""
     with matplotlib.rc_context(STYLE | {"svg.hashsalt": f"trailwatch-replay-{ident}"}):
-        fig = Figure(figsize=(WIDTH_INCHES, 2.6))
+        fig = Figure(figsize=(WIDTH_INCHES, 2.9))
         fig.subplots_adjust(**MARGINS)  # fixed, not constrained layout: that would double the drawing time
         ax = fig.add_subplot()
         edges = mdates.date2num(bins.edges())
@@ -58,11 +60,15 @@ def detection_chart(ident: str, data: DetectionBins, bins: Bins, *, threshold: i
                       label=f"most matches in one {window_minutes}-min window")
             ax.axhline(threshold, color=THRESHOLD, linestyle="--", linewidth=1,
                        label=f"threshold: {threshold} in {window_minutes} min")
-            if data.alert_runs:
-                ax.broken_barh([(edges[a], edges[b] - edges[a]) for a, b in data.alert_runs], (0, 1),
-                               transform=ax.get_xaxis_transform(), color=ALERT, alpha=0.25, linewidth=0,
-                               label="alert firing")
+            for runs, color, alpha, label in ((data.runs_without_exceptions, UNEXCEPTED, 0.2,
+                                               "would fire without exceptions"),
+                                              (data.alert_runs, ALERT, 0.25, "alert firing")):
+                if runs:
+                    ax.broken_barh([(edges[a], edges[b] - edges[a]) for a, b in runs], (0, 1),
+                                   transform=ax.get_xaxis_transform(), color=color, alpha=alpha, linewidth=0,
+                                   label=label)
         ax.set_xlim(edges[0], edges[-1])
+        ax.set_xlabel(span, loc="left")
         tallest = max(data.matches) if heartbeat else max(max(data.matches), max(data.window_peaks), threshold)
         ax.set_ylim(0, max(tallest, 1) * 1.1)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))

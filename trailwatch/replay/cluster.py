@@ -28,7 +28,7 @@ def connect(address: str) -> Any:
     try:
         from distributed import Client
     except ImportError:
-        raise ReplayError("--dask needs Dask's distributed package: pip install 'trailwatch[replay]'") from None
+        raise ReplayError("--dask needs Dask's distributed package: pip install 'pulumi-trailwatch[replay]'") from None
     try:
         client = Client(address, set_as_default=False)
     except (OSError, ValueError) as exc:

@@ -4,14 +4,15 @@ would be noisy before turning them on.
 One file with nothing to fetch (no scripts, fonts, stylesheets or images from elsewhere; the charts are inline
 SVG from :mod:`trailwatch.replay.charts`): it can be mailed, attached to a ticket or opened offline. The page
 holds an overview (alerts and minutes firing per detection, noisiest first, as a chart and a table), then one
-section per detection that matched: a chart of matches over time with the alert periods shaded against the
-threshold (bins: :mod:`trailwatch.replay.chartdata`), the exact alert periods, the matches each noise exception
-covered (with its reason, owner and expiry) and the pages with and without them, and the top principals, source
-IPs and event names. Detections without matches are listed by name only: an empty chart says nothing more.
+section per detection that matched: a chart of matches over that detection's own span (its axis says that span
+and the input's) with the alert periods, with and without noise exceptions, shaded against the threshold
+(bins: :mod:`trailwatch.replay.chartdata`), the exact alert periods, the matches each noise exception covered
+(with its reason, owner and expiry) and the pages with and without them, and the top principals, source IPs
+and event names. Detections without matches are listed by name only: an empty chart says nothing more.
 
 Every value from the logs, the config or the command line (principals, IPs, event names, detection ids, file
-names, exception reasons and owners) is HTML-escaped. The same report gives the same page byte for byte: no timestamp of the run is written
-and the charts are deterministic.
+names, exception reasons and owners) is HTML-escaped. The same report gives the same page byte for byte: no
+timestamp of the run is written and the charts are deterministic.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from datetime import datetime
 from html import escape
 from typing import Sequence
 
-from .chartdata import alert_minutes, bin_detection, noisiest_first, report_bins
+from .chartdata import Bins, alert_minutes, bin_detection, detection_bins, input_span, noisiest_first
 from .charts import detection_chart, overview_chart
 from .report import DetectionReport, Report
 
@@ -67,9 +68,9 @@ def _header(report: Report, sources: Sequence[str], stack: str | None) -> str:
              f"alert window {report.window_minutes} min"]
     if stack is not None:
         facts.insert(0, f"stack {escape(stack)}")
-    minutes = list(report.event_minutes)
-    if minutes:
-        facts.append(f"events from {_time(minutes[0])} to {_time(minutes[-1])} UTC (event time)")
+    span = input_span(report)
+    if span:
+        facts.append(f"events from {_time(span[0])} to {_time(span[1])} UTC (event time)")
     lines = [f"<p>{'; '.join(facts)}.</p>"]
     if sources:
         shown = ", ".join(f"<code>{escape(s)}</code>" for s in sources[:SOURCES_LISTED])
@@ -113,20 +114,25 @@ def _overview(report: Report, order: list[DetectionReport], anchors: dict[str, s
 
 
 def _sections(report: Report, matched: list[DetectionReport], anchors: dict[str, str]) -> list[str]:
-    bins = report_bins(report)
-    if bins is None:
-        return []
     out = []
     for det in matched:
+        bins = detection_bins(report, det)
         data = bin_detection(det, bins, report.window_minutes)
         out.append(f'<h2 id="{anchors[det.id]}">{escape(det.id)}</h2>')
         out.append(f"<p>{_summary(det, max(data.window_peaks, default=0), report.window_minutes)}</p>")
         out.append(detection_chart(det.id, data, bins, threshold=det.threshold,
-                                   window_minutes=report.window_minutes, heartbeat=det.heartbeat))
+                                   window_minutes=report.window_minutes, heartbeat=det.heartbeat,
+                                   span=_span(report, bins)))
         out.append(_alert_list(det))
         out.append(_exceptions(det))
         out.append(_tops(det))
     return out
+
+
+def _span(report: Report, bins: Bins) -> str:
+    """What a chart spans, and where in the input that is."""
+    edges, (first, last) = bins.edges(), input_span(report)
+    return f"{_time(edges[0])} to {_time(edges[-1])} UTC, of events from {_time(first)} to {_time(last)}"
 
 
 def _summary(det: DetectionReport, window_peak: int, window_minutes: int) -> str:
