@@ -22,9 +22,10 @@ from ..filterpattern import compile_pattern
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 
-#: A value that may carry a credential: any http(s) URL (a Workflows URL's ``sig`` parameter is one), any URL
-#: with a user part, any ``sig=`` parameter. ``s3://bucket/prefix`` or ``tcp://scheduler:8786`` stay readable.
-_URL = re.compile(r"(?i)\bhttps?://\S*|[A-Za-z][A-Za-z0-9+.-]*://[^\s/@]*@\S*|\S*[?&]sig=\S*")
+#: A URL that may carry a credential: one with a query (a Workflows URL's ``sig`` parameter is the credential)
+#: or a user part, and any bare ``sig=`` parameter. A plain ``http://host:port/path`` (an example in a message,
+#: the adapter's own address), ``s3://bucket/prefix`` or ``tcp://scheduler:8786`` carry none and stay readable.
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]*(?:\?|@)[^\s'\"]*|[^\s'\"]*[?&]sig=[^\s'\"]*")
 
 
 def without_urls(message: str) -> str:

@@ -7,6 +7,10 @@ with the scrape time. So the detection expression is
 already is "events in the window"; ``max_over_time`` over a few scrapes (``hold``) only keeps a firing alert
 from resolving and firing again (a second card) while scrapes fail. ``rate()`` would be wrong on this gauge.
 
+A detection with noise exceptions (:mod:`trailwatch.exceptions`) pages on its matches minus each exception's
+count, and only once that difference has held for the exception guard (:func:`detection_expr`); its alert says
+what was excepted, and each exception gets a ``TrailwatchExceptionExpired`` alert for after its date.
+
 Every selector carries ``trailwatch_stack``: the scrape adds it (``render.scrape`` / the ServiceMonitor), so
 stacks sharing a Prometheus never fire on each other's series, and each heartbeat watches its own trail.
 
@@ -19,7 +23,7 @@ scraped yet from paging.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from ..catalog import Detection
 from .. import readpath
@@ -28,9 +32,8 @@ from ..settings import StackSettings
 from ..exceptions import ExceptionRule
 from ..stack import ExceptedFilter, Stack, log_group_name, stack_excepted_filters
 from .common import (
-    ADAPTER_SCRAPE_JOB, ALERT_EXCEPTION_EXPIRED, ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, ALERT_TEAMS_FAILING,
-    EXPORTER_SCRAPE_JOB,
-    PIPELINE_ALERTS, STACK_LABEL, TEAMS_INTEGRATION, TRAILWATCH_LABEL, TRAILWATCH_VALUE, check_account_id,
+    ADAPTER_SCRAPE_JOB, ALERT_EXCEPTION_EXPIRED, ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS,
+    ALERT_TEAMS_FAILING, EXPORTER_SCRAPE_JOB, PIPELINE_ALERTS, STACK_LABEL, TEAMS_INTEGRATION, TRAILWATCH_LABEL, TRAILWATCH_VALUE, check_account_id,
     detection_alert_name, dump_yaml, duration, event_detections, excepted_name, exported_name, generated_header,
     heartbeat_detections, stack_selector,
 )
@@ -41,6 +44,16 @@ PIPELINE_GROUP = "trailwatch-pipeline"
 #: ``$value`` as Prometheus expands it in annotation templates.
 VALUE = "{{ $value }}"
 HEARTBEAT_QUERY = "fields @timestamp, eventSource, eventName, awsRegion\n| sort @timestamp desc\n| limit 50"
+
+
+def as_written(text: str) -> str:
+    return text
+
+
+def text_of(template: bool) -> Callable[[str], str]:
+    """How catalog and config text goes into an annotation: protected for Prometheus' templating, or (for the
+    expanded text promtool expects) as written."""
+    return literal if template else as_written
 
 
 def literal(text: str) -> str:
@@ -105,7 +118,7 @@ def detection_annotations(stack: Stack, det: Detection, value: str = VALUE, acco
     """Annotations of a detection alert. ``value``/``template=False``/``excepted`` (exception id -> count) give
     the expanded text promtool expects."""
     s = stack.settings
-    text = literal if template else (lambda t: t)
+    text = text_of(template)
     tuned = bool(tuned_filters(stack, det))
     description = (f"{value} matching CloudTrail event(s){' not covered by an exception' if tuned else ''} with "
                    f"event times within {duration(s.alert_window_minutes * 60)} (alert threshold {det.threshold}). ")
@@ -172,7 +185,7 @@ def excepted_annotation(stack: Stack, det: Detection, counts: Mapping[str, int] 
     for f in tuned_filters(stack, det):
         query = f"sum({excepted_name(stack, f)}{stack_selector(stack)})"
         count = _count_template(query) if counts is None else str(counts.get(f.rule.id, 0))
-        text = literal if counts is None else (lambda t: t)
+        text = text_of(counts is None)
         parts.append(f"{count} by {text(repr(f.rule.reason))} (owner {text(f.rule.owner)}, exception {f.rule.id}, "
                      f"until {f.rule.expires})")
     return "; ".join(parts)
@@ -190,19 +203,19 @@ def detection_rule(stack: Stack, det: Detection, account_id: str | None = None) 
 def expired_rule(stack: Stack, rule: ExceptionRule, template: bool = True) -> dict[str, Any]:
     """Fires from the first second after an exception's expiry day until the stack is redeployed without it.
     ``template=False``: the expanded annotation text promtool expects."""
-    literal_ = literal if template else (lambda t: t)
+    text = text_of(template)
     return {
         "alert": ALERT_EXCEPTION_EXPIRED,
         "expr": f"vector(time()) >= {int(rule.expires_at.timestamp())}",
         "labels": {**base_labels(stack, "warning"), "component": "exceptions", "exception": rule.id},
         "annotations": {
             "summary": f"Noise exception {rule.id} expired on {rule.expires}",
-            "description": (f"Exception {rule.id} of stack {stack.name} ({literal_(repr(rule.reason))}, owner "
-                            f"{literal_(rule.owner)}) on {', '.join(rule.detections)} expired on {rule.expires} (UTC "
+            "description": (f"Exception {rule.id} of stack {stack.name} ({text(repr(rule.reason))}, owner "
+                            f"{text(rule.owner)}) on {', '.join(rule.detections)} expired on {rule.expires} (UTC "
                             "end of day). It no longer hides anything: its events page again."),
             "runbook": ("Review the exception with its owner: renew it with a new expires date or remove it from "
                         "trailwatch:exceptions, then redeploy the stack."),
-            "owner": literal_(rule.owner),
+            "owner": text(rule.owner),
         },
     }
 
@@ -220,7 +233,7 @@ def heartbeat_labels(stack: Stack, det: Detection) -> dict[str, str]:
 def heartbeat_annotations(stack: Stack, det: Detection, account_id: str | None = None,
                           template: bool = True) -> dict[str, str]:
     s = stack.settings
-    text = literal if template else (lambda t: t)
+    text = text_of(template)
     out = {
         "summary": "CloudTrail events stopped arriving",
         "description": (f"No CloudTrail event with an event time in the last "
