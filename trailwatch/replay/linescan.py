@@ -504,8 +504,8 @@ class LineScanner:
                 principals[p] = principals.get(p, 0) + c
             counts = (minutes, principals, _decoded(ci, strings), _decoded(cn, strings))
             for i in plan.marginal:
-                for into, add in zip(agg.slots[i], counts):
-                    _add(into, add)
+                for into, counted in zip(agg.slots[i], counts):
+                    _add(into, counted)
         for row, dets in plan.matched.items():
             r = rows[row]
             agg.count(dets, minutes_of[r[MINUTE]], heads[r[HEAD]].principal,  # type: ignore[arg-type, union-attr]
