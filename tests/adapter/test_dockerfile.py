@@ -64,4 +64,7 @@ def test_the_copied_files_are_enough_to_run(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
                             env={"PYTHONPATH": str(app), "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
-    assert set(eval(result.stdout)) - {"_distutils_hack"} <= IMAGE_DEPS, result.stdout
+    # Loaded by the dev venv's .pth files at start-up, not by the adapter: setuptools' hack and the finder of the
+    # project's own editable install (which the assertion on trailwatch modules above keeps out of use).
+    venv_hooks = {n for n in eval(result.stdout) if n == "_distutils_hack" or n.startswith("__editable__")}
+    assert set(eval(result.stdout)) - venv_hooks <= IMAGE_DEPS, result.stdout
