@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from .errors import ConfigError, ConfigErrors
+from .errors import ConfigError, ConfigErrors, raise_config_errors
 from .settings import PROJECT, _convert, declared, qualified
 
 _STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+\Z")
@@ -57,10 +57,7 @@ def setting_errors(raw: Mapping[str, Any]) -> list[str]:
 def check_settings(raw: Mapping[str, Any]) -> None:
     """Raise :class:`ConfigErrors` (or the single :class:`ConfigError`) if any key is unknown or bad."""
     errors = setting_errors(raw)
-    if len(errors) == 1:
-        raise ConfigError(errors[0])
-    if errors:
-        raise ConfigErrors(errors)
+    raise_config_errors(errors)
 
 
 def check_stack_name(name: str) -> None:

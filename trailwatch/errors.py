@@ -28,6 +28,14 @@ class ConfigErrors(ConfigError):
         super().__init__("\n".join(shown))
 
 
+def raise_config_errors(errors: list[str]) -> None:
+    """Raise what ``errors`` (one line each) call for: nothing, one :class:`ConfigError`, or :class:`ConfigErrors`."""
+    if len(errors) == 1:
+        raise ConfigError(errors[0])
+    if errors:
+        raise ConfigErrors(errors)
+
+
 class PatternError(TrailwatchError):
     """A CloudWatch Logs filter pattern is malformed.
 

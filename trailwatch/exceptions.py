@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
-from .errors import ConfigError, ConfigErrors
+from .errors import ConfigError, raise_config_errors
 from .filterpattern.values import number_text
 
 KEY = "trailwatch:exceptions"
@@ -299,10 +299,7 @@ def entry_errors(raw: Any, where: str = KEY) -> list[str]:
 def check_entries(key: str, value: Any) -> None:
     """The settings table's check for ``exceptions``: every per-entry problem, one line each."""
     errors = entry_errors(value, key)
-    if len(errors) == 1:
-        raise ConfigError(errors[0])
-    if errors:
-        raise ConfigErrors(errors)
+    raise_config_errors(errors)
 
 
 def parse_exceptions(raw: Sequence[Any], where: str = KEY) -> tuple[ExceptionRule, ...]:

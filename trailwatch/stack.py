@@ -20,7 +20,7 @@ from .catalog import (
     check_namespace, check_pattern, check_unique, load_catalog, parse_detection,
 )
 from .configcheck import check_config_dir, check_settings, check_stack_name, load_stack_yaml
-from .errors import CatalogError, ConfigError, ConfigErrors
+from .errors import CatalogError, ConfigError, raise_config_errors
 from . import exceptions as exc, readpath
 from .paths import PROJECT_ROOT
 from .settings import StackSettings, declared, parse_settings, qualified
@@ -87,10 +87,7 @@ def resolve_exceptions(catalog: list[Detection], settings: StackSettings, detect
             errors.append(str(err))
     if not errors:
         errors += _capacity_errors(detections, rules)
-    if len(errors) == 1:
-        raise ConfigError(errors[0])
-    if errors:
-        raise ConfigErrors(errors)
+    raise_config_errors(errors)
     return rules, tuple(exc.expiry_warnings(rules, day))
 
 
