@@ -39,8 +39,10 @@ wheel: venv
 tools:
 	bash scripts/fetch-prometheus-tools.sh
 
+# Four workers on any machine: the slow tests mostly wait on Prometheus/Alertmanager timers, not on a core.
+# One worker per test file (loadfile) keeps each file's module fixtures started once.
 test: venv tools
-	$(PY) -m pytest
+	$(PY) -m pytest -n 4 --dist loadfile
 
 plan: venv
 	$(PY) -m trailwatch plan --stack $(STACK)

@@ -139,7 +139,12 @@ def serve_text(text: str) -> ThreadingHTTPServer:
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        def handle_error(self, request, client_address):
+            """Prometheus hanging up mid-answer (its scrape timeout, or its shutdown) is normal here; the
+            default prints a traceback on the stderr of whatever test is running in this process."""
+
+    server = Server(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return server
 
