@@ -115,3 +115,90 @@ def test_pacer_spaces_slots_and_refuses_past_the_deadline():
 def test_the_url_is_not_in_repr():
     t, _, _ = teams([])
     assert "sig" not in repr(t) and "example" not in repr(t)
+
+
+def _local_teams(handler_status: int = 202):
+    """A Teams stand-in over HTTP/1.1 that records the client port of every POST."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    ports: list[int] = []
+
+    class Accepting(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):  # noqa: N802
+            ports.append(self.client_address[1])
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(handler_status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Accepting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, ports
+
+
+def test_a_burst_of_cards_reuses_one_kept_alive_connection():
+    server, ports = _local_teams()
+    try:
+        t = Teams(f"http://127.0.0.1:{server.server_port}/hook?sig=s", 5.0, Pacer(rate=1000))
+        outcomes = [t.send(b"{}") for _ in range(5)]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert all(o.delivered for o in outcomes) and len(ports) == 5
+    assert len(set(ports)) == 1, ports
+
+
+def test_a_certificate_the_system_does_not_trust_is_never_posted_to(tmp_path):
+    """TLS is verified: a self-signed Workflows host gets no card (and no retry makes it one)."""
+    import datetime
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                         serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    posted: list[str] = []
+
+    class Accepting(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            posted.append(self.path)
+            self.send_response(202)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Accepting)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.handle_error = lambda *args: None  # the refused handshake is the expected outcome
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        outcome = Teams(f"https://localhost:{server.server_port}/hook?sig=s", 1.5, Pacer(rate=1000)).send(b"{}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (outcome.delivered, outcome.reason) == (False, "unreachable") and posted == []

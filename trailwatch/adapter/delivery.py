@@ -12,6 +12,9 @@
   also not for Alertmanager's later retries; when it ends past the budget the outcome is ``throttled`` with the
   seconds left, and the caller answers a retryable failure.
 
+Posts go through urllib3 (the client botocore uses too): one pool of kept-alive, certificate-verified
+connections, with its own retries and redirects turned off so that every decision above is this module's.
+
 Failure reasons are fixed words and HTTP status codes: never the URL, never an exception's text.
 """
 
@@ -20,15 +23,16 @@ from __future__ import annotations
 import email.utils
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Callable
+
+import urllib3
 
 RATE_PER_SECOND = 4
 BACKOFF_START = 0.5
 BACKOFF_CAP = 4.0
 ATTEMPT_TIMEOUT = 30.0
+CONNECT_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -79,28 +83,31 @@ def retry_after(value: str | None, now: float) -> float | None:
         return None
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None  # the 3xx reaches the caller as an HTTPError: a failure
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
+#: One pool of kept-alive TLS connections to the Workflows host: a burst of cards does not pay a handshake per
+#: card. Certificates are verified (urllib3's default); nothing is retried or redirected by urllib3 itself:
+#: :class:`Teams` decides every retry, and a redirect is a failure.
+_POOL = urllib3.PoolManager(num_pools=2, maxsize=RATE_PER_SECOND, retries=False,
+                            headers={"Content-Type": "application/json", "User-Agent": "trailwatch-adapter"})
+#: What is read of Teams' answer (it is a short acknowledgement); a longer body closes the connection.
+MAX_ANSWER_BYTES = 65536
 
 
 def _post_once(url: str, body: bytes, timeout: float) -> tuple[int | None, str | None]:
     """(status, Retry-After) of one POST; status None on a transport error."""
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json", "User-Agent": "trailwatch-adapter"})
     try:
-        with _OPENER.open(request, timeout=timeout) as response:  # noqa: S310 - https URL, checked at start
-            response.read(65536)
-            return response.status, None
-    except urllib.error.HTTPError as exc:
-        header = exc.headers.get("Retry-After") if exc.headers else None
-        exc.close()
-        return exc.code, header
-    except (urllib.error.URLError, OSError, ValueError):
+        response = _POOL.request("POST", url, body=body, redirect=False, preload_content=False,
+                                 timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=timeout))
+    except (urllib3.exceptions.HTTPError, OSError, ValueError):
         return None, None
+    try:
+        response.read(MAX_ANSWER_BYTES)
+    except (urllib3.exceptions.HTTPError, OSError):
+        pass  # the status line decided the outcome; the connection is not reused
+    if response.length_remaining == 0 and not response.closed:
+        response.release_conn()
+    else:
+        response.close()
+    return response.status, response.headers.get("Retry-After")
 
 
 class Teams:
