@@ -5,19 +5,36 @@ Every panel queries exactly the names the exporter serves (the same ``exported_n
 another stack's series never show up here. The exporter serves sliding-window sums (:mod:`trailwatch.readpath`),
 so the event panels show "matching events in the last window", exactly what the alerts compare with the
 threshold (``max_over_time`` per step keeps a short burst visible at coarse steps).
+
+Below them, a collapsed row holds one CloudWatch Logs Insights table per enabled detection (its catalog
+``insights_query``, or the one :mod:`.insights` builds from the filter pattern) on the stack's log group and
+region, through the CloudWatch data source the ``cloudwatch`` variable picks. Collapsed: Grafana runs a
+collapsed row's queries only when it is opened, and every Logs Insights run is billed by the data it scans.
+Targets have the shape Grafana's CloudWatch data source stores for a Logs query (``CloudWatchLogsQuery``), with
+``logGroupNames``: ``logGroups`` needs each group's ARN (the account id, unknown here), Grafana's backend
+queries by name outside cross-account monitoring accounts, and its editor fills ``logGroups`` in on opening.
+``statsGroups`` stays empty: it only splits a ``stats ... by`` result into series for graphs; a table wants one
+frame. A query is one JSON string value (``json.dumps`` escapes quotes, backslashes and control characters),
+so no catalog or custom query can end the string or add panel fields.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..stack import Stack, stack_excepted_filters
+from ..catalog import Detection
+from ..stack import Stack, log_group_name, secret_pattern_ids, stack_excepted_filters
 from .common import (
     ADAPTER_SCRAPE_JOB, EXPORTER_SCRAPE_JOB, STACK_LABEL, TEAMS_INTEGRATION, TRAILWATCH_LABEL, TRAILWATCH_VALUE, duration,
     event_detections, excepted_name, exported_name, heartbeat_detections, stack_selector,
 )
+from .insights import query_for
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+#: The dashboard variable choosing the CloudWatch data source the Logs Insights panels query.
+CLOUDWATCH_VARIABLE = "cloudwatch"
+CLOUDWATCH = {"type": "cloudwatch", "uid": f"${{{CLOUDWATCH_VARIABLE}}}"}
+FORENSICS_ROW = "Forensics (Logs Insights)"
 SCHEMA_VERSION = 39
 
 
@@ -57,6 +74,29 @@ def teams_panel(stack: Stack) -> tuple[str, str, list[dict[str, Any]], dict[str,
     return ("timeseries", f"Teams notification failures ({integration})",
             [_target("A", f'sum(increase(alertmanager_notifications_failed_total{{integration="{integration}"}}[1h]))',
                      "failed per hour")], {})
+
+
+def insights_target(stack: Stack, det: Detection) -> dict[str, Any]:
+    """One Logs Insights query on the stack's log group and region, as Grafana's CloudWatch data source stores it."""
+    return {"refId": det.id, "datasource": CLOUDWATCH, "queryMode": "Logs", "id": "",
+            "region": stack.settings.region, "logGroupNames": [log_group_name(stack)],
+            "expression": query_for(det, det.id in secret_pattern_ids(stack)), "statsGroups": []}
+
+
+def forensics_row(stack: Stack, first_id: int, y: int) -> dict[str, Any]:
+    """A collapsed row at ``y`` holding one Logs Insights table per enabled detection, ids from ``first_id``."""
+    where = f"{log_group_name(stack)} in {stack.settings.region}"
+    panels = [
+        _panel(first_id + 1 + i, "table", f"Logs Insights: {det.title}", (0, y + 1 + 8 * i, 24, 8),
+               [insights_target(stack, det)],
+               f"CloudWatch Logs Insights on {where}: "
+               + ("the detection's own query." if det.insights_query else
+                  "the filter pattern's required fields and values, a superset of the events the filter counts.")
+               + " Each run is billed by the data it scans: keep the time range short.",
+               datasource=CLOUDWATCH, options={"showHeader": True})
+        for i, det in enumerate(stack.detections)]
+    return {"id": first_id, "type": "row", "title": FORENSICS_ROW, "collapsed": True,
+            "gridPos": {"x": 0, "y": y, "w": 24, "h": 1}, "panels": panels}
 
 
 def dashboard(stack: Stack) -> dict[str, Any]:
@@ -115,6 +155,8 @@ def dashboard(stack: Stack) -> dict[str, Any]:
         x = (x + 12) % 24
         if x == 0:
             y += 8
+    bottom = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in panels)
+    panels.append(forensics_row(stack, len(panels) + 1, bottom))
     return {
         "uid": f"trailwatch-{stack.name}"[:40],
         "title": f"trailwatch: CloudTrail detections ({stack.name})",
@@ -127,7 +169,9 @@ def dashboard(stack: Stack) -> dict[str, Any]:
         "refresh": "1m",
         "time": {"from": "now-24h", "to": "now"},
         "templating": {"list": [{"name": "datasource", "label": "Prometheus", "type": "datasource",
-                                 "query": "prometheus", "current": {}, "hide": 0}]},
+                                 "query": "prometheus", "current": {}, "hide": 0},
+                                {"name": CLOUDWATCH_VARIABLE, "label": "CloudWatch", "type": "datasource",
+                                 "query": "cloudwatch", "current": {}, "hide": 0}]},
         "annotations": {"list": []},
         "panels": panels,
     }
