@@ -15,6 +15,7 @@ from trailwatch.render.dashboard import FORENSICS_ROW, dashboard
 from trailwatch.render.files import DASHBOARD_FILE, render_all
 from trailwatch.render.grafana_datasource import datasource_uid, grafana_datasource, render_grafana_datasource
 from trailwatch.render.insights import default_query, query_for
+from trailwatch.render.rules import rule_groups
 from trailwatch.stack import secret_pattern_ids
 
 LOG_GROUP = "/org/cloudtrail/all-accounts"
@@ -140,6 +141,8 @@ def test_a_pattern_built_from_a_secret_stays_out_of_the_dashboard():
     board = dashboard(secret)
     assert "bad_ips" in insights_panels(board)
     assert address not in json.dumps(board)
+    # Nor in the alert's Logs Insights link (a rule annotation: the PrometheusRule is no secret either).
+    assert address in json.dumps(rule_groups(plain)) and address not in json.dumps(rule_groups(secret))
 
 
 def test_datasource_document_is_yaml_for_the_grafana_sidecar():

@@ -30,7 +30,7 @@ from .. import readpath
 from ..errors import CatalogError
 from ..settings import StackSettings
 from ..exceptions import ExceptionRule
-from ..stack import ExceptedFilter, Stack, log_group_name, stack_excepted_filters
+from ..stack import ExceptedFilter, Stack, log_group_name, secret_pattern_ids, stack_excepted_filters
 from .common import (
     ADAPTER_SCRAPE_JOB, ALERT_EXCEPTION_EXPIRED, ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS,
     ALERT_TEAMS_FAILING, EXPORTER_SCRAPE_JOB, PIPELINE_ALERTS, STACK_LABEL, TEAMS_INTEGRATION, TRAILWATCH_LABEL, TRAILWATCH_VALUE, check_account_id,
@@ -126,7 +126,8 @@ def detection_annotations(stack: Stack, det: Detection, value: str = VALUE, acco
         "summary": text(det.title),
         "description": description + text(det.description),
         "runbook": text(det.runbook),
-        "logs_insights_url": logs_insights_url(s.region, log_group_name(stack), query_for(det), _lookback(stack)),
+        "logs_insights_url": logs_insights_url(s.region, log_group_name(stack), query_for(det, det.id in secret_pattern_ids(stack)),
+                                             _lookback(stack)),
     }
     compliance = compliance_text(det)
     if compliance:
