@@ -86,13 +86,13 @@ class AdapterProcess(TeamsAdapter):
     """The adapter process with its config, URL and token files written to ``workdir``."""
 
     def __init__(self, workdir: Path, teams_url: str, logs_url: str, config: dict[str, Any] | None = None,
-                 log_level: str = "info"):
+                 log_level: str = "info", **options: Any):
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "config.json").write_text(json.dumps(config or chain_config()))
         (workdir / "url").write_text(teams_url + "\n")
         (workdir / "token").write_text(TOKEN + "\n")
         super().__init__(workdir, workdir / "config.json", workdir / "url", workdir / "token", logs_url,
-                         log_level=log_level)
+                         log_level=log_level, **options)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

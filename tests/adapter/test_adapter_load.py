@@ -13,9 +13,13 @@ import pytest
 
 from adapter_chain import TOKEN, AdapterProcess, ago, am_metric, post_alerts, request, start_alertmanager
 from e2e.teams_standin import TeamsStandIn
+from trailwatch.localrun.processes import free_port
 
 ALERTS = 200
 TEAMS_SECONDS = 11.0
+HEALTHY_TEAMS_SECONDS = 0.3
+#: After the last card: longer than Alertmanager's webhook timeout plus its first retry backoffs.
+AM_RETRY_SETTLE = 8
 
 
 class SlowTeams(TeamsStandIn):
@@ -104,4 +108,39 @@ def test_sigterm_drains_a_delivery_in_flight_then_exits(tmp_path, slow_teams):
         assert "stopped: nothing in flight" in proc.log()
     finally:
         proc.stop()
+        slow_teams.delay = 0.0
+
+
+def test_200_alerts_through_a_healthy_teams_and_a_restart_mid_stream_make_exactly_200_cards(tmp_path, slow_teams):
+    """Teams answering in 0.3 s, cards paced at 4/s (so most notifications wait past Alertmanager's 3 s webhook
+    timeout and are retried), and the adapter stopped with SIGTERM after ~80 cards and started again on the
+    same address with the same state file: every alert gets exactly one card. The drain ends the deliveries
+    in flight; the ledger kept in the state file makes Alertmanager's retries of notifications the first
+    process delivered (their answers lost with it) duplicates in the second."""
+    slow_teams.delay = HEALTHY_TEAMS_SECONDS
+    port, state = free_port(), tmp_path / "ledger.json"
+    first = AdapterProcess(tmp_path / "first", slow_teams.workflow_url, "http://127.0.0.1:9", port=port,
+                           state_file=state).start()
+    second = None
+    am = start_alertmanager(tmp_path / "am", first.url)
+    try:
+        names = [f"restart{i:03d}" for i in range(ALERTS)]
+        post_alerts(am, [pipeline_alert(n) for n in names])
+        slow_teams.wait_for(lambda _: sum(n.startswith("restart") for n in stacks(slow_teams)) >= 80, 60)
+        first.proc.send_signal(signal.SIGTERM)
+        assert first.proc.wait(timeout=35) == 0
+        kept = json.loads(state.read_text())["delivered"]
+        second = AdapterProcess(tmp_path / "second", slow_teams.workflow_url, "http://127.0.0.1:9", port=port,
+                                state_file=state).start()
+        slow_teams.wait_for(lambda _: all(stacks(slow_teams)[n] for n in names), ALERTS / 4 + 90)
+        time.sleep(AM_RETRY_SETTLE)  # any duplicate post would have arrived by now
+        cards = Counter({n: c for n, c in stacks(slow_teams).items() if n.startswith("restart")})
+        assert len(cards) == ALERTS, f"lost {ALERTS - len(cards)}"
+        assert max(cards.values()) == 1, f"duplicated: {sorted(n for n, c in cards.items() if c > 1)}"
+        assert len(kept) >= 80 and f"{len(kept)} delivered notification(s) remembered" in second.log()
+    finally:
+        am.stop()
+        first.stop()
+        if second is not None:
+            second.stop()
         slow_teams.delay = 0.0

@@ -31,6 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     p.add_argument("--drain-seconds", type=float, default=DRAIN_SECONDS,
                    help=f"on SIGTERM, how long deliveries in flight get to end (default {DRAIN_SECONDS})")
+    p.add_argument("--state-file", type=Path,
+                   help="where the delivered-notification ledger is kept across restarts (written on SIGTERM "
+                        "after the drain, read at start); without it a restart forgets what was delivered")
     return p.parse_args(argv)
 
 
@@ -66,23 +69,30 @@ def main(argv: list[str] | None = None) -> int:
         host, port = split_listen(args.listen)
         if args.max_body_bytes < 1024:
             raise AdapterConfigError(f"--max-body-bytes: must be at least 1024 (got {args.max_body_bytes})")
+        if args.state_file is not None and not args.state_file.parent.is_dir():
+            raise AdapterConfigError(f"--state-file: folder {str(args.state_file.parent)!r} does not exist")
     except AdapterConfigError as exc:
         print(f"trailwatch adapter: {without_urls(str(exc))}", file=sys.stderr)
         return 2
     from .delivery import Teams
     from .server import Adapter, Metrics, serve
+    from .state import load_delivered, save_delivered
 
     metrics = Metrics()
     teams = Teams(url, config.delivery_budget_seconds,
                   on_retry=lambda reason: metrics.retries.labels(reason).inc())
     adapter = Adapter(config, token, teams, logs_client(config.region, config.enrich_budget_seconds), metrics)
+    log = logging.getLogger("trailwatch.adapter")
+    if args.state_file is not None:
+        remembered = load_delivered(args.state_file)
+        adapter.ledger.remember(remembered)
+        log.info("%d delivered notification(s) remembered from %r", len(remembered), str(args.state_file))
     try:
         server = serve(adapter, host, port, args.max_body_bytes)
     except OSError as exc:
         print(f"trailwatch adapter: --listen {host}:{port}: cannot listen ({exc.strerror})", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
-    log = logging.getLogger("trailwatch.adapter")
     log.info("listening on %s:%d for stack %s (%d detections, log group %s)", host, port, config.stack,
              len(config.detections), config.log_group)
     try:
@@ -93,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         server.server_close()  # stop accepting: new connections are refused, Alertmanager retries elsewhere
     log.info("stopping: draining deliveries in flight (at most %g s)", args.drain_seconds)
     left = server.drain(args.drain_seconds)
+    if args.state_file is not None:
+        delivered = adapter.ledger.delivered()
+        if save_delivered(args.state_file, delivered):
+            log.info("%d delivered notification(s) kept in %r", len(delivered), str(args.state_file))
     if left:
         log.warning("stopped with %d delivery(ies) or request(s) still in flight", left)
     else:

@@ -180,6 +180,22 @@ class DeliveryLedger:
         if attempt is not None:
             attempt.finish(outcome)
 
+    def delivered(self) -> dict[str, float]:
+        """The delivered keys still remembered, with their expiry as wall-clock time (for the state file)."""
+        with self._lock:
+            now, wall = time.monotonic(), time.time()
+            self._expire(now)
+            return {key: wall + (until - now) for key, until in self._done.items()}
+
+    def remember(self, delivered: dict[str, float]) -> None:
+        """Take in keys a previous process delivered (``delivered``'s wall-clock expiries), soonest first."""
+        with self._lock:
+            now, wall = time.monotonic(), time.time()
+            for key, until in sorted(delivered.items(), key=lambda item: item[1]):
+                self._done[key] = now + (until - wall)
+                self._done.move_to_end(key)
+            self._expire(now)
+
     def drain(self, seconds: float) -> int:
         """Wait up to ``seconds`` for every attempt in flight to end; the number still in flight."""
         deadline = time.monotonic() + seconds

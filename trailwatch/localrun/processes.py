@@ -284,11 +284,13 @@ class TeamsAdapter(ManagedProcess):
     AWS variables of the caller's, only :data:`LOCAL_AWS_ENV`)."""
 
     def __init__(self, workdir: Path, config_file: Path, url_file: Path, token_file: Path, logs_url: str,
-                 port: int | None = None, log_level: str = "info"):
+                 port: int | None = None, log_level: str = "info", state_file: Path | None = None):
         port = port or free_port()
         argv = [sys.executable, "-m", "trailwatch.adapter", "--config", str(config_file),
                 "--webhook-url-file", str(url_file), "--token-file", str(token_file),
                 "--listen", f"{LOOPBACK}:{port}", "--log-level", log_level]
+        if state_file is not None:
+            argv += ["--state-file", str(state_file)]
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **LOCAL_AWS_ENV,
                "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": logs_url,
                "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)}
