@@ -9,6 +9,7 @@
 #             CloudTrail sample, with noise exceptions (a YAML list; default: the bundled one); prints each Teams
 #             card, writes the bodies to demo-out/cards (~2 min)
 # make bench - replay (whole catalog, 1 core and all cores) vs jq, DuckDB, an orjson parse loop (one filter) and the line regex alone, best of 3 rounds
+SHELL := bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -23,11 +24,17 @@ WHEEL_SOURCES := pyproject.toml README.md trailwatch components configs examples
 
 # The project itself goes in editable (.venv/bin/trailwatch works from any folder) without touching the pinned
 # dependencies: --no-deps, and the setuptools of requirements-dev.txt as its build backend.
+# Each step says what it does (pip's output condensed to a line every ten packages): a fresh set-up takes a few
+# minutes and is never silent for long.
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --no-index -e .
-	touch $@
+	@echo "make: creating $(VENV) with $$($(PYTHON) --version)"
+	@$(PYTHON) -m venv $(VENV)
+	@echo "make: installing the pinned packages of requirements.txt and requirements-dev.txt with their dependencies"
+	@set -o pipefail; $(PY) -m pip install --disable-pip-version-check --progress-bar off \
+		-r requirements.txt -r requirements-dev.txt | awk -f scripts/pip-progress.awk
+	@echo "make: installing trailwatch itself (editable: $(VENV)/bin/trailwatch runs this checkout)"
+	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --no-index -e .
+	@touch $@
 
 venv: $(VENV)/.installed
 

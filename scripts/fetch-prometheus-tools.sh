@@ -214,9 +214,11 @@ if ((${#need_pkgs[@]})); then
         private_apt update || apt_failed "apt-get update of $SUITE failed (signature or network)"
     fi
 
+    say "package index of $SUITE fetched and verified; downloading ${#need_pkgs[@]} package(s)"
     sandbox_writable "$DEBS"
     for pkg in "${need_pkgs[@]}"; do rm -f "$DEBS/${pkg}"_*.deb; done
     (cd "$DEBS" && private_apt download "${need_pkgs[@]}") || apt_failed "apt-get download ${need_pkgs[*]} failed"
+    say "downloaded $(du -ch "$DEBS"/*.deb | tail -n 1 | cut -f 1)B of packages; unpacking"
 
     for pkg in "${need_pkgs[@]}"; do
         deb=("$DEBS/${pkg}"_*.deb)
