@@ -42,8 +42,9 @@ def find_tool(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    raise LocalRunError(f"{name} not found in {TOOLS_BIN} or on PATH: run `make tools` (Prometheus 2.53 / "
-                        f"Alertmanager 0.28 from Debian trixie)")
+    raise LocalRunError(f"{name} not found in $TRAILWATCH_TOOLS_BIN, {TOOLS_BIN} or on PATH: in a checkout run "
+                        f"`make tools`; otherwise install Prometheus >= 2.53 and Alertmanager >= 0.28 (e.g. Debian's "
+                        f"prometheus and prometheus-alertmanager) or point TRAILWATCH_TOOLS_BIN at their folder")
 
 
 def free_port() -> int:
