@@ -22,8 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from trailwatch.replay.alerts import simulate_alerts  # noqa: E402
-from trailwatch.replay.report import DetectionReport, Report  # noqa: E402
+from trailwatch.replay import DetectionReport, Report, simulate_alerts  # noqa: E402
 
 SEED = 20240601
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -51,8 +50,7 @@ def main() -> int:
     parser.add_argument("--days", type=int, nargs="+", default=[1, 365])
     args = parser.parse_args()
     began = time.perf_counter()
-    from trailwatch.replay.chartdata import detection_bins
-    from trailwatch.replay.html import render_html
+    from trailwatch.replay import detection_bins, render_html
     print(f"import of the html report (matplotlib): {time.perf_counter() - began:.2f} s")
     print(f"{'span':>9} {'bins':>11} {'minutes with matches':>21} {'alerts':>8} {'render':>8} {'page':>9}")
     for days in args.days:

@@ -3,8 +3,7 @@ prefilter looks for in raw lines), derived from the pattern's condition tree."""
 
 import pytest
 
-from trailwatch.filterpattern import compile_pattern
-from trailwatch.filterpattern.prefilter import necessary_keys
+from trailwatch.filterpattern import compile_pattern, necessary_keys
 
 
 def keys(text, skip=()):

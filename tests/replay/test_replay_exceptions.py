@@ -24,9 +24,9 @@ from trailwatch.catalog import load_catalog
 from trailwatch.cli import main
 from trailwatch.exceptions import Condition, ExceptionRule, excepted_by, parse_exceptions
 from trailwatch.filterpattern import PatternSet
-from trailwatch.replay import readers, replay_paths, replay_records, simulate_alerts
+from trailwatch.replay import minute_of, readers, replay_paths, replay_records, simulate_alerts
 from trailwatch.replay.alerts import minute_time
-from trailwatch.replay.engine import Aggregator, Rule, minute_of, tuned
+from trailwatch.replay.engine import Aggregator, Rule, tuned
 from trailwatch.replay.partial import Partial, merge
 from trailwatch.replay.report import build_report
 

@@ -24,7 +24,7 @@ from typing import BinaryIO
 
 from ..errors import PatternError, TrailwatchError
 from ..filterpattern import compile_pattern
-from ..replay.readers import Malformed, read_stream
+from ..replay import Malformed, read_stream
 
 BATCH = 4096
 

@@ -26,9 +26,8 @@ from datetime import date
 from pathlib import Path
 from typing import Callable
 
-from ..replay import Report, alert_hold_minutes, render_table, replay_paths, stack_detections
-from ..replay.readers import FOLDER_SUFFIXES, SKIPPED_FOLDERS, ReplayError
-from ..replay.suggest import suggestions, tunable
+from ..replay import (FOLDER_SUFFIXES, SKIPPED_FOLDERS, Report, ReplayError, alert_hold_minutes, render_table,
+                      replay_paths, stack_detections, suggestions, tunable)
 from ..stack import PROJECT_ROOT, load_stack
 
 _ACCOUNT = re.compile(r"\d{12}")
@@ -129,7 +128,7 @@ def renderer(args: argparse.Namespace) -> Callable[[Report], str]:
     if args.format != "html":
         return Report.to_json if args.format == "json" else render_table
     try:
-        from ..replay.html import render_html
+        from ..replay import render_html
     except ImportError:
         raise ReplayError("--format html needs matplotlib: pip install 'pulumi-trailwatch[replay]'") from None
     return lambda report: render_html(report, sources=args.paths, stack=args.stack)
@@ -139,7 +138,7 @@ def _key_filter(args: argparse.Namespace):
     """The S3 key filter of the options (checked: account ids, region names, days), or None."""
     if not (args.account or args.region or args.since or args.until):
         return None
-    from ..replay.s3 import KeyFilter  # botocore is imported only when S3 is used
+    from ..replay import KeyFilter  # botocore is imported only when S3 is used
 
     for value in args.account:
         if not _ACCOUNT.fullmatch(value):

@@ -7,10 +7,15 @@ Public API::
     Pattern.value(event, expr: str) -> float | None  # metric value ("1", "$.latency", "$bytes")
     Pattern.dimension(event, expr: str) -> str | None
     Pattern.extract(event) -> dict[str, str] | None  # space-delimited fields {"$ip": ...}
-    Pattern.fields / .required / .tree / .matcher / .kind / .field_names
+    Pattern.fields / .required / .exact / .tree / .matcher / .line_matcher / .kind / .field_names
     extract_value(event, expr) -> float | None       # metric value without a pattern
     extract_dimension(event, expr) -> str | None
     PatternSet({name: pattern}).matching(event) -> list[str]   # many patterns, prefiltered
+    parse_selector_text("$.a.b[0]") -> Selector     # .path (steps), .text, .getter() -> value or MISSING
+    Pattern.tree: Node = And(items) | Or(items) | Condition(selector, op, literal, pos)
+    iter_conditions(tree) -> iterator of Condition   # every comparison in a JSON pattern's tree
+    necessary_keys(tree, skip) -> frozenset[str] | None  # top-level members a match needs one of
+    number_text(n) -> str                            # a JSON number's text, as patterns compare it
 
 Every malformed pattern raises :class:`trailwatch.errors.PatternError` with the 0-based offset
 where parsing failed and a message of the form "expected ...".  Nothing else escapes compiling or
@@ -83,15 +88,26 @@ with ``PatternSet``, ~11 us per raw line (6 us of it JSON parsing).
 from trailwatch.errors import PatternError
 
 from .compile import Pattern, compile_pattern, extract_dimension, extract_value
-from .prefilter import PatternSet
-from .values import MISSING
+from .json_pattern import And, Condition, Node, Or, iter_conditions
+from .necessary import necessary_keys
+from .patternset import PatternSet
+from .selectors import parse_selector_text
+from .values import MISSING, number_text
 
 __all__ = [
     "MISSING",
+    "And",
+    "Condition",
+    "Node",
+    "Or",
     "Pattern",
     "PatternError",
     "PatternSet",
     "compile_pattern",
     "extract_dimension",
     "extract_value",
+    "iter_conditions",
+    "necessary_keys",
+    "number_text",
+    "parse_selector_text",
 ]

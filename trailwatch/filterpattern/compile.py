@@ -12,7 +12,7 @@ from trailwatch.errors import PatternError
 from .delimited import compile_delimited, parse_delimited, split_fields
 from .json_pattern import compile_json, iter_conditions, parse_json_pattern
 from .lexer import MAX_PATTERN_LENGTH, Scanner
-from .prefilter import exact_constraint, required_values
+from .necessary import exact_constraint, required_values
 from .regex import compile_regex
 from .selectors import make_getter, parse_selector_text
 from .terms import compile_terms, parse_terms
@@ -89,12 +89,15 @@ class Pattern:
       exact: ``(selector, allowed)`` when the pattern is *exactly* its single ``required`` entry
         (e.g. an OR of ``$.eventName = X`` tests), else None.
       tree: the parsed condition tree of a JSON pattern (None for other kinds), for callers that derive
-        their own necessary conditions (:func:`~.prefilter.necessary_keys`).
+        their own necessary conditions (:func:`~.necessary.necessary_keys`).
       matcher: the compiled closure for an already-parsed event ``dict`` (fastest path; for text
         kinds it serializes the dict first).
+      line_matcher: the compiled closure for a raw line (``str``; JSON kinds parse it first).  Like
+        ``matcher`` it skips the safety net of :meth:`matches`, for callers that catch errors themselves.
     """
 
-    __slots__ = ("text", "kind", "fields", "field_names", "required", "exact", "tree", "matcher", "_line", "_assign")
+    __slots__ = ("text", "kind", "fields", "field_names", "required", "exact", "tree", "matcher", "line_matcher",
+                 "_assign")
 
     def __init__(self, text: str, kind: str, *, obj_matcher: Callable[[dict], bool] | None = None,
                  line_matcher: Callable[[str], bool] | None = None, fields: frozenset[str] = frozenset(),
@@ -116,10 +119,10 @@ class Pattern:
                 obj = parse_json_object(line)
                 return obj is not None and obj_matcher(obj)
 
-            self._line = on_line
+            self.line_matcher = on_line
         else:
             assert line_matcher is not None
-            self._line = line_matcher
+            self.line_matcher = line_matcher
 
             def on_obj(obj: dict) -> bool:
                 line = serialize_event(obj)
@@ -135,9 +138,9 @@ class Pattern:
         if isinstance(event, dict):
             return self.matcher(event)
         if isinstance(event, str):
-            return self._line(event)
+            return self.line_matcher(event)
         if isinstance(event, (bytes, bytearray)):
-            return self._line(bytes(event).decode("utf-8", "replace"))
+            return self.line_matcher(bytes(event).decode("utf-8", "replace"))
         return False
 
     def matches(self, event: Any) -> bool:

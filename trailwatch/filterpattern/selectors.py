@@ -18,6 +18,10 @@ class Selector:
     text: str
     pos: int
 
+    def getter(self) -> Getter:
+        """The value this selector picks in a parsed JSON object, or :data:`MISSING` (see :func:`make_getter`)."""
+        return make_getter(self.path)
+
 
 def parse_selector(sc: Scanner) -> Selector:
     """``$`` followed by one or more ``.name`` / ``[index]`` steps; the first step is a name.

@@ -11,6 +11,15 @@ Public API::
     alert_hold_minutes(stack) -> int                   # the rules' max_over_time look-back, in minutes
     simulate_alerts(series, window_minutes, threshold=1, hold_minutes=0) -> list[Alert]
     read_records(paths) -> iterator of record dicts and Malformed markers
+    read_stream(stream, where, *, text_lines=False, blocks=False) -> the same, from one binary stream
+    FOLDER_SUFFIXES, SKIPPED_FOLDERS                   # the files a folder walk reads, the folders it skips
+    KeyFilter(accounts, regions, since, until)         # which S3 keys replay_paths reads (imports botocore)
+    minute_of(timestamp) -> "YYYY-MM-DDTHH:MM" | None  # the UTC minute a record is counted in
+    render_table(report) -> str                        # the `replay` table
+    render_html(report, *, sources=(), stack=None) -> str   # the `replay --format html` page (imports matplotlib)
+    detection_bins(report, detection_report) -> Bins   # how that page bins a detection's chart
+    tunable(stack) -> list[str]                        # detections `--suggest-exceptions` sums principals of
+    suggestions(report, stack, on=None) -> str         # the YAML `replay --suggest-exceptions` prints
 
     Report.events, .malformed, .malformed_samples, .window_minutes, .files
     Report.detections[id] -> DetectionReport(matches, first, last, peak_per_minute, series, alerts,
@@ -53,20 +62,38 @@ from ..readpath import detection_hold_seconds
 from ..stack import Stack
 from .alerts import Alert, simulate_alerts
 from . import cluster, pool
-from .engine import Aggregator, Rule, as_rules, minute_of, tuned
+from .chartdata import detection_bins
+from .engine import Aggregator, Rule, as_rules, tuned
 from .partial import Partial
-from .readers import Malformed, RecordReader, ReplayError
+from .readers import FOLDER_SUFFIXES, SKIPPED_FOLDERS, Malformed, RecordReader, ReplayError, read_stream
+from .recordkeys import minute_of
 from .report import DetectionReport, Report, build_report, render_table
 from .sources import Sources
+from .suggest import suggestions, tunable
 from .tasks import plan, read_sources, task_bytes
 
 if TYPE_CHECKING:
+    from .html import render_html
     from .s3 import KeyFilter
 
 __all__ = [
-    "Alert", "DetectionReport", "Malformed", "Report", "ReplayError", "Rule", "minute_of", "read_records",
-    "alert_hold_minutes", "render_table", "replay_paths", "replay_records", "simulate_alerts", "stack_detections",
+    "Alert", "DetectionReport", "FOLDER_SUFFIXES", "KeyFilter", "Malformed", "Report", "ReplayError", "Rule",
+    "SKIPPED_FOLDERS", "alert_hold_minutes", "detection_bins", "minute_of", "read_records", "read_stream",
+    "render_html", "render_table", "replay_paths", "replay_records", "simulate_alerts", "stack_detections",
+    "suggestions", "tunable",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The exports whose modules import a heavy optional library, imported on first use: ``render_html``
+    (matplotlib, only ``--format html`` needs it) and ``KeyFilter`` (botocore, only S3 input needs it)."""
+    if name == "render_html":
+        from .html import render_html
+        return render_html
+    if name == "KeyFilter":
+        from .s3 import KeyFilter
+        return KeyFilter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 Detections = Sequence[Detection] | Mapping[str, str] | Iterable[Rule]
 

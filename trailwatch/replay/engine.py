@@ -27,14 +27,17 @@ import gc
 import sys
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from itertools import repeat
+from operator import add
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..catalog import Detection
 from ..exceptions import ExceptionRule, applying, excepted_by
 from ..filterpattern import PatternSet
 from . import suggest, topn
+from .linescan import LineScanner
 from .readers import LineBlock, Malformed, loads
+from .recordkeys import event_minute, minute_of, principal_of, text_of
 
 CHECK_EVERY = 16384  # records between progress/pruning checks
 MALFORMED_SAMPLES = 10
@@ -82,58 +85,11 @@ def as_rules(detections: Sequence[Detection] | Mapping[str, str] | Iterable[Rule
     return rules
 
 
-SECONDS = frozenset(f"{s:02d}" for s in range(60))
-
-
-def event_minute(t: Any, known: dict[str, bool]) -> str | None:
-    """The minute key of an ``eventTime`` value: for CloudTrail's canonical ``YYYY-MM-DDTHH:MM:SSZ`` its
-    first 16 characters, once ``known`` (a cache shared by the caller) says they are a real minute;
-    anything else goes through :func:`minute_of`. The seconds are checked on every value, so the answer
-    never depends on which record of a minute came first."""
-    if type(t) is str and len(t) == 20 and t[19] == "Z" and t[16] == ":" and t[17:19] in SECONDS:
-        key = t[:16]
-        ok = known.get(key)
-        if ok is None:
-            ok = known[key] = minute_of(t) == key
-        if ok:
-            return key
-    return minute_of(t)
-
-
-def principal_of(rec: dict) -> str:
-    """Who made the call, as the top-N counts it: ``userIdentity.arn``, else ``invokedBy``, else (none)."""
-    ident = rec.get("userIdentity")
-    if type(ident) is not dict:
-        return "(none)"
-    principal = ident.get("arn") or ident.get("invokedBy") or "(none)"
-    return principal if type(principal) is str else str(principal)
-
-
-def text_of(value: Any) -> str:
-    """A top-N key for a field value: strings as they are, (none) for a missing or null field."""
-    if type(value) is str:
-        return value
-    return "(none)" if value is None else str(value)
-
-
-def minute_of(value: Any) -> str | None:
-    """The UTC minute key ``YYYY-MM-DDTHH:MM`` of an ISO-8601 timestamp string, or None.
-
-    Naive timestamps (no offset, e.g. ``2024-01-01 00:00:00``) are taken as UTC.
-    """
-    if type(value) is not str:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc)
-    return parsed.strftime("%Y-%m-%dT%H:%M")
-
-
 class Aggregator:
-    """Feed records (parsed dicts, raw JSON lines, or :class:`Malformed` markers); read the totals."""
+    """Feed records (parsed dicts, raw JSON lines, or :class:`Malformed` markers); read the totals.
+
+    It is also the :class:`~.linescan.Tally` its line scanner counts blocks into: ``add_events``,
+    ``add_matches``, ``count`` and ``one`` are the only ways in, for both paths."""
 
     def __init__(self, detections: Sequence[Detection] | Mapping[str, str] | Iterable[Rule], *,
                  prefilter: bool = True):
@@ -201,8 +157,7 @@ class Aggregator:
 
     def _block(self, block: LineBlock, position: int, locate: Callable[..., str] | None) -> int:
         if self._scanner is None:
-            from .linescan import LineScanner  # local: linescan builds on this module
-            self._scanner = LineScanner(self)
+            self._scanner = LineScanner(self, self.patterns.patterns, self.reading)
         where = (lambda k: locate(k)) if locate is not None else (lambda k: f"record #{position + k}")
         self._scanner.scan(block, position, where)
         return position + block.records
@@ -230,6 +185,20 @@ class Aggregator:
             index = self.index
             self.count([index[h] for h in hits], key, principal_of(rec), text_of(rec.get("sourceIPAddress")),
                        text_of(rec.get("eventName")), rec)
+
+    def add_events(self, minutes: Mapping[str, int]) -> None:
+        """Records counted in bulk, matched or not: how many in each minute."""
+        self.events += sum(minutes.values())
+        _add(self.event_minutes, minutes)
+
+    def add_matches(self, hit: int, minutes: Mapping[str, int], principals: Mapping[str, int],
+                    source_ips: Mapping[str, int], event_names: Mapping[str, int]) -> None:
+        """Matches of detection ``hit`` (an index) counted in bulk, by minute, principal, source IP and event
+        name. A detection that :attr:`~Rule.reads_records` cannot come this way: its matches need their record."""
+        if hit in self.reading:
+            raise AssertionError(f"detection {self.rules[hit].id!r} has exceptions; its matches need their records")
+        for into, counted in zip(self.slots[hit], (minutes, principals, source_ips, event_names)):
+            _add(into, counted)
 
     def count(self, hits: Iterable[int], minute: str, principal: str, ip: str, name: str,
               rec: dict | None = None) -> None:
@@ -284,6 +253,13 @@ class Aggregator:
         for group, errors in zip((self.principals, self.source_ips, self.event_names), self.top_error):
             for i, counter in enumerate(group):
                 errors[i] += topn.prune(counter)
+
+
+def _add(into: dict[str, int], counts: Mapping[str, int]) -> None:
+    """``into[k] += c`` for each of ``counts``, without a Python step per key."""
+    keys = counts.keys()
+    sums = list(map(add, map(into.get, keys, repeat(0)), counts.values()))
+    into.update(zip(keys, sums))
 
 
 def _no_time(rec: dict, t: Any) -> str:

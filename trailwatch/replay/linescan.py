@@ -30,7 +30,7 @@ detections read nothing else (``{ $.errorCode = "AccessDenied" }``); any other i
 after its head; the head is parsed already) and evaluated as the reference does. When a detection leaves many
 lines of a block candidates (``{ $.errorCode = "AccessDenied" }`` reads a member found only further on),
 the candidates are narrowed to the lines holding one of the member names the pattern needs
-(:func:`~trailwatch.filterpattern.prefilter.necessary_keys`, e.g. ``"errorCode"``) or a backslash, since
+(:func:`~trailwatch.filterpattern.necessary_keys`, e.g. ``"errorCode"``) or a backslash, since
 an escape can spell a name differently. Text patterns (terms, regex, space-delimited) leave every
 line a candidate.
 
@@ -52,13 +52,12 @@ import re
 from bisect import bisect_right
 from collections import Counter
 from itertools import compress, count, repeat
-from operator import add, itemgetter
-from typing import Any, Callable
+from operator import itemgetter
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
-from ..filterpattern.prefilter import necessary_keys
-from ..filterpattern.selectors import make_getter, parse_selector_text
-from .engine import Aggregator, event_minute, principal_of, text_of
+from ..filterpattern import Pattern, necessary_keys, parse_selector_text
 from .readers import LineBlock, line_items, loads
+from .recordkeys import event_minute, principal_of, text_of
 
 # captured columns of a regular line, by index in the regular expression's groups; ERROR (errorCode with
 # its quotes) is captured only where CloudTrail writes it, after userAgent, and is empty otherwise
@@ -171,8 +170,9 @@ class _Detection:
         self.others = frozenset(keys - set(FIELDS))
         self.cols = tuple(sorted({FIELDS[k] for k in keys if k in FIELDS} | ({HEAD} if self.others else set())))
         for text, allowed in pattern.required.items():
-            path = parse_selector_text(text).path
-            self.checks.setdefault(FIELDS.get(path[0], HEAD), []).append((path[0], make_getter(path), allowed))
+            selector = parse_selector_text(text)
+            first = selector.path[0]
+            self.checks.setdefault(FIELDS.get(first, HEAD), []).append((first, selector.getter(), allowed))
         names = necessary_keys(pattern.tree, POSITIONAL)
         if names is not None:
             self.needles = tuple(sorted(b'"' + name.encode() + b'"' for name in names))
@@ -200,13 +200,39 @@ class _Retry(Exception):
         self.rows = rows
 
 
-class LineScanner:
-    """Feeds :class:`~.readers.LineBlock` items to an :class:`~.engine.Aggregator`."""
+class Tally(Protocol):
+    """What the scanner counts into (:class:`~.engine.Aggregator` is one). Detections are indexes into the
+    patterns the scanner was given; minutes are ``YYYY-MM-DDTHH:MM`` keys. A block adds, say::
 
-    def __init__(self, agg: Aggregator):
-        self.agg = agg
-        self.detections = [_Detection(i, p) for i, p in enumerate(agg.patterns.patterns)]
-        self.reading = agg.reading  # detections whose matches are counted from the parsed record
+        tally.add_events({"2024-05-01T10:00": 4000})          # every regular line, matched or not
+        tally.add_matches(0, {"2024-05-01T10:00": 4000}, ...)  # detection 0 matched them all
+        tally.count([2], "2024-05-01T10:00", principal, ip, name, record)  # one parsed line
+        tally.one(b'{"eventTime": ...', position, locate)     # a line it leaves to the record-by-record path
+    """
+
+    def add_events(self, minutes: Mapping[str, int]) -> None:
+        """Records counted in bulk: how many in each minute."""
+
+    def add_matches(self, hit: int, minutes: Mapping[str, int], principals: Mapping[str, int],
+                    source_ips: Mapping[str, int], event_names: Mapping[str, int]) -> None:
+        """Matches of one detection counted in bulk (never one that reads records)."""
+
+    def count(self, hits: Sequence[int], minute: str, principal: str, ip: str, name: str,
+              rec: dict | None = None) -> None:
+        """One record matched by the detections ``hits``; ``rec`` when one of them reads records."""
+
+    def one(self, rec: Any, position: int, locate: Callable[[], str] | None) -> None:
+        """One record as the reader would hand it over (raw line, dict or Malformed), counted or reported."""
+
+
+class LineScanner:
+    """Adds :class:`~.readers.LineBlock` items to a :class:`Tally`. ``reading``: the indexes of the
+    detections whose matches are counted from the parsed record (:attr:`~.engine.Rule.reads_records`)."""
+
+    def __init__(self, tally: Tally, patterns: Sequence[Pattern], reading: frozenset[int]):
+        self.tally = tally
+        self.detections = [_Detection(i, p) for i, p in enumerate(patterns)]
+        self.reading = reading
         for det in self.detections:
             for col, checks in det.checks.items():
                 if col in det.cols:
@@ -215,6 +241,7 @@ class LineScanner:
                 det.statuses = _Values(self._judge_status(det))
         self._heads: dict[bytes, _Head | None] = {}
         self._minutes: dict[bytes, str | None] = {}
+        self._valid_minutes: dict[str, bool] = {}  # canonical 16-char prefix -> is a valid minute
         self._strings: dict[bytes, str | None] = {}
         self._errors: dict[bytes, str | None] = {}  # captured errorCode (quoted) -> its value, None if not JSON
         self._verdicts: dict[tuple, int] = {}  # (detection, errorCode, its columns) -> MATCH, NO or CANDIDATE
@@ -225,7 +252,7 @@ class LineScanner:
     # -- one block ---------------------------------------------------------------------------------
 
     def scan(self, block: LineBlock, position: int, where: Callable[[int], str]) -> None:
-        """Add the block's records to the aggregator; sets ``block.lines`` and ``block.records``."""
+        """Add the block's records to the tally; sets ``block.lines`` and ``block.records``."""
         data, end = block.data, block.end
         lines = _Lines(data, end)
         if data.isascii() or _utf8(data, end):
@@ -488,15 +515,14 @@ class LineScanner:
             return None
 
     def _apply(self, plan: _Plan, rows: list[tuple]) -> None:
-        agg = self.agg
+        tally = self.tally
         heads, minutes_of, strings = self._heads, self._minutes, self._strings
         ch, cm, cn, ci = plan.counts
         minutes: dict[str, int] = {}
         for raw, c in cm.items():
             minute = minutes_of[raw]
             minutes[minute] = minutes.get(minute, 0) + c  # type: ignore[index]
-        agg.events += sum(minutes.values())
-        _add(agg.event_minutes, minutes)
+        tally.add_events(minutes)
         if plan.marginal:
             principals: dict[str, int] = {}
             for raw, c in ch.items():
@@ -504,15 +530,14 @@ class LineScanner:
                 principals[p] = principals.get(p, 0) + c
             counts = (minutes, principals, _decoded(ci, strings), _decoded(cn, strings))
             for i in plan.marginal:
-                for into, counted in zip(agg.slots[i], counts):
-                    _add(into, counted)
+                tally.add_matches(i, *counts)
         for row, dets in plan.matched.items():
             r = rows[row]
-            agg.count(dets, minutes_of[r[MINUTE]], heads[r[HEAD]].principal,  # type: ignore[arg-type, union-attr]
-                      strings[r[IP]], strings[r[NAME]])  # type: ignore[arg-type]
+            tally.count(dets, minutes_of[r[MINUTE]], heads[r[HEAD]].principal,  # type: ignore[arg-type, union-attr]
+                        strings[r[IP]], strings[r[NAME]])  # type: ignore[arg-type]
         for row, rec, hits in plan.parsed:
-            agg.count(hits, minutes_of[rows[row][MINUTE]], principal_of(rec),  # type: ignore[arg-type]
-                      text_of(rec.get("sourceIPAddress")), text_of(rec.get("eventName")), rec)
+            tally.count(hits, minutes_of[rows[row][MINUTE]], principal_of(rec),  # type: ignore[arg-type]
+                        text_of(rec.get("sourceIPAddress")), text_of(rec.get("eventName")), rec)
 
     def _exact(self, block: LineBlock, rows: list[tuple], irregular: list[int], lines: "_Lines", position: int,
                where: Callable[[int], str]) -> int:
@@ -524,11 +549,11 @@ class LineScanner:
             for item in line_items(text, f"{block.where}:{block.first_line + row}"):
                 items += 1
                 k = row - done + items
-                self.agg.one(item, position + k, lambda k=k: where(k))
+                self.tally.one(item, position + k, lambda k=k: where(k))
         return items
 
     def _minute(self, raw: bytes) -> str | None:
-        return event_minute(raw.decode("ascii") + ":00Z", self.agg._minutes)
+        return event_minute(raw.decode("ascii") + ":00Z", self._valid_minutes)
 
     def _decode(self, rows: list[tuple], irregular: set[int], counts: tuple[Counter, ...]) -> None:
         """Parse the block's distinct heads, minutes and strings (cached); a line holding one that is not
@@ -673,13 +698,6 @@ def _decoded(counts: Counter, strings: dict[bytes, str | None]) -> dict[str, int
         v = strings[raw]
         out[v] = out.get(v, 0) + c  # type: ignore[index]
     return out
-
-
-def _add(into: dict[str, int], counts: dict[str, int]) -> None:
-    """``into[k] += c`` for each of ``counts``, without a Python step per key."""
-    keys = counts.keys()
-    sums = list(map(add, map(into.get, keys, repeat(0)), counts.values()))
-    into.update(zip(keys, sums))
 
 
 def _utf8(data: bytearray, end: int) -> bool:
