@@ -40,7 +40,7 @@ from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
 from .errors import ConfigError, raise_config_errors
-from .filterpattern.values import number_text
+from .filterpattern import number_text
 
 KEY = "trailwatch:exceptions"
 #: Days ahead of expiry at which plan and preview start warning.

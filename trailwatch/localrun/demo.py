@@ -45,8 +45,7 @@ from ..errors import ConfigError, TrailwatchError
 from ..exceptions import KEY as EXCEPTIONS_KEY, today
 from ..render.adapter import adapter_config
 from ..render.common import ALERT_HEARTBEAT_MISSING
-from ..replay import alert_hold_minutes, read_records, replay_records, simulate_alerts
-from ..replay.engine import minute_of
+from ..replay import alert_hold_minutes, minute_of, read_records, replay_records, simulate_alerts
 from ..stack import Stack, config_strings, log_group_name, stack_excepted_filters, stack_from_config
 from ..catalog import load_catalog
 from .clock import ScaledClock

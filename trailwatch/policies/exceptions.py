@@ -32,8 +32,7 @@ from .. import exceptions as exc
 from ..catalog import MAX_PATTERN_LENGTH, load_catalog
 from ..errors import ConfigErrors
 from ..errors import ConfigError, PatternError, TrailwatchError
-from ..filterpattern import compile_pattern
-from ..filterpattern.json_pattern import And, Condition, Node, iter_conditions
+from ..filterpattern import And, Condition, Node, compile_pattern, iter_conditions
 from ..naming import exporter_metric_name
 from ..settings import _convert, declared, parse_settings, qualified
 from ..stack import resolve_detections, resolve_exceptions
