@@ -13,6 +13,7 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
+from .adapter.targets import targets_problem
 from .errors import CatalogError, PatternError
 from .filterpattern import compile_pattern
 from .naming import exporter_metric_name
@@ -34,7 +35,7 @@ _CONTROL = re.compile(r"CloudWatch\.\d{1,2}\Z")
 REQUIRED = ("id", "title", "severity", "metric", "description", "runbook")
 OPTIONAL = (
     "pattern", "pattern_from", "namespace", "security_hub_control", "cis", "threshold",
-    "insights_query", "enabled", "heartbeat",
+    "insights_query", "enabled", "heartbeat", "target_parameters",
 )
 PATTERN_SOURCES = ("suspicious_ips",)
 
@@ -57,6 +58,9 @@ class Detection:
     insights_query: str | None = None
     enabled: bool = True
     heartbeat: bool = False
+    target_parameters: tuple[str, ...] = ()
+    """``requestParameters`` members naming the resource an event acted on, shown on the Teams card (names and
+    ids only: :mod:`trailwatch.adapter.targets` refuses members that may hold a document or a secret)."""
 
     @property
     def exported_name(self) -> str:
@@ -117,12 +121,17 @@ def parse_detection(raw: Any, where: str) -> Detection:
     query = raw.get("insights_query")
     if query is not None and (not isinstance(query, str) or not query.strip()):
         raise _fail(where, "insights_query", "must be a non-empty string")
+    targets = raw.get("target_parameters")
+    problem = None if targets is None else targets_problem(targets)
+    if problem:
+        raise _fail(where, "target_parameters", problem)
     return Detection(
         id=raw["id"], title=raw["title"].strip(), severity=raw["severity"], metric=raw["metric"],
         description=raw["description"].strip(), runbook=raw["runbook"].strip(),
         pattern=raw.get("pattern"), pattern_from=raw.get("pattern_from"), namespace=raw.get("namespace"),
         security_hub_control=control, cis=dict(cis), threshold=threshold, insights_query=query,
         enabled=raw.get("enabled", True), heartbeat=raw.get("heartbeat", False),
+        target_parameters=tuple(targets or ()),
     )
 
 
@@ -201,8 +210,15 @@ def detection_data(det: Detection) -> dict[str, Any]:
     for key in REQUIRED + OPTIONAL:
         value = getattr(det, key)
         if key in REQUIRED or value != getattr(defaults, key):
-            data[key] = dict(value) if key == "cis" else value
+            data[key] = _plain(value)
     return data
+
+
+def _plain(value: Any) -> Any:
+    """A field's value as YAML or JSON writes it: a mapping as a dict, a tuple as a list."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    return list(value) if isinstance(value, tuple) else value
 
 
 def list_detections(path: Path | str = DEFAULT_CATALOG) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timezone
 
 import pytest
 
@@ -13,6 +14,7 @@ from adapter_chain import (
     request,
 )
 from card_schema import elements, schema_errors
+from trailwatch.adapter.card import window
 from trailwatch.render.common import ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING
 
 
@@ -51,7 +53,7 @@ def test_firing_card_names_who_did_what_where_and_when(am, adapter, teams, logs)
     (card,) = wait_cards(teams, "happy")
     text = card.text
     assert card.title == "FIRING \u00b7 CRITICAL" and "Usage of the root user/account" in text
-    assert "2 matching event(s)" in text
+    assert "Prometheus, at its latest evaluation:** 1 matching CloudTrail event(s)" in text
     assert "ConsoleLogin" in text and "ListUsers" in text and "203.0.113.9" in text
     assert "arn:aws:iam::210987654321:root" in text and "210987654321 / eu-west-1" in text
     assert "AccessDenied" in text and "alice" not in text and "support.amazonaws.com" not in text
@@ -64,9 +66,11 @@ def test_firing_card_names_who_did_what_where_and_when(am, adapter, teams, logs)
     (req,) = [r for r in logs.requests if r["filterPattern"] == next(
         d.pattern for d in STACK.detections if d.id == "root_usage")]
     assert req["target"] == "Logs_20140328.FilterLogEvents" and req["signed"] and req["logGroupName"] == LOG_GROUP
-    window = STACK.settings.alert_window_minutes * 60 * 1000
+    window_ms = STACK.settings.alert_window_minutes * 60 * 1000
     assert req["startTime"] <= (t.timestamp() * 1000) and req["endTime"] >= time.time() * 1000 - 30_000
-    assert req["startTime"] >= ago(2).timestamp() * 1000 - window - 5_000
+    assert req["startTime"] >= ago(2).timestamp() * 1000 - window_ms - 5_000
+    searched = window(*(datetime.fromtimestamp(req[k] / 1000, timezone.utc) for k in ("startTime", "endTime")))
+    assert f"CloudWatch Logs search {searched}: 2 event(s), all listed" in text  # the window it counted
 
 
 def test_many_events_give_a_short_list_and_top_counts(am, teams, logs):
@@ -75,7 +79,7 @@ def test_many_events_give_a_short_list_and_top_counts(am, teams, logs):
                                     arn=f"arn:aws:iam::210987654321:user/u{i % 2}") for i in range(9)])
     post_alerts(am, [alert("cloudtrail_config_changes", "many")])
     (card,) = wait_cards(teams, "many")
-    assert "9 matching event(s)" in card.text and "Top counts" in card.text
+    assert "9 event(s), newest 5 listed" in card.text and "Top counts" in card.text
     assert "arn:aws:iam::210987654321:user/u0 (5)" in card.text and "192.0.2.0 (3)" in card.text
     assert card.text.count("**DeleteTrail** at") == 5
     assert schema_errors(card.card) == []
@@ -171,7 +175,7 @@ def test_alertmanager_retry_of_a_slow_notification_makes_one_card(am, adapter, t
     (card,) = wait_cards(teams, "am-retry", timeout=20)
     logs.mode = "ok"
     time.sleep(3)  # Alertmanager's retry ends after the adapter's answer
-    assert len(cards_for(teams, "am-retry")) == 1 and "1 matching event(s)" in card.text
+    assert len(cards_for(teams, "am-retry")) == 1 and "1 event(s), all listed" in card.text
     assert adapter.metric("trailwatch_adapter_notifications_total", result="duplicate") > dupes
 
 

@@ -238,6 +238,93 @@ def test_any_label_or_annotation_size_shrinks_to_28_kb_and_says_what_was_cut(fie
         assert "x" * 100 + "\u2026" in text and "x" * 2001 not in text
 
 
+# -- enrichment budget ------------------------------------------------------------------------------------------
+class SlowLogs:
+    """A CloudWatch Logs client whose every FilterLogEvents call takes ``delay`` seconds (no events)."""
+
+    def __init__(self, delay: float):
+        self.delay = delay
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def filter_log_events(self, **request):
+        with self._lock:
+            self.calls += 1
+        time.sleep(self.delay)
+        return {"events": []}
+
+
+def detection_note(count: int) -> dict:
+    body = note("enrich-budget")
+    template = body["alerts"][0]
+    body["alerts"] = [{**template, "fingerprint": f"{i:016x}",
+                       "labels": {"alertname": "TrailwatchRootUsage", "severity": "critical",
+                                  "detection": "root_usage", "trailwatch_stack": "dev", "case": str(i)}}
+                      for i in range(count)]
+    return body
+
+
+@pytest.mark.parametrize("delay,expect_events", [(0.5, True), (30.0, False)])
+def test_one_notifications_searches_run_concurrently_within_one_budget(delay, expect_events):
+    """Ten alerts in one notification, each search taking ``delay``: one after another the card would wait
+    10 x delay (5 s, past the budget); concurrently (SEARCH_THREADS at once) it waits at most the enrichment
+    budget (3 s here), and a search not done by then is "did not answer in time" on the card, counted, never
+    waited for (the ones still queued then never call CloudWatch Logs)."""
+    fake = FakeTeams()
+    config = parse_config(chain_config(enrichment={"max_pages": 2, "max_events": 10, "budget_seconds": 3}),
+                          "test")
+    logs = SlowLogs(delay)
+    adapter = Adapter(config, TOKEN, Teams("https://example.invalid/x?sig=s", 4, Pacer(rate=1000), post=fake),
+                      logs, Metrics())
+    began = time.monotonic()
+    status, word, _ = adapter.handle(parse_notification(detection_note(10)))
+    took = time.monotonic() - began
+    assert (status, word) == (200, "delivered")
+    assert logs.calls == (10 if expect_events else server_mod.SEARCH_THREADS)
+    assert took < 3 + 1.5, f"the card waited {took:.1f} s for ten searches"
+    text = card_of(fake.bodies[0])
+    late = text.count("CloudWatch Logs did not answer in time")
+    assert late == (0 if expect_events else 10), text
+    assert adapter.metrics.enrich_errors.labels("timeout")._value.get() == (0 if expect_events else 10)
+
+
+class OneEventLogs:
+    """A CloudWatch Logs client holding one StopLogging record (its trail named in requestParameters)."""
+
+    def filter_log_events(self, **request):
+        record = {"eventTime": ago(2).strftime("%Y-%m-%dT%H:%M:%SZ"), "eventName": "StopLogging",
+                  "eventSource": "cloudtrail.amazonaws.com", "eventID": "ev-1", "awsRegion": "us-east-1",
+                  "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/mallory"},
+                  "requestParameters": {"name": "org-trail", "secretThing": "canary-value"}}
+        return {"events": [{"message": json.dumps(record)}]}
+
+
+def test_the_card_names_the_trail_a_stoplogging_event_stopped():
+    """The server hands each detection's target_parameters to the search: the card's event says which trail,
+    and nothing else from requestParameters."""
+    fake = FakeTeams()
+    adapter = Adapter(parse_config(chain_config(), "test"), TOKEN,
+                      Teams("https://example.invalid/x?sig=s", 4, Pacer(rate=1000), post=fake), OneEventLogs(), Metrics())
+    body = detection_note(1)
+    body["alerts"][0]["labels"]["detection"] = "cloudtrail_config_changes"
+    assert adapter.handle(parse_notification(body))[:2] == (200, "delivered")
+    card = json.loads(fake.bodies[0])["attachments"][0]["content"]
+    facts = {f["title"]: f["value"] for f in _facts(card)}
+    assert facts.get("Target") == "name: org-trail" and "canary-value" not in card_of(fake.bodies[0])
+
+
+def _facts(node):
+    """Every fact of a card, depth first."""
+    if isinstance(node, dict):
+        if node.get("type") == "FactSet":
+            yield from node["facts"]
+        for value in node.values():
+            yield from _facts(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _facts(value)
+
+
 # -- secrets on the command line -------------------------------------------------------------------------------
 URL = f"https://prod.example.invalid/workflows/x?sp=run&sig={SECRET}"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -74,7 +75,9 @@ def test_cards_name_who_did_what_from_the_log_group_and_validate(run):
     text = root.read_text()
     assert "arn:aws:iam::123456789012:root" in text and "111.111.111.111" in text
     assert "PutBucketVersioning" in text and "2019-01-01T00:00:00Z" in text
-    assert "**2 matching event(s)**" in text
+    # Each count says what it counts: Prometheus' over the alert window, the adapter's over its stated search.
+    assert "**Prometheus, at its latest evaluation:** " in text and " matching CloudTrail event(s) with event " in text
+    assert re.search(r"\*\*CloudWatch Logs search [0-9: -]+\u2013 [0-9: -]+ UTC: 2 event\(s\), all listed\*\*", text)
     printed = proc.stdout
     assert "PutBucketVersioning at 2019-01-01T00:00:00Z" in printed  # the text view of the same card
     for path in cards:

@@ -39,6 +39,13 @@ def test_shipped_catalog_loads_with_guide_cis_and_heartbeat():
     ({"title": ""}, "field 'title' is required"),
     ({"security_hub_control": "CIS.1"}, "field 'security_hub_control' must look like CloudWatch.N"),
     ({"enabled": "yes"}, "field 'enabled' must be true or false"),
+    ({"target_parameters": "bucketName"}, "field 'target_parameters' must be a non-empty list"),
+    ({"target_parameters": []}, "field 'target_parameters' must be a non-empty list"),
+    ({"target_parameters": ["bucket-name"]}, "'target_parameters' 'bucket-name' is not a requestParameters member"),
+    ({"target_parameters": ["a.b.c.d"]}, "at most 3 names joined by '.'"),
+    ({"target_parameters": ["name", "name"]}, "field 'target_parameters' names a member twice"),
+    ({"target_parameters": [f"m{i}" for i in range(13)]}, "field 'target_parameters' has 13 members; at most 12"),
+    ({"target_parameters": [7]}, "field 'target_parameters' must be member names (got 7)"),
 ])
 def test_bad_entries(change, message):
     raw = {**GOOD, **change}
@@ -49,6 +56,31 @@ def test_bad_entries(change, message):
     assert "\n" not in text
     if "id" not in change:
         assert "'x_test'" in text
+
+
+@pytest.mark.parametrize("member", [
+    "policyDocument", "assumeRolePolicyDocument", "secretString", "SecretBinary", "password", "newPassword",
+    "bucketPolicy", "policy", "content", "userData", "privateKey", "sSHPublicKey", "sessionToken",
+    "certificateBody", "value", "parameters", "environment", "deliveryChannel.password", "configuration.Policy",
+])
+def test_target_members_that_may_hold_a_document_or_a_secret_are_refused_at_load_time(member):
+    with pytest.raises(CatalogError) as err:
+        parse_detection({**GOOD, "target_parameters": ["bucketName", member]}, "detections.yaml detection #1")
+    assert str(err.value) == (f"detections.yaml detection #1 'x_test': field 'target_parameters' {member!r} may "
+                              "hold a policy document or a secret; only names and ids may be shown")
+
+
+def test_shipped_target_members_are_names_and_ids_where_cloudtrail_names_the_target():
+    targets = {d.id: d.target_parameters for d in load_catalog()}
+    assert targets["cloudtrail_config_changes"] == ("name",)
+    assert targets["cmk_disable_or_deletion"] == ("keyId",)
+    assert targets["s3_bucket_policy_changes"] == ("bucketName",)
+    assert {"policyArn", "roleName", "userName", "groupName"} <= set(targets["iam_policy_changes"])
+    assert "groupId" in targets["security_group_changes"] and "networkAclId" in targets["nacl_changes"]
+    assert "routeTableId" in targets["route_table_changes"] and "vpcId" in targets["vpc_changes"]
+    # Detections about who called, not what was changed, name no target (any API call can match them).
+    assert not any(targets[i] for i in ("root_usage", "unauthorized_api_calls", "console_auth_failures",
+                                        "console_signin_without_mfa", "cloudtrail_heartbeat"))
 
 
 def test_pattern_and_pattern_from_are_exclusive():
@@ -97,5 +129,7 @@ def test_shipped_catalog_file_round_trips_every_field():
     for entry in raw:
         det = parsed[entry["id"]]
         for key, value in entry.items():
+            if isinstance(value, list):
+                value = tuple(value)
             assert getattr(det, key) == (value.strip() if isinstance(value, str) and key != "pattern" else value), key
     assert copy.deepcopy(raw) == raw

@@ -1,11 +1,18 @@
 """The Adaptive Card (schema 1.5, what Teams renders) for one Alertmanager notification, in the Workflows
 message envelope, at most :data:`MAX_BYTES` bytes.
 
-Layout: a coloured header (severity and state in words, readable without colour), then per alert: what
+Layout: a coloured header (state and severity in words, readable without colour), then per alert: what
 happened, where and since when; for a tuned detection how many events in its window its exceptions hid and
-which (reason, owner); for detections the events behind it (a compact list of the newest few, top counts
-beyond) and links; for the pipeline's own alerts what is broken since when; for resolved alerts when and after
-how long, without the runbook.
+which (reason, owner); for detections the events behind it (a compact list of the newest few with the
+resource each acted on, top counts beyond) and links; for the pipeline's own alerts what is broken since
+when; for resolved alerts when and after how long, without the runbook.
+
+Two counts can appear on a detection's card and each says what it counts: the description's is Prometheus'
+(matching events in the alert window, at its latest evaluation before the notification), the event list's is
+the adapter's own CloudWatch Logs search, with its window; the events listed are that search's.
+
+The severity word is the alerts' own ``severity`` label, which the rules copy from the catalog (or a stack's
+override): the card has no severity of its own.
 
 Teams renders Markdown in TextBlocks and fact values, and everything the card shows that it did not write
 itself (alert labels and annotations, CloudTrail fields: a caller chooses its own user agent) goes through
@@ -28,6 +35,8 @@ ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 #: Teams' message size limit.
 MAX_BYTES = 28 * 1024
 LIST_EVENTS = 5
+#: Alerts one card shows (the rest are counted); only their events are searched.
+MAX_ALERTS = 20
 TITLE_CHARS = 200
 PIPELINE_COMPONENTS = {
     "cloudtrail": "CloudTrail delivery to CloudWatch Logs (no events are being counted)",
@@ -52,16 +61,36 @@ _AUTOLINK = re.compile(r"(?i)(?<=[a-z0-9]):/(?=/)|\bwww\.")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}\Z")
 _CONSOLE_URL = re.compile(r"https://[a-z]{2}(-[a-z]+)+-\d{1,2}\.console\.aws\.amazon\.com/[!-~]*\Z")
 MAX_URL_CHARS = 2048
-_STYLE = {"critical": "attention", "high": "attention", "warning": "warning", "info": "accent"}
-_COLOR = {"critical": "attention", "high": "attention", "warning": "warning", "info": "accent"}
+#: The catalog's severities, most severe first, and the container style (and text colour) each gets.
+SEVERITY_STYLES = {"critical": "attention", "high": "attention", "warning": "warning", "info": "accent"}
 
 
 def is_pipeline(alert: Alert) -> bool:
     return alert.labels.get("component") in PIPELINE_COMPONENTS
 
 
+def is_detection(alert: Alert) -> bool:
+    """A detection's own alert (its description leads with Prometheus' count), not the pipeline's."""
+    return bool(alert.labels.get("detection")) and not is_pipeline(alert)
+
+
+def severity(note: Notification) -> str:
+    """The most severe of the alerts' own ``severity`` labels ('' when none carries one)."""
+    labels = [a.labels.get("severity", "") for a in note.alerts]
+    known = [s for s in labels if s in SEVERITY_STYLES]
+    if known:
+        return min(known, key=list(SEVERITY_STYLES).index)
+    return next((s for s in labels if s), "")
+
+
 def when(t: datetime) -> str:
     return t.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def window(start: datetime, end: datetime) -> str:
+    """``2026-05-01 11:30:00 – 12:00:00 UTC`` (the end's date only when it differs)."""
+    tail = end.strftime("%H:%M:%S" if end.date() == start.date() else "%Y-%m-%d %H:%M:%S")
+    return f"{start.strftime('%Y-%m-%d %H:%M:%S')} \u2013 {tail} UTC"
 
 
 def span(seconds: float) -> str:
@@ -112,35 +141,48 @@ def _event_block(e: Mapping[str, str], value_chars: int) -> dict[str, Any]:
     return {"type": "Container", "separator": True, "items": [
         text(f"**{inert(e.get('eventName', '?'), value_chars)}** at {inert(e.get('eventTime', '?'), value_chars)}",
              spacing="Small"),
-        facts([("Principal", principal), ("Invoked by", e.get("invokedBy", "")),
+        facts([("Target", e.get("target", "")), ("Principal", principal), ("Invoked by", e.get("invokedBy", "")),
                ("Source IP", e.get("sourceIPAddress", "")), ("User agent", e.get("userAgent", "")),
                ("Account / region", where), ("Error", e.get("errorCode", ""))], value_chars),
     ]}
 
 
+def _search(found: Enrichment) -> str:
+    """``CloudWatch Logs search <window>``: what the adapter's own count counts."""
+    return "CloudWatch Logs search" + (f" {window(found.start, found.end)}" if found.start and found.end else "")
+
+
+def _search_line(found: Enrichment, listed: int) -> str:
+    """The search's own count, the window it counted and how many of its events the card lists."""
+    count = len(found.events)
+    shown = "all listed" if listed == count else f"newest {listed} listed" if listed else "none listed"
+    line = f"**{_search(found)}: {count}{'' if found.complete else ' or more'} event(s), {shown}**"
+    if found.complete:
+        return line
+    reached = f" at {when(found.reached)}" if found.reached else ""
+    return line + f" (search stopped{reached}: {found.error or found.stopped_by}; more may match)"
+
+
 def _events_section(found: Enrichment | None, list_events: int, value_chars: int) -> list[dict[str, Any]]:
     if found is None:
         return []
-    items: list[dict[str, Any]] = []
     count = len(found.events)
-    more = "" if found.complete else " or more"
     if found.error and not count:
         return [text(f"Event details are missing: {found.error}. Open Logs Insights below.", color="warning")]
     if not count:
-        return [text("No matching event was found in the alert's window yet (CloudTrail delivers a few minutes "
-                     "late); open Logs Insights below.", isSubtle=True)]
-    items.append(text(f"**{count}{more} matching event(s)**" + (f" (search stopped: {found.error})"
-                                                                  if found.error else ""), weight="Bolder"))
-    for event in found.events[len(found.events) - list_events:][::-1]:
-        items.append(_event_block(event, value_chars))
+        return [text(f"{_search(found)}: no matching event yet (CloudTrail delivers a few minutes late); open "
+                     "Logs Insights below.", isSubtle=True)]
+    listed = found.events[max(0, count - list_events):][::-1] if list_events else []
+    items = [text(_search_line(found, len(listed)), weight="Bolder")]
+    items += [_event_block(event, value_chars) for event in listed]
     if count > list_events or not found.complete:
         tops = []
-        for label, name in (("Principals", "principalArn"), ("Source IPs", "sourceIPAddress"),
+        for label, name in (("Targets", "target"), ("Principals", "principalArn"), ("Source IPs", "sourceIPAddress"),
                             ("Events", "eventName"), ("Accounts", "recipientAccountId"), ("Regions", "awsRegion")):
             top = found.top(name)
             if top:
                 tops.append((label, ", ".join(f"{short(v, 80)} ({n})" for v, n in top)))
-        items += [text("**Top counts**", separator=True), facts(tops, 3 * (value_chars + 8))]
+        items += [text("**Top counts** (of the search's events)", separator=True), facts(tops, 3 * (value_chars + 8))]
     return items
 
 
@@ -173,7 +215,9 @@ def _alert_section(alert: Alert, found: Enrichment | None, now: datetime, region
         broken = PIPELINE_COMPONENTS[labels["component"]]
         items.append(text(f"**Broken:** {broken}, since {when(alert.starts_at)} "
                           f"({span((now - alert.starts_at).total_seconds())} ago)."))
-    items.append(text(inert(a.get("description", labels.get("alertname", "")), description_chars)))
+    description = inert(a.get("description", labels.get("alertname", "")), description_chars)
+    items.append(text(f"**Prometheus, at its latest evaluation:** {description}"
+                      if is_detection(alert) and "description" in a else description))
     items.append(facts([
         ("Alert", labels.get("alertname", "")), ("Detection", labels.get("detection", "")),
         ("Since", when(alert.starts_at)), ("Stack", labels.get("trailwatch_stack", "")),
@@ -187,18 +231,19 @@ def _alert_section(alert: Alert, found: Enrichment | None, now: datetime, region
 
 
 def _header(note: Notification) -> dict[str, Any]:
-    severity = note.common_labels.get("severity") or note.alerts[0].labels.get("severity", "info")
+    level = severity(note)
     title = (note.alerts[0].annotations.get("summary") or note.common_labels.get("alertname")
              or note.alerts[0].labels.get("alertname", "trailwatch alert"))
     firing = [a for a in note.alerts if a.status == "firing"]
     if note.status == "resolved":
-        state, style, color = "RESOLVED", "good", "good"
+        state, style = "RESOLVED", "good"
     else:
-        state, style, color = "FIRING", _STYLE.get(severity, "accent"), _COLOR.get(severity, "accent")
+        state, style = "FIRING", SEVERITY_STYLES.get(level, "accent")
     counts = f"{len(firing)} firing" + (f", {len(note.alerts) - len(firing)} resolved"
                                         if len(firing) != len(note.alerts) else "")
     return {"type": "Container", "style": style, "bleed": True, "items": [
-        text(f"{state} \u00b7 {inert(severity.upper(), 40)}", weight="Bolder", size="Medium", color=color),
+        text(f"{state} \u00b7 {inert(level.upper(), 40)}" if level else state, weight="Bolder", size="Medium",
+             color=style),
         text(inert(title, TITLE_CHARS), weight="Bolder", size="Large", style="heading"),
         text(counts + (f"; {note.truncated_alerts} more not sent by Alertmanager" if note.truncated_alerts else ""),
              isSubtle=True, spacing="None"),
@@ -210,7 +255,7 @@ def envelope(card: dict[str, Any]) -> dict[str, Any]:
 
 
 def build(note: Notification, found: Mapping[str, Enrichment | None], now: datetime, region: str,
-          list_events: int = LIST_EVENTS, description_chars: int = 2000, max_alerts: int = 20,
+          list_events: int = LIST_EVENTS, description_chars: int = 2000, max_alerts: int = MAX_ALERTS,
           value_chars: int = 1000, note_text: str = "") -> dict[str, Any]:
     body = [_header(note)]
     for alert in note.alerts[:max_alerts]:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from ..errors import PatternError, TrailwatchError
 from ..filterpattern import compile_pattern
+from .targets import targets_problem
 
 
 #: Plain http is accepted only to these hosts (a local stand-in or relay); Teams itself is https.
@@ -54,6 +55,8 @@ class DetectionInfo:
     title: str
     severity: str
     pattern: str
+    targets: tuple[str, ...] = ()
+    """``requestParameters`` members that name an event's target (the catalog's ``target_parameters``)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,17 @@ def _field(data: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
     return value
 
 
+def _targets(raw: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    """The optional ``target_parameters`` list (absent in configs rendered before it existed: no targets)."""
+    value = raw.get("target_parameters", [])
+    if value == []:
+        return ()
+    problem = targets_problem(value)
+    if problem:
+        raise AdapterConfigError(f"{where}: field 'target_parameters' {problem}")
+    return tuple(value)
+
+
 def parse_config(data: Any, where: str) -> AdapterConfig:
     if not isinstance(data, dict):
         raise AdapterConfigError(f"{where}: must be a JSON object")
@@ -91,14 +105,15 @@ def parse_config(data: Any, where: str) -> AdapterConfig:
     for ident, raw in _field(data, "detections", dict, where).items():
         spot = f"{where}: detections.{ident}"
         if not isinstance(raw, dict):
-            raise AdapterConfigError(f"{spot}: must be an object with title, severity, pattern")
+            raise AdapterConfigError(f"{spot}: must be an object with title, severity, pattern (and optionally "
+                                     "target_parameters)")
         pattern = _field(raw, "pattern", str, spot)
         try:
             compile_pattern(pattern)
         except PatternError as exc:
             raise AdapterConfigError(f"{spot}: field 'pattern' is not a valid filter pattern ({exc})") from None
         detections[ident] = DetectionInfo(_field(raw, "title", str, spot), _field(raw, "severity", str, spot),
-                                          pattern)
+                                          pattern, _targets(raw, spot))
     return AdapterConfig(
         stack=_field(data, "stack", str, where), region=_field(data, "region", str, where),
         log_group=_field(data, "log_group", str, where),

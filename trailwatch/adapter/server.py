@@ -34,10 +34,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from . import ALERTS_PATH
-from .card import TRUNCATION_NOTE, fitted, is_pipeline
+from .card import MAX_ALERTS, TRUNCATION_NOTE, fitted, is_pipeline
 from .config import AdapterConfig
 from .delivery import Outcome, Teams
-from .enrich import Enrichment, error_kind, find_events, utcnow
+from .enrich import LATE, Enrichment, error_kind, find_events, utcnow
 from .webhook import Alert, Attempt, DeliveryLedger, Notification, PayloadError, parse_notification
 
 log = logging.getLogger("trailwatch.adapter")
@@ -51,6 +51,11 @@ HEADER_SECONDS = 10.0
 BODY_SECONDS = 20.0
 WRITE_SECONDS = 10.0
 BUSY_RETRY_SECONDS = 5
+#: Event searches running at once, across all notifications (each is one FilterLogEvents call at a time):
+#: CloudWatch Logs allows 5 FilterLogEvents calls per second per account and region by default.
+SEARCH_THREADS = 5
+#: Alerts of one notification whose events are searched: the ones a card can show.
+MAX_ENRICHED_ALERTS = MAX_ALERTS
 _OVERLOADED = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: "
                + str(BUSY_RETRY_SECONDS).encode() + b"\r\nContent-Length: 24\r\nConnection: close\r\n\r\n"
                + b'{"status": "overloaded"}')
@@ -83,6 +88,11 @@ class Metrics:
             self.rejected.labels(reason)
 
 
+def wants_events(alert: Alert) -> bool:
+    """A firing detection alert: its card lists the CloudTrail events behind it."""
+    return alert.status == "firing" and not is_pipeline(alert)
+
+
 class Adapter:
     """What the handler calls: one notification in, one card out (or none, for a retry)."""
 
@@ -95,6 +105,7 @@ class Adapter:
         self.metrics = metrics
         self.ledger = DeliveryLedger(config.dedup_seconds)
         self._clock = clock
+        self._searches = threading.BoundedSemaphore(SEARCH_THREADS)
 
     def __repr__(self) -> str:
         return "Adapter(<secrets hidden>)"
@@ -102,9 +113,38 @@ class Adapter:
     def authorized(self, header: str | None) -> bool:
         return hmac.compare_digest((header or "").encode("utf-8", "replace"), self._expected)
 
-    def _enrich(self, alert: Alert, now: datetime) -> Enrichment | None:
-        if alert.status != "firing" or is_pipeline(alert):
-            return None
+    def _enrich_all(self, alerts: tuple[Alert, ...], now: datetime) -> dict[str, Enrichment]:
+        """Every alert's events, searched concurrently; a search that has not ended when the notification's
+        enrichment budget does goes on the card as "did not answer in time". Searches run on daemon threads
+        (at most :data:`SEARCH_THREADS` at once): one stuck on a slow endpoint never holds the card or the
+        adapter's exit, and its late result is dropped."""
+        deadline = time.monotonic() + self.config.enrich_budget_seconds
+        wanted = [a for a in alerts[:MAX_ENRICHED_ALERTS] if wants_events(a)]
+        results: dict[str, Enrichment] = {}
+        threads = [threading.Thread(target=self._search, args=(a, now, deadline, results), name="enrich",
+                                    daemon=True) for a in wanted]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        found: dict[str, Enrichment] = {}
+        for alert in wanted:
+            done = results.get(alert.fingerprint)
+            if done is None:
+                self.metrics.enrich_errors.labels("timeout").inc()
+                done = Enrichment(complete=False, error=LATE)
+            found[alert.fingerprint] = done
+        return found
+
+    def _search(self, alert: Alert, now: datetime, deadline: float, results: dict[str, Enrichment]) -> None:
+        if not self._searches.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            return
+        try:
+            results[alert.fingerprint] = self._enrich(alert, now, deadline)
+        finally:
+            self._searches.release()
+
+    def _enrich(self, alert: Alert, now: datetime, deadline: float) -> Enrichment:
         det = self.config.detections.get(alert.labels.get("detection", ""))
         if det is None:
             return Enrichment(complete=False, error="this detection is not in the adapter's config")
@@ -112,7 +152,7 @@ class Adapter:
         began = time.monotonic()
         found = find_events(self.logs, self.config.log_group, det.pattern, start, now,
                             max_pages=self.config.max_pages, max_events=self.config.max_events,
-                            budget_seconds=self.config.enrich_budget_seconds)
+                            budget_seconds=max(0.0, deadline - began), targets=det.targets)
         self.metrics.enrich_seconds.observe(time.monotonic() - began)
         if found.error:
             self.metrics.enrich_errors.labels(error_kind(found.error)).inc()
@@ -147,7 +187,7 @@ class Adapter:
         outcome = Outcome(False, "internal_error", 0)
         try:
             now = self._clock()
-            found = {a.fingerprint: self._enrich(a, now) for a in note.alerts}
+            found = self._enrich_all(note.alerts, now)
             body = fitted(note, found, now, self.config.region)
             if TRUNCATION_NOTE.encode() in body:
                 self.metrics.truncated.inc()

@@ -30,7 +30,9 @@ def dedup_seconds(stack: Stack) -> int:
 
 
 def adapter_config(stack: Stack) -> dict[str, Any]:
-    """The adapter's config: where to read events and, per detection id, its title and filter pattern."""
+    """The adapter's config: where to read events and, per detection id, its title, filter pattern and the
+    ``requestParameters`` members a card may show as an event's target. Version 1 still: ``target_parameters``
+    is optional, so an adapter reads configs rendered before it (no targets) and an older adapter ignores it."""
     s = stack.settings
     return {
         "version": CONFIG_VERSION,
@@ -42,7 +44,8 @@ def adapter_config(stack: Stack) -> dict[str, Any]:
         "delivery_budget_seconds": min(DELIVERY_BUDGET_SECONDS, max(5, s.group_interval_seconds // 2)),
         "enrichment": {"max_pages": ENRICH_MAX_PAGES, "max_events": ENRICH_MAX_EVENTS,
                        "budget_seconds": ENRICH_BUDGET_SECONDS},
-        "detections": {det.id: {"title": det.title, "severity": det.severity, "pattern": det.pattern}
+        "detections": {det.id: {"title": det.title, "severity": det.severity, "pattern": det.pattern,
+                                "target_parameters": list(det.target_parameters)}
                        for det in event_detections(stack)},
     }
 

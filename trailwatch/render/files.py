@@ -127,6 +127,6 @@ def index(stack: Stack, files: dict[str, str], adapter_url: str, webhook_url_fil
     for det in event_detections(stack):
         lines.append(f"| `{det.id}` | {det.severity} | {det.threshold} | `{exported_name(stack, det)}` |")
     for det in heartbeat_detections(stack):
-        lines.append(f"| `{det.id}` (heartbeat) | critical when missing for {s.heartbeat_missing_minutes}m | - | "
+        lines.append(f"| `{det.id}` (heartbeat) | {det.severity} when missing for {s.heartbeat_missing_minutes}m | - | "
                      f"`{exported_name(stack, det)}` |")
     return "\n".join(lines) + "\n"

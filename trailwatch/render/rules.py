@@ -226,7 +226,7 @@ def heartbeat_expr(stack: Stack, det: Detection) -> str:
 
 
 def heartbeat_labels(stack: Stack, det: Detection) -> dict[str, str]:
-    labels = base_labels(stack, "critical")
+    labels = base_labels(stack, det.severity)
     labels.update({"detection": det.id, "component": "cloudtrail"})
     return labels
 
