@@ -1,10 +1,11 @@
 """Checks on a stack file before its settings are parsed: every per-key error at once, YAML without aliases,
 stack names that are names (not paths), and a config folder that exists.
 
-``parse_settings`` stops at the first bad value; a user fixing a file then learns of the next error on the
-next run. :func:`setting_errors` runs each key's own conversion and check independently and collects what
-fails (unknown keys get the closest known key as a "did you mean"), so :func:`check_settings` reports them
-all, capped at ``errors.MAX_REPORTED``. Cross-key rules still run afterwards, in ``parse_settings``.
+``parse_settings`` stops at the first bad value; a user fixing a file would then learn of the next error on
+the next run. :func:`setting_errors` runs each key's own conversion and check independently and collects what
+fails (unknown keys get the closest known key as a "did you mean"); ``stack.stack_from_config`` then runs the
+cross-key rules and the catalog on every key that passed, and reports everything at once (capped at
+``errors.MAX_REPORTED``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from .errors import ConfigError, ConfigErrors, raise_config_errors
+from .errors import ConfigError, ConfigErrors
 from .settings import PROJECT, _convert, declared, qualified
 
 _STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+\Z")
@@ -31,14 +32,15 @@ def unknown_key_error(key: str, known: list[str]) -> str:
     return f"config {key!r}: unknown key ({hint})"
 
 
-def setting_errors(raw: Mapping[str, Any]) -> list[str]:
-    """One line per unknown key or bad value (each key checked on its own), in key order."""
+def setting_errors(raw: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The lines (one per problem) of each unknown key or bad value, each key checked on its own, in key
+    order; keys without a problem are absent."""
     known = {qualified(f.metadata["key"]): f for f in declared()}
     names = sorted(f.metadata["key"] for f in declared() if ":" not in f.metadata["key"])
-    errors = []
+    errors: dict[str, list[str]] = {}
     for key in sorted(raw):
         if key.startswith(f"{PROJECT}:") and key not in known:
-            errors.append(unknown_key_error(key, names))
+            errors[key] = [unknown_key_error(key, names)]
             continue
         field = known.get(key)
         if field is None or raw[key] is None:
@@ -48,16 +50,10 @@ def setting_errors(raw: Mapping[str, Any]) -> list[str]:
             if field.metadata["check"]:
                 field.metadata["check"](key, value)
         except ConfigErrors as exc:
-            errors += exc.errors
+            errors[key] = exc.errors
         except ConfigError as exc:
-            errors.append(str(exc))
+            errors[key] = [str(exc)]
     return errors
-
-
-def check_settings(raw: Mapping[str, Any]) -> None:
-    """Raise :class:`ConfigErrors` (or the single :class:`ConfigError`) if any key is unknown or bad."""
-    errors = setting_errors(raw)
-    raise_config_errors(errors)
 
 
 def check_stack_name(name: str) -> None:

@@ -28,6 +28,11 @@ class ConfigErrors(ConfigError):
         super().__init__("\n".join(shown))
 
 
+def error_lines(error: TrailwatchError) -> list[str]:
+    """The one-line messages ``error`` carries: each of a :class:`ConfigErrors`, else its own."""
+    return list(error.errors) if isinstance(error, ConfigErrors) else [str(error)]
+
+
 def raise_config_errors(errors: list[str]) -> None:
     """Raise what ``errors`` (one line each) call for: nothing, one :class:`ConfigError`, or :class:`ConfigErrors`."""
     if len(errors) == 1:

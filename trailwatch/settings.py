@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from . import readpath
-from .errors import ConfigError
+from .errors import ConfigError, raise_config_errors
 from .exceptions import check_entries
 from .images import is_pinned_image
 
@@ -253,16 +253,28 @@ def parse_settings(raw: Mapping[str, str], *, partial: bool = False) -> StackSet
     """Validate config strings (keys fully qualified, e.g. ``trailwatch:logRetentionDays``) into settings.
 
     ``partial``: only the keys given are required (a component's arguments, not a whole stack); the others
-    keep their defaults, and the cross-key rules run on the result all the same.
+    keep their defaults, and the cross-key rules run on the result all the same (every broken one reported).
     """
+    settings = settings_of(raw, partial=partial)
+    raise_config_errors(cross_key_errors(settings))
+    return settings
+
+
+def settings_of(raw: Mapping[str, str], *, partial: bool = False,
+                reported: frozenset[str] = frozenset()) -> StackSettings:
+    """Each key converted and checked on its own (the first bad one raises), no cross-key rule.
+    ``reported``: keys whose errors the caller has already collected; they keep their defaults, so that the
+    cross-key rules and the catalog can still run on every other value in the same pass."""
     known = {qualified(f.metadata["key"]): f for f in declared()}
     for key in sorted(raw):
-        if key.startswith(f"{PROJECT}:") and key not in known:
+        if key.startswith(f"{PROJECT}:") and key not in known and key not in reported:
             allowed = ", ".join(sorted(k.split(":", 1)[1] for k in known if k.startswith(PROJECT)))
             raise ConfigError(f"config {key!r}: unknown key (allowed: {allowed})")
     values: dict[str, Any] = {}
     for key, f in known.items():
         meta = f.metadata
+        if key in reported:
+            continue
         if key in raw and raw[key] is not None:
             value = _convert(key, meta["kind"], str(raw[key]))
             if meta["check"]:
@@ -270,9 +282,7 @@ def parse_settings(raw: Mapping[str, str], *, partial: bool = False) -> StackSet
             values[f.name] = value
         elif meta["default"] is None and not partial:
             raise ConfigError(f"config '{key}': is required ({meta['description']})")
-    settings = StackSettings(**values)
-    _cross_check(settings)
-    return settings
+    return StackSettings(**values)
 
 
 def settings_from_values(values: Mapping[str, Any]) -> StackSettings:
@@ -292,37 +302,43 @@ def _as_config_string(key: str, value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=refuse)
 
 
-def _cross_check(s: StackSettings) -> None:
+def cross_key_errors(s: StackSettings) -> list[str]:
+    """One line per rule that two or more settings break together (every rule is checked)."""
+    errors: list[str] = []
     if s.bucket_transition_days and s.bucket_expiration_days and s.bucket_transition_days >= s.bucket_expiration_days:
-        raise ConfigError(
+        errors.append(
             "config 'trailwatch:bucketTransitionDays': must be less than bucketExpirationDays "
             f"({s.bucket_transition_days} >= {s.bucket_expiration_days})"
         )
     if (s.alarm_emails or s.alarm_https_endpoints) and not s.security_hub_alarms:
-        raise ConfigError("config 'trailwatch:alarmEmails': subscriptions need securityHubAlarms: true")
+        errors.append("config 'trailwatch:alarmEmails': subscriptions need securityHubAlarms: true")
     if s.runtime != "none" and s.teams_mode == "adapter" and not s.teams_webhook_url:
-        raise ConfigError("config 'trailwatch:teamsWebhookUrl': is required to deploy the Teams adapter; set it "
-                          "with `pulumi config set --secret trailwatch:teamsWebhookUrl <url>`")
+        errors.append("config 'trailwatch:teamsWebhookUrl': is required to deploy the Teams adapter; set it "
+                      "with `pulumi config set --secret trailwatch:teamsWebhookUrl <url>`")
     if s.runtime == "kubernetes" and s.teams_mode == "native" and not s.teams_webhook_url:
-        raise ConfigError("config 'trailwatch:teamsWebhookUrl': is required for native mode on Kubernetes "
-                          "(stored in a Secret for msteamsv2Configs)")
+        errors.append("config 'trailwatch:teamsWebhookUrl': is required for native mode on Kubernetes "
+                      "(stored in a Secret for msteamsv2Configs)")
     if s.teams_webhook_url and (urlsplit(s.teams_webhook_url).scheme != "https"
                                 or not urlsplit(s.teams_webhook_url).hostname):
-        raise ConfigError("config 'trailwatch:teamsWebhookUrl': must be an https:// URL (value not shown: secret)")
+        errors.append("config 'trailwatch:teamsWebhookUrl': must be an https:// URL (value not shown: secret)")
     if s.runtime == "kubernetes" and not s.eks_oidc_provider_arn:
-        raise ConfigError("config 'trailwatch:eksOidcProviderArn': is required with runtime kubernetes (IRSA for "
-                          "the exporter), e.g. arn:aws:iam::123456789012:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<ID>")
+        errors.append("config 'trailwatch:eksOidcProviderArn': is required with runtime kubernetes (IRSA for "
+                      "the exporter), e.g. arn:aws:iam::123456789012:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<ID>")
     if s.eks_oidc_provider_arn and ":oidc-provider/" not in s.eks_oidc_provider_arn:
-        raise ConfigError("config 'trailwatch:eksOidcProviderArn': must be an IAM OIDC provider ARN "
-                          "(arn:<partition>:iam::<account>:oidc-provider/<issuer host/path>)")
-    readpath.check(s.alert_window_minutes, s.delivery_lag_tolerance_minutes, s.heartbeat_missing_minutes,
-                   s.exporter_delay_seconds, s.scrape_interval_seconds)
+        errors.append("config 'trailwatch:eksOidcProviderArn': must be an IAM OIDC provider ARN "
+                      "(arn:<partition>:iam::<account>:oidc-provider/<issuer host/path>)")
+    try:
+        readpath.check(s.alert_window_minutes, s.delivery_lag_tolerance_minutes, s.heartbeat_missing_minutes,
+                       s.exporter_delay_seconds, s.scrape_interval_seconds)
+    except ConfigError as exc:
+        errors.append(str(exc))
     if not is_pinned_image(s.exporter_image):
-        raise ConfigError(f"config 'trailwatch:exporterImage': {s.exporter_image!r} must be pinned to a version tag "
-                          f"such as v1.2.3 or a digest @sha256:<64 hex> (not 'latest', 'main' or untagged)")
+        errors.append(f"config 'trailwatch:exporterImage': {s.exporter_image!r} must be pinned to a version tag "
+                      f"such as v1.2.3 or a digest @sha256:<64 hex> (not 'latest', 'main' or untagged)")
     if s.adapter_image and not (is_pinned_image(s.adapter_image) and "@sha256:" in s.adapter_image):
-        raise ConfigError(f"config 'trailwatch:adapterImage': {s.adapter_image!r} must be pinned by digest "
-                          f"(repo@sha256:<64 hex>), or empty to build the adapter image")
+        errors.append(f"config 'trailwatch:adapterImage': {s.adapter_image!r} must be pinned by digest "
+                      f"(repo@sha256:<64 hex>), or empty to build the adapter image")
     if s.existing_log_group_name and s.organization_trail:
-        raise ConfigError("config 'trailwatch:organizationTrail': cannot be set with existingLogGroupName "
-                          "(no trail is created)")
+        errors.append("config 'trailwatch:organizationTrail': cannot be set with existingLogGroupName "
+                      "(no trail is created)")
+    return errors

@@ -19,11 +19,11 @@ from .catalog import (
     MAX_FILTERS_PER_LOG_GROUP, MAX_PATTERN_LENGTH, MAX_REGEX_PATTERNS_PER_LOG_GROUP, SEVERITIES, Detection,
     check_namespace, check_pattern, check_unique, load_catalog, parse_detection,
 )
-from .configcheck import check_config_dir, check_settings, check_stack_name, load_stack_yaml
-from .errors import CatalogError, ConfigError, raise_config_errors
+from .configcheck import check_config_dir, check_stack_name, load_stack_yaml, setting_errors
+from .errors import CatalogError, ConfigError, TrailwatchError, error_lines, raise_config_errors
 from . import exceptions as exc, readpath
 from .paths import PROJECT_ROOT
-from .settings import StackSettings, declared, parse_settings, qualified
+from .settings import StackSettings, cross_key_errors, declared, qualified, settings_of
 
 SECRET_PLACEHOLDER = "https://secret.invalid/plan-placeholder"
 _OVERRIDABLE = ("threshold", "severity")
@@ -188,31 +188,34 @@ def resolve_detections(catalog: list[Detection], settings: StackSettings) -> tup
     everything = catalog + custom
     check_unique(everything, settings.metric_namespace, where="config 'trailwatch:customDetections'")
     by_id = {d.id: d for d in everything}
+    errors = []  # every problem of the settings below at once; the limits after them need a clean set
     for key, ids in (("enableDetections", settings.enable_detections), ("disableDetections", settings.disable_detections),
                      ("detectionOverrides", tuple(settings.detection_overrides))):
-        for ident in ids:
-            if ident not in by_id:
-                raise ConfigError(f"config 'trailwatch:{key}': unknown detection {ident!r} "
-                                  f"(known: {', '.join(sorted(by_id))})")
+        errors += [f"config 'trailwatch:{key}': unknown detection {ident!r} (known: {', '.join(sorted(by_id))})"
+                   for ident in ids if ident not in by_id]
     both = set(settings.enable_detections) & set(settings.disable_detections)
     if both:
-        raise ConfigError(f"config 'trailwatch:disableDetections': {sorted(both)[0]!r} is also in enableDetections")
+        errors.append(f"config 'trailwatch:disableDetections': {sorted(both)[0]!r} is also in enableDetections")
     resolved = []
     for det in everything:
         on = (det.enabled or det.id in settings.enable_detections) and det.id not in settings.disable_detections
         if not on:
             continue
-        det = _apply_overrides(det, settings.detection_overrides.get(det.id, {}))
-        if det.pattern_from == "suspicious_ips":
-            pattern = suspicious_ip_pattern(settings.suspicious_ips)
-            check_pattern(pattern, f"detection '{det.id}'")
-            det = replace(det, pattern=pattern)
+        try:
+            det = _apply_overrides(det, settings.detection_overrides.get(det.id, {}))
+            if det.pattern_from == "suspicious_ips":
+                pattern = suspicious_ip_pattern(settings.suspicious_ips)
+                check_pattern(pattern, f"detection '{det.id}'")
+                det = replace(det, pattern=pattern)
+        except TrailwatchError as error:
+            errors += error_lines(error)
         resolved.append(replace(det, namespace=det.namespace or settings.metric_namespace))
     if settings.cis_compliance:
         missing = [d.id for d in everything if d.is_cis and d.id not in {r.id for r in resolved}]
         if missing:
-            raise ConfigError(f"config 'trailwatch:disableDetections': cisCompliance is true but CIS detection "
-                              f"'{missing[0]}' is disabled")
+            errors.append(f"config 'trailwatch:disableDetections': cisCompliance is true but CIS detection "
+                          f"'{missing[0]}' is disabled")
+    raise_config_errors(errors)
     if len(resolved) > MAX_FILTERS_PER_LOG_GROUP:
         raise CatalogError(f"{where}: {len(resolved)} detections enabled; AWS allows at most "
                            f"{MAX_FILTERS_PER_LOG_GROUP} metric filters per log group")
@@ -282,14 +285,53 @@ def load_stack(name: str, root: Path = PROJECT_ROOT, catalog_path: Path | None =
     return stack_from_config(name, config, secret_keys, catalog_path)
 
 
+_ERROR_KEY = re.compile(r"config '([^'.\[]+)")
+
+
+def _key_of(line: str) -> str | None:
+    """The config key an error line is about (``config 'trailwatch:x'...``), if it names one."""
+    match = _ERROR_KEY.match(line)
+    return match.group(1) if match else None
+
+
 def stack_from_config(name: str, config: Mapping[str, str], secret_keys: tuple[str, ...] = (),
                       catalog_path: Path | None = None, on: dt.date | None = None) -> Stack:
-    """``on``: the date exceptions are checked against (default: today, UTC)."""
-    check_settings(config)  # every per-key error at once; cross-key rules follow in parse_settings
-    settings = parse_settings(config)
-    if not settings.existing_log_group_name:
-        check_trail_name(name)
+    """The stack of ``config``, or every error in it at once (:class:`ConfigErrors`, one line each, capped at
+    ``MAX_REPORTED``): each key's own check, then the cross-key rules, the trail name and the detections and
+    exceptions, each on the keys that passed their own check. ``on``: the date exceptions are checked
+    against (default: today, UTC)."""
+    per_key = setting_errors(config)
+    later: list[str] = []
+    stack: Stack | None = None
+    caught: TrailwatchError | None = None
+    try:
+        settings = settings_of(config, reported=frozenset(per_key))
+        later += cross_key_errors(settings)
+        if not settings.existing_log_group_name:
+            try:
+                check_trail_name(name)
+            except ConfigError as error:
+                later += error_lines(error)
+        stack = stack_from_settings(name, settings, catalog_path, on, config, secret_keys)
+    except TrailwatchError as error:
+        later += error_lines(error)
+        caught = error
+    # A key whose own value was refused runs on its default above: what that default then breaks is noise.
+    errors = list(dict.fromkeys([line for lines in per_key.values() for line in lines]
+                                + [line for line in later if _key_of(line) not in per_key]))
+    if caught is not None and errors == error_lines(caught):
+        raise caught  # the one error there is, as the type its check raised (a CatalogError stays one)
+    raise_config_errors(errors)
+    assert stack is not None  # no error was collected, so every step ran
+    return stack
+
+
+def stack_from_settings(name: str, settings: StackSettings, catalog_path: Path | None = None,
+                        on: dt.date | None = None, config: Mapping[str, str] | None = None,
+                        secret_keys: tuple[str, ...] = ()) -> Stack:
+    """The stack of already checked ``settings``: its detections and exceptions resolved against the catalog.
+    A component's arguments arrive this way (no config strings: ``config`` stays empty unless given)."""
     catalog = load_catalog(catalog_path) if catalog_path else load_catalog()
     detections = resolve_detections(catalog, settings)
     rules, warnings = resolve_exceptions(catalog, settings, detections, on)
-    return Stack(name, settings, detections, dict(config), tuple(secret_keys), rules, warnings)
+    return Stack(name, settings, detections, dict(config or {}), tuple(secret_keys), rules, warnings)

@@ -42,6 +42,29 @@ def test_all_errors_of_a_file_at_once_with_did_you_mean(tmp_path, command):
     ]
 
 
+FOUR_KINDS = """config:
+  aws:region: us-east-1
+  trailwatch:runtime: podman
+  trailwatch:suspiciousIps: ["999.1.1.1"]
+  trailwatch:enableDetections: [no_such_detection]
+  trailwatch:detectionOverrides: {root_usage: {threshold: -3}}
+  trailwatch:bucketTransitionDays: 400
+  trailwatch:bucketExpirationDays: 300
+"""
+
+
+def test_own_cross_key_and_catalog_errors_come_in_one_run(tmp_path):
+    """Two values bad on their own, one unknown detection id, one bad override and one pair of keys that
+    disagree: five lines in one run; the refused keys' defaults add nothing of their own."""
+    write(tmp_path, "x", FOUR_KINDS)
+    done = run_limited(["plan", "--stack", "x", "--config-dir", str(tmp_path)])
+    assert done.returncode == 2 and done.stdout == b""
+    lines = done.stderr.decode().splitlines()
+    assert [line.split(":", 3)[2].split("'")[0] for line in lines] == [
+        "runtime", "suspiciousIps", "bucketTransitionDays", "enableDetections", "detectionOverrides.root_usage"], lines
+    assert "unknown detection 'no_such_detection'" in lines[3] and "threshold: must be a whole number" in lines[4]
+
+
 def test_errors_are_capped(tmp_path):
     keys = "".join(f"  trailwatch:unknown{i}: 1\n" for i in range(MAX_REPORTED + 5))
     write(tmp_path, "many", "config:\n  aws:region: us-east-1\n" + keys)

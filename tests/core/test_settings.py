@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 from stacks import make_stack
 from trailwatch.catalog import MAX_PATTERN_LENGTH
 from trailwatch.docs import rewrite
-from trailwatch.errors import CatalogError, ConfigError, TrailwatchError
+from trailwatch.errors import CatalogError, ConfigError, ConfigErrors, TrailwatchError
 from trailwatch.settings import RETENTION_DAYS, declared, is_ip_or_wildcard, parse_settings
 from trailwatch.stack import suspicious_ip_pattern
 
@@ -142,7 +142,8 @@ def test_invalid_configs_fail_with_the_documented_error_type_only(config):
     with pytest.raises(TrailwatchError) as err:
         make_stack(**config)
     assert isinstance(err.value, (ConfigError, CatalogError))
-    assert "\n" not in str(err.value)
+    lines = err.value.errors if isinstance(err.value, ConfigErrors) else [str(err.value)]
+    assert lines and all(line and "\n" not in line for line in lines)
 
 
 def test_the_tolerance_fits_exactly_in_the_lag_budget():
