@@ -26,8 +26,8 @@ ROWS = [
       for example, pattern, event, expected in [
           ("Example 2: Single term", "ERROR", "[ERROR] A fatal exception has occurred", True),
           ("Example 2: Single term", "ERROR", "Exiting with ERRORCODE: -1", True),
-          ("Example 3: Include a term and exclude a term", '"ERROR" -"Exiting"', "Exiting with ERRORCODE: -1", False),
-          ("Example 3: Include a term and exclude a term", '"ERROR" -"Exiting"',
+          ("Example 3: Include a term and exclude a term", '"ERROR" - "Exiting"', "Exiting with ERRORCODE: -1", False),
+          ("Example 3: Include a term and exclude a term", '"ERROR" - "Exiting"',
            "[ERROR] A fatal exception has occurred", True),
           ("Example 4: Multiple terms", "ERROR Exception", "[ERROR] Caught IllegalArgumentException", True),
           ("Example 4: Multiple terms", "ERROR Exception", "[ERROR] Unhandled Exception", True),

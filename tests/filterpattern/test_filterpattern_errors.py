@@ -34,7 +34,11 @@ CASES = [
     ("{ $.a < %x% }", 6, "expected '=' or '!=' before a regular expression"),
     ("[a = 1 &&]", 9, "expected the field name 'a' after the logical operator"),
     ("?", 1, "expected a term directly after '?'"),
-    ("ERROR -", 7, "expected a term directly after '-'"),
+    ("ERROR -", 7, "expected a term after '-'"),
+    ("ERROR -  ", 9, "expected a term after '-'"),
+    ("ERROR-", 6, "expected a term directly after '-' (quote a term that holds '-'"),  # ERROR- is ERROR -
+    ("a--b", 2, "expected a term directly after '-'"),
+    ("--x", 1, "expected a term directly after '-'"),
     # bad selectors
     ("{ $..a = 1 }", 4, "expected a property name after '.'"),
     ("{ $.a. = 1 }", 6, "expected a property name after '.'"),
@@ -54,7 +58,7 @@ CASES = [
     ("{}", 1, "expected a condition such as '$.field = value' inside '{ }'"),
     ("{ }", 2, "expected a condition such as '$.field = value' inside '{ }'"),
     ("{ ( ) }", 4, "expected a condition"),
-    ("[]", 1, "expected a field name"),
+    ("[] x", 3, "expected end of pattern after the closing ']'"),  # "[]" alone is valid: every event
     ("%%", 1, "expected a regular expression between '%' and '%'"),
     # space-delimited specifics
     ("[ip, user, username, timestamp, request, status_code = 4* && bytes > 1000]", 61,
@@ -66,7 +70,7 @@ CASES = [
     ("[a b]", 3, "expected an operator"),
     # regex subset
     ("%a(b)%", 2, "'(' is not supported"),
-    ("%a b%", 2, "a space is not supported"),
+    ("%a\tb%", 2, "'\\t' is not supported"),  # a space is accepted as itself; other blanks are not
     ("%a!%", 2, "'!' is not supported"),
     ("%a**%", 3, "expected a character, '.', a class or an escape before '*'"),
     ("%*a%", 1, "expected a character, '.', a class or an escape before '*'"),
@@ -127,6 +131,8 @@ def test_edge_spellings_that_are_valid():
     assert compile_pattern("{$.a=1&&$.b!=2||($.c>=3)}").kind == "json"
     assert compile_pattern("{ $.a-b_c[0][12].d = \"x\" }").fields == frozenset({"$.a-b_c[0][12].d"})
     assert compile_pattern("[...]").kind == "delimited"
+    assert compile_pattern("[ ]").kind == "delimited"
+    assert compile_pattern("%a b%").kind == "regex"
     assert compile_pattern("%^[a-z]{2,}\\d+$%").kind == "regex"
     assert compile_pattern("x" * 1024).kind == "terms"
     assert compile_pattern("").kind == "all"

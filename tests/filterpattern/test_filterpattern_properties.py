@@ -190,8 +190,15 @@ def test_terms_built_from_the_line(line, data):
     absent = line + "#"  # longer than the line: cannot be a substring
     assert compile_pattern(quote(line)).matches(line)
     assert compile_pattern(quote(present)).matches(line)
-    if present[0] not in "-?{[%":
+    if present[0] not in "-?{[%" and "-" not in present:
         assert compile_pattern(present).matches(line)  # bare term
+    if present[0] not in "-?{[%" and "-" in present and not present.endswith("-") and "--" not in present:
+        # an unquoted term reads '-' as AWS's exclusion operator: "a-b" is "a -b"
+        head, *rest = present.split("-")
+        spelled = " ".join([quote(head)] + [f"-{quote(r)}" for r in rest])
+        for text in (line, head, f"{head} {' '.join(rest)}"):
+            assert compile_pattern(present).matches(text) is compile_pattern(spelled).matches(text)
+        assert not compile_pattern(present).matches(line)  # the line holds the term, hence its excluded parts
     assert not compile_pattern(f"{quote(present)} {quote(absent)}").matches(line)
     assert compile_pattern(f"?{quote(absent)} ?{quote(present)}").matches(line)
     assert not compile_pattern(f"{quote(present)} -{quote(present)}").matches(line)

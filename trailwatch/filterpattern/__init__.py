@@ -32,7 +32,9 @@ ANDed; ``-term`` excludes; ``"quoted phrase"`` keeps spaces (``\\"`` and ``\\\\`
 matches everything.  *Choices:* ``?term`` starts an OR alternative that also owns the plain terms
 after it; plain terms before the first ``?`` are required too.  Unquoted terms may contain any
 non-blank character except ``"``, but may not start with ``{``, ``[`` or ``%`` (those start other
-kinds, which must be the whole pattern).  ``*`` is literal in terms.
+kinds, which must be the whole pattern).  ``*`` is literal in terms.  AWS wants a term holding anything
+but letters and digits quoted; a ``-`` inside an unquoted term starts an excluded term, as AWS reads it
+(``ERROR-42`` is ``ERROR -42``; write ``"ERROR-42"`` for the literal text).
 
 JSON: ``{ $.a.b[0] = "x" }``; operators ``= != < <= > >=``, ``IS NULL``, ``IS TRUE``,
 ``IS FALSE``, ``NOT EXISTS``, ``&&`` (binds tighter), ``||``, parentheses (nesting <= 64).
@@ -46,7 +48,9 @@ object, array, boolean, null or missing field is false for every operator, ``!=`
     would make ``!=`` filters fire on every event lacking the field.
   * Values: quoted (``"..."``, escapes ``\\"`` ``\\\\`` ``\\*``; other backslashes are literal) or
     unquoted (ASCII letters, digits and ``_ - . * + : /``).  ``*`` is a wildcard anywhere in a
-    value (prefix, suffix, middle, several); ``\\*`` inside quotes is a literal star.
+    value (prefix, suffix, middle, several); ``\\*`` inside quotes is a literal star.  (The 2018-2021
+    guide said a middle star was literal, ``Ev*ent``; its 2022 revision dropped that sentence for "Use
+    the asterisk as a wild card to match text": docs/filter-patterns.md.)
   * ``=``/``!=`` with a string field compare text (wildcards apply).  A number field is compared
     numerically when the value is an unquoted number (``1e3`` equals 1000), otherwise by its text
     (``str(int)`` / ``repr(float)``), so ``= *`` and ``= 4*`` also match numbers.  A string field
@@ -65,13 +69,13 @@ Space-delimited: ``[name, name = value, ..., name > 3 || name < 1]``; see :mod:`
 an unclosed one runs to the end of the line); without ``...`` the field count must be exact; every
 condition in a field must name that field (AWS rejects ``a = 1 && b = 2``; the name's case may
 differ, as in AWS's ``[w1=ERROR || W1=WARNING, w2]``); names are unique; a comma before the closing
-``]`` adds an unnamed field (AWS's ``[..., request=*.html*, status_code=4*,]``); ``extract`` names
-unnamed tokens by position (``$7``); comparisons follow the JSON rules on the field text.  Dict events
-are matched as their compact JSON.
+``]`` adds an unnamed field (AWS's ``[..., request=*.html*, status_code=4*,]``); ``[]`` reads as
+``[...]`` (every event); ``extract`` names unnamed tokens by position (``$7``); comparisons follow the
+JSON rules on the field text.  Dict events are matched as their compact JSON.
 
 Regex (``%...%``, the whole pattern, or a JSON/delimited value): AWS's subset only, see
-:mod:`.regex` — ASCII letters/digits, ``: _ # = @ / ; , -``, operators ``^ $ ? [ ] { } | \\ * + .``;
-no groups, no spaces (use ``\\s``), no multi-byte characters; ``\\d \\D \\s \\S \\w \\W`` are ASCII;
+:mod:`.regex` — ASCII letters/digits, ``: _ # = @ / ; , -`` and the space, operators
+``^ $ ? [ ] { } | \\ * + .``; no groups, no multi-byte characters; ``\\d \\D \\s \\S \\w \\W`` are ASCII;
 stacked quantifiers and empty alternatives are rejected.  Search semantics; ``.`` matches newline.
 Regexes and ``*`` wildcards run on RE2 (``google-re2``): linear time in the text, so no pattern can
 hang a caller.

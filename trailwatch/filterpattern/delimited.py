@@ -2,7 +2,7 @@
 
 Grammar::
 
-    pattern := '[' field (',' field)* ']'
+    pattern := '[' ']' | '[' field (',' field)* ']'                # '[]' reads as '[...]'
     field   := '...' | name [cond (('&&' | '||') name cond)*]      # && binds tighter than ||
     cond    := op value                                            # op: = != < <= > >=
 
@@ -17,6 +17,10 @@ reports them.
 Log lines are split into fields at runs of whitespace; text between ``"..."`` or ``[...]`` is one
 field (without the delimiters).  Without ``...`` the line must have exactly as many fields as the
 pattern; each ``...`` stands for any number (zero or more) of fields.
+
+``[]`` (no field at all) is read as ``[...]``: it names nothing and tests nothing, so every event matches
+and its tokens are extracted by position, as for the empty pattern.  AWS does not document it
+(docs/filter-patterns.md).
 """
 
 from __future__ import annotations
@@ -54,6 +58,11 @@ class Field:
 def parse_delimited(text: str, start: int) -> list[Field]:
     sc = Scanner(text, start)
     open_pos = sc.expect("[")
+    sc.skip_ws()
+    if sc.peek() == "]":  # "[]": every event, as "[...]"
+        sc.pos += 1
+        _expect_end(sc)
+        return [Field(None, (), open_pos)]
     fields: list[Field] = []
     seen: dict[str, int] = {}
     while True:
@@ -79,13 +88,17 @@ def parse_delimited(text: str, start: int) -> list[Field]:
         if sc.at_end():
             raise sc.error(f"expected ']' to close the '[' at position {open_pos}, found end of pattern")
         raise sc.expected("',' or ']' after the field")
-    sc.skip_ws()
-    if not sc.at_end():
-        raise sc.expected("end of pattern after the closing ']'")
+    _expect_end(sc)
     regexes = [c.literal.pos for f in fields for alt in f.alternatives for c in alt if c.literal.regex is not None]
     if len(regexes) > MAX_REGEXES:
         raise PatternError(f"expected at most {MAX_REGEXES} regular expressions in one space-delimited pattern", regexes[MAX_REGEXES], text)
     return fields
+
+
+def _expect_end(sc: Scanner) -> None:
+    sc.skip_ws()
+    if not sc.at_end():
+        raise sc.expected("end of pattern after the closing ']'")
 
 
 def _name(sc: Scanner, what: str) -> str:

@@ -5,10 +5,14 @@ matching time is linear in the text, so no pattern (``%.*.*.*.*;%`` on a long li
 ``match`` or ``plan`` hang the way a backtracking engine would. RE2 caps a counted repetition at 1000
 and its compiled program at ``_RE2_MEMORY`` bytes; a pattern past either is rejected with a PatternError.
 
-AWS documents that a filter-pattern regex may contain only: ASCII letters and digits; the symbols
-``: _ # = @ / ; , -``; and the operators ``^ $ ? [ ] { } | \\ * + .``.  Parentheses (groups) and
-multi-byte characters are not supported.  Everything else (a space, ``!``, ``'``, ``(`` ...) is
-rejected with a :class:`PatternError`; use ``\\s`` for whitespace.
+AWS documents that a filter-pattern regex may contain ASCII letters and digits; symbols that "include"
+``: _ # = @ / ; , -``; and operators that "include" ``^ $ ? [ ] { } | \\ * + .`` ("Supported regular
+expressions (regex) syntax", docs.aws.amazon.com/AmazonCloudWatch/latest/logs/regex-expressions.html).
+Parentheses (groups) and multi-byte characters are not supported, and ``%something!%`` is AWS's own
+example of a rejected pattern.  The lists say "include", and AWS's own CDK reference writes a regex with
+spaces (``FilterPattern.regexValue('$.message', '=', 'bind: address already in use')``, rendered
+``{ $.message = %bind: address already in use% }``), so a space (U+0020) is accepted as itself.
+Everything else (a tab, ``!``, ``'``, ``(`` ...) is rejected with a :class:`PatternError`.
 
 Choices where AWS is silent (documented in the package docstring too):
 
@@ -32,7 +36,7 @@ import re2
 
 from trailwatch.errors import PatternError
 
-_LITERALS = frozenset(string.ascii_letters + string.digits + ":_#=@/;,-")
+_LITERALS = frozenset(string.ascii_letters + string.digits + ":_#=@/;,- ")
 _CLASS_ESCAPES = frozenset("dDsSwW")
 _PUNCT = frozenset(string.punctuation)
 _QUANTIFIERS = frozenset("*+?{")
@@ -70,8 +74,6 @@ def compile_regex(body: str, offset: int, pattern: str) -> Any:
             raise fail("expected an ASCII character in the regular expression (multi-byte characters are not supported)", at)
         if ch in "()":
             raise fail(f"expected a character, class or operator: {ch!r} is not supported in regular expressions (no groups)", at)
-        if ch == " ":
-            raise fail("expected a character, class or operator: a space is not supported in regular expressions (use \\s)", at)
         raise fail(f"expected a character, class or operator: {ch!r} is not supported in regular expressions", at)
 
     atom_ok = False  # may a quantifier follow?

@@ -1,11 +1,17 @@
 """Term patterns: ``ERROR``, ``"exact phrase"``, ``?a ?b`` (OR), ``-term`` (exclude).
 
 Each term matches as a case-sensitive substring of the raw log line.  Terms are separated by
-whitespace; a quoted phrase keeps its spaces.  Grouping: every ``?term`` starts an alternative that
-also takes the plain terms following it (``?ERROR MainThread ?WARN Deadlock`` = (ERROR and
-MainThread) or (WARN and Deadlock), the reading AWS CDK's ``anyTermGroup`` relies on); plain terms
-before the first ``?`` are required in addition.  A quoted phrase that is empty or only whitespace
-(``" "``) matches every event, as AWS documents.
+whitespace; a quoted phrase keeps its spaces.  ``-`` excludes the term that follows it, with or without
+blanks between (``ERROR -Exiting``, and the older guide's ``"ERROR" - "Exiting"``).  Grouping: every
+``?term`` starts an alternative that also takes the plain terms following it (``?ERROR MainThread ?WARN
+Deadlock`` = (ERROR and MainThread) or (WARN and Deadlock), the reading AWS CDK's ``anyTermGroup`` relies
+on); plain terms before the first ``?`` are required in addition.  A quoted phrase that is empty or only
+whitespace (``" "``) matches every event, as AWS documents.
+
+AWS documents that a term holding anything but letters and digits must be quoted; ``-`` is its exclusion
+operator.  An unquoted ``ERROR-42`` is therefore read as ``ERROR -42`` (ERROR, and not 42): a line holding
+``ERROR-42`` does not match it, as observed on AWS (jorgebastida/awslogs#381: ``ORDER-ITEM-1`` found
+nothing until written ``"ORDER-ITEM-1"``).  Quote the term to match it literally.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Callable
 from .lexer import WHITESPACE, Scanner
 
 LineMatcher = Callable[[str], bool]
+_QUOTE_HINT = "(quote a term that holds '-' to match it as written, e.g. \"ERROR-42\")"
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,9 @@ def parse_terms(text: str, start: int) -> list[Term]:
         if sc.peek() == "-":
             negated = True
             sc.pos += 1
-            _require_term(sc, "'-'")
+            sc.skip_ws()  # AWS's 2018-2021 guide spells its exclusion example '"ERROR" - "Exiting"'
+            if sc.at_end():
+                raise sc.expected("a term after '-'")
         ch = sc.peek()
         if ch == '"':
             segments, _ = sc.read_quoted()
@@ -61,7 +70,23 @@ def parse_terms(text: str, start: int) -> list[Term]:
             sc.pos += 1
         if sc.peek() == '"':
             raise sc.expected("whitespace before a quoted phrase (or quote the whole term)")
-        terms.append(Term(text[word_start:sc.pos], negated, alternative, False, pos))
+        terms.extend(_unquoted(sc, word_start, negated, alternative, pos))
+
+
+def _unquoted(sc: Scanner, start: int, negated: bool, alternative: bool, pos: int) -> list[Term]:
+    """The terms an unquoted word ``text[start:sc.pos]`` stands for: every ``-`` inside it starts an excluded
+    term (``ERROR-42`` is ``ERROR -42``), since AWS reads ``-`` as its exclusion operator."""
+    first, *excluded = sc.text[start:sc.pos].split("-")
+    if not first:
+        raise sc.error(f"expected a term directly after '-' {_QUOTE_HINT}", start)
+    terms = [Term(first, negated, alternative, False, pos)]
+    at = start + len(first)
+    for piece in excluded:
+        if not piece:
+            raise sc.error(f"expected a term directly after '-' {_QUOTE_HINT}", at + 1)
+        terms.append(Term(piece, True, False, False, at))
+        at += 1 + len(piece)
+    return terms
 
 
 def _require_term(sc: Scanner, prefix: str) -> None:
