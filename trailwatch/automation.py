@@ -47,7 +47,7 @@ from typing import Any, Callable, Literal, Mapping, Optional, Sequence
 
 from .errors import ConfigError, TrailwatchError
 from .paths import INSTALLED
-from .policies.webhooks import contains_webhook
+from .policies import contains_webhook
 from .settings import PROJECT, declared, qualified
 from .stack import PROJECT_ROOT, stack_from_config
 from .violations import Violation

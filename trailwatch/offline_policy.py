@@ -43,7 +43,7 @@ from .config_checks import level_and_properties, split_policy_config, stack_conf
 from .errors import ConfigError
 from .mockrun import Recording, Registration
 from .policies import PACK_NAME, PACK_VERSION, POLICIES
-from .policies.webhooks import contains_webhook
+from .policies import contains_webhook
 from .settings import PROJECT, declared, qualified
 from .stack import Stack
 from .violations import Violation

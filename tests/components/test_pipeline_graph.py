@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from plan_helpers import SCENARIOS, SIG, WEBHOOK, holders, plain, plaintext_paths, recording, scenario, walk
-from trailwatch.commands.plan import plan_document
+from trailwatch.commands import plan_document
 from trailwatch.settings import is_pinned_image
 from trailwatch.stack import SECRET_PLACEHOLDER, config_strings
 from stacks import stack_config

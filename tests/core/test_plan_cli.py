@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from trailwatch.commands.plan import plan_document, redact
+from trailwatch.commands import plan_document, redact
 from trailwatch.stack import load_stack
 
 

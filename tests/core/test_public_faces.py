@@ -30,9 +30,7 @@ OWN_TESTS = {"tests/filterpattern": "filterpattern", "tests/replay": "replay", "
 NOT_YET: dict[str, frozenset[str] | None] = {
     "adapter": None,
     "render": None,
-    "policies": None,
     "localrun": None,
-    "commands": None,
 }
 
 

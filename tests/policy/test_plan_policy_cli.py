@@ -104,7 +104,7 @@ def test_config_errors_stay_exit_2(capsys, tmp_path):
 def test_redact_handles_recorded_unknowns():
     from pulumi.output import Unknown
 
-    from trailwatch.commands.plan import redact
+    from trailwatch.commands import redact
 
     assert redact({"arn": Unknown(), "list": [Unknown(), "x"]}) == {"arn": "[unknown]", "list": ["[unknown]", "x"]}
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from policy_helpers import check, names
-from trailwatch.policies.docker import docker_user_problem
+from trailwatch.policies import docker_user_problem
 from weakenings import HARMLESS, WEAKENINGS, program_of, settings_of
 
 SCENARIOS = sorted({w.scenario for w in WEAKENINGS})

@@ -13,6 +13,8 @@ from pulumi_policy import Policy
 from . import (
     aws, coverage, docker, exceptions, iam, network, pod_security, resource_policies, secrets, trail, workloads,
 )
+from .docker import docker_user_problem
+from .webhooks import contains_webhook
 
 PACK_NAME = "trailwatch"
 PACK_VERSION = "0.1.0"
@@ -31,4 +33,5 @@ def policy_by_name(name: str) -> Policy:
     raise KeyError(name)
 
 
-__all__ = ["PACK_DESCRIPTION", "PACK_NAME", "PACK_VERSION", "POLICIES", "policy_by_name"]
+__all__ = ["PACK_DESCRIPTION", "PACK_NAME", "PACK_VERSION", "POLICIES", "contains_webhook", "docker_user_problem",
+           "policy_by_name"]
