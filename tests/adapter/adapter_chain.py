@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from trailwatch.localrun.processes import Alertmanager, TeamsAdapter
+from trailwatch.localrun import Alertmanager, TeamsAdapter
 from trailwatch.render.adapter import adapter_config
 from trailwatch.render.common import detection_alert_name
 from trailwatch.render.rules import detection_annotations, detection_labels

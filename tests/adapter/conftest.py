@@ -6,7 +6,7 @@ import pytest
 
 from adapter_chain import LOG_GROUP, AdapterProcess, start_alertmanager
 from e2e.teams_standin import TeamsStandIn
-from trailwatch.localrun.logs import LogsEmulator
+from trailwatch.localrun import LogsEmulator
 
 
 @pytest.fixture(scope="module")

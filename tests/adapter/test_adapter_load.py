@@ -13,7 +13,7 @@ import pytest
 
 from adapter_chain import TOKEN, AdapterProcess, ago, am_metric, post_alerts, request, start_alertmanager
 from e2e.teams_standin import TeamsStandIn
-from trailwatch.localrun.processes import free_port
+from trailwatch.localrun import free_port
 
 ALERTS = 200
 TEAMS_SECONDS = 11.0

@@ -9,7 +9,7 @@ import sys
 
 from adapter_chain import REPO, TOKEN, AdapterProcess, ago, request, chain_config
 from e2e.teams_standin import WORKFLOW_SIG, TeamsStandIn
-from trailwatch.localrun.processes import free_port
+from trailwatch.localrun import free_port
 
 SIG = "leaktest-signature-do-not-print"
 

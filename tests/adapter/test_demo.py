@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from card_schema import schema_errors
 
-from trailwatch.localrun.teams import TeamsSink
+from trailwatch.localrun import TeamsSink
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "examples" / "demo" / "cloudtrail-sample.jsonl"

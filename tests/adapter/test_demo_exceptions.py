@@ -11,7 +11,7 @@ from stacks import in_days
 from test_demo import SAMPLE, demo
 
 from trailwatch.adapter.card_text import card_text
-from trailwatch.localrun.demo import (
+from trailwatch.localrun import (
     DEMO_EXCEPTION, DEMO_EXCEPTION_DAYS, bundled_exceptions, demo_stack, load_events, place_plan,
 )
 from trailwatch.stack import stack_excepted_filters

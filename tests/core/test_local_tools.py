@@ -7,8 +7,7 @@ import os
 
 import pytest
 
-from trailwatch.localrun import processes
-from trailwatch.localrun.processes import LocalRunError, find_tool
+from trailwatch.localrun import LocalRunError, find_tool
 
 
 def test_trailwatch_tools_bin_comes_first(tmp_path, monkeypatch):
@@ -21,7 +20,7 @@ def test_trailwatch_tools_bin_comes_first(tmp_path, monkeypatch):
 
 def test_a_missing_tool_is_one_line_saying_how_to_get_it_with_or_without_a_checkout(tmp_path, monkeypatch):
     monkeypatch.setenv("TRAILWATCH_TOOLS_BIN", str(tmp_path / "empty"))
-    monkeypatch.setattr(processes, "TOOLS_BIN", tmp_path / "no-checkout" / ".tools" / "bin")
+    monkeypatch.setattr("trailwatch.localrun.processes.TOOLS_BIN", tmp_path / "no-checkout" / ".tools" / "bin")
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(LocalRunError) as caught:
         find_tool("alertmanager")

@@ -30,7 +30,6 @@ OWN_TESTS = {"tests/filterpattern": "filterpattern", "tests/replay": "replay", "
 NOT_YET: dict[str, frozenset[str] | None] = {
     "adapter": None,
     "render": None,
-    "localrun": None,
 }
 
 

@@ -27,7 +27,7 @@ from typing import Any, Callable
 import yaml
 from stacks import make_stack
 
-from trailwatch.localrun.processes import LocalRunError
+from trailwatch.localrun import LocalRunError
 from trailwatch.stack import Stack
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -34,13 +34,10 @@ from harness import (
 )
 from teams_standin import Delivery, TeamsStandIn
 
-from trailwatch.localrun.clock import ScaledClock
-from trailwatch.localrun.demo import adapter_process
-from trailwatch.localrun.emulation import StackEmulation, filter_rules
-from trailwatch.localrun.logs import LogsEmulator
-from trailwatch.localrun.pipeline import LocalPipeline
-from trailwatch.localrun.processes import free_port
-from trailwatch.localrun.timeline import ReplayedMinutes, parse_minute
+from trailwatch.localrun import (
+    LocalPipeline, LogsEmulator, ReplayedMinutes, ScaledClock, StackEmulation, adapter_process, filter_rules,
+    free_port, parse_minute,
+)
 from trailwatch.render.common import (
     ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, EXPORTER_SCRAPE_JOB, detection_alert_name, exported_name,
     stack_selector,

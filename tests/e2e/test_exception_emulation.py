@@ -14,11 +14,9 @@ from scenarios import NOISY, QUIET, tuned_records
 from stacks import deployer_exception
 
 from trailwatch import exceptions as exc
-from trailwatch.localrun.clock import ScaledClock
-from trailwatch.localrun.emulation import StackEmulation, filter_rules, stack_filters
-from trailwatch.localrun.pipeline import scaled_rules
-from trailwatch.localrun.processes import LocalRunError
-from trailwatch.localrun.timeline import ReplayedMinutes
+from trailwatch.localrun import (
+    LocalRunError, ReplayedMinutes, ScaledClock, StackEmulation, filter_rules, scaled_rules, stack_filters,
+)
 from trailwatch.render.common import excepted_name, exported_name
 from trailwatch.render.files import RULES_FILE, render_all
 from trailwatch.replay import replay_records

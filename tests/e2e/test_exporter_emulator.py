@@ -11,13 +11,10 @@ import pytest
 from stacks import make_stack
 from tools import run_tool
 
-from trailwatch.localrun.clock import ManualClock
-from trailwatch.localrun.cloudwatch import FilterMetric, MetricStore
-from trailwatch.localrun.emulation import StackEmulation
-from trailwatch.localrun.exporter import (
-    CONTENT_TYPE, ExporterConfigError, ExporterEmulator, MetricRule, java_double, parse_exporter_config,
+from trailwatch.localrun import (
+    CONTENT_TYPE, ExporterConfigError, ExporterEmulator, FilterMetric, ManualClock, MetricRule, MetricStore,
+    ReplayedMinutes, StackEmulation, Timeline, java_double, parse_exporter_config, parse_minute,
 )
-from trailwatch.localrun.timeline import ReplayedMinutes, Timeline, parse_minute
 from trailwatch.naming import exporter_metric_name
 from trailwatch.render.common import exported_name
 

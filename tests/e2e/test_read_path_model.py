@@ -12,10 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stacks import make_stack
 
-from trailwatch.localrun.clock import ManualClock
-from trailwatch.localrun.cloudwatch import FilterMetric, MetricStore
-from trailwatch.localrun.exporter import ExporterEmulator
-from trailwatch.localrun.latency import PromSide, detection_config, simulate
+from trailwatch.localrun import (
+    ExporterEmulator, FilterMetric, ManualClock, MetricStore, PromSide, detection_config, simulate,
+)
 from trailwatch.readpath import exception_guard_scrapes, exception_guard_seconds, lag_budget_seconds
 from trailwatch.render.exporter import exporter_config
 from trailwatch.render.rules import detection_hold

@@ -14,9 +14,9 @@ import argparse
 import os
 from pathlib import Path
 
-from ..localrun.demo import (
-    DEMO_EXCEPTION_DAYS, MAX_MINUTES, TIME_SCALE, bundled_exceptions, default_events, load_exceptions, real_teams_url,
-    run_demo,
+from ..localrun import (
+    DEMO_EXCEPTION_DAYS, MAX_MINUTES, TIME_SCALE, bundled_exceptions, default_events, load_exceptions,
+    real_teams_url, run_demo,
 )
 from ..paths import DATA_ROOT
 
