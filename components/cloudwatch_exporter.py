@@ -5,14 +5,13 @@ ConfigMap, hardened Deployment, ClusterIP Service and a ServiceMonitor the Prome
 Docker: the pinned image, a config volume, a hardened container bound to 127.0.0.1, and AWS credentials from
 the host's instance role (default) or from an IAM user's access key (``access_key=True``).
 
-The config text comes from ``trailwatch.render.exporter`` (pure); this component only places it.
+The config is rendered here by ``trailwatch.render.exporter`` (pure) from plain data: MetricFilterSet's
+``metrics`` and ``excepted_metrics`` outputs, the region and the read windows.
 """
-
-from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -20,7 +19,14 @@ import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
 from trailwatch.aws_policies import ec2_trust_policy, exporter_policy
+from trailwatch.catalog import Detection, load_catalog
+from trailwatch.render.common import EXPORTER_SCRAPE_JOB, STACK_LABEL
+from trailwatch.render.exporter import render_exporter_config
+from trailwatch.settings import StackSettings
+from trailwatch.stack import Stack
 
+from .args import TIMING_KEYS, ComponentArgsError, args_of, checked_settings, stack_name_or_current
+from .metric_filter_set import DetectionMetric, ExceptedMetric
 from .workload import (
     JOB_LABEL, NOBODY, app_labels, check_runtime, checksum, container_security_context, irsa_service_account,
     network_policy_spec, pod_security_context, service_monitor,
@@ -42,53 +48,130 @@ def healthcheck_command(port: int = PORT) -> list[str]:
             f"exec 3<>/dev/tcp/127.0.0.1/{port} && {request} && head -n 1 <&3 | grep -q ' 200 '"]
 
 
+#: The CloudWatchExporterArgs fields checked as stack config keys, and those keys.
+EXPORTER_KEYS = {"region": "aws:region", **TIMING_KEYS}
+
+
 @dataclass
 class CloudWatchExporterArgs:
-    config_yaml: str
-    """The exporter's config.yml (``trailwatch.render.exporter.render_exporter_config``)."""
-    image: str = "prom/cloudwatch-exporter:v0.18.0"
-    runtime: str = "kubernetes"
+    """What to read (MetricFilterSet's outputs) and how (the read path's timings), as plain data or Outputs of
+    it; None (or, through the provider, leaving a property out) means the default. The timings must be
+    AlertRules': its rules assume this read."""
+    metrics: pulumi.Input[Sequence[DetectionMetric]]
+    """MetricFilterSet's metrics: each read as a sum over the alert window (the heartbeat's: its own window)."""
+    region: str
+    """AWS region of the metrics (the filters' log group's)."""
+    excepted_metrics: Optional[pulumi.Input[Sequence[ExceptedMetric]]] = None
+    """MetricFilterSet's exceptedMetrics: each read over the alert window, like its detection's."""
+    stack_name: Optional[str] = None
+    """The trailwatch_stack label the scrape adds and AlertRules selects on (default: the Pulumi stack)."""
+    alert_window_minutes: Optional[int] = 30
+    """The detections' window in minutes (AlertRules' alertWindowMinutes)."""
+    heartbeat_missing_minutes: Optional[int] = 26
+    """The heartbeat's window in minutes (AlertRules' heartbeatMissingMinutes); at most alertWindowMinutes."""
+    delivery_lag_tolerance_minutes: Optional[int] = 25
+    """CloudTrail -> CloudWatch Logs delivery lag the read must still count; checked against the other timings."""
+    exporter_delay_seconds: Optional[int] = 0
+    """How far behind now each read window ends (AlertRules' exporterDelaySeconds)."""
+    image: Optional[str] = "prom/cloudwatch-exporter:v0.18.0"
+    """The cloudwatch_exporter image, pinned to a version tag or digest."""
+    runtime: Optional[str] = "kubernetes"
+    """kubernetes or docker."""
     # Kubernetes
-    namespace: str = "monitoring"
-    oidc_provider_arn: str = ""
-    service_monitor_labels: Mapping[str, str] = field(default_factory=lambda: {"release": "kube-prometheus-stack"})
-    scrape_interval_seconds: int = 60
-    scrape_timeout_seconds: int = 30
+    namespace: Optional[str] = "monitoring"
+    """Kubernetes namespace of the exporter."""
+    oidc_provider_arn: Optional[str] = ""
+    """IAM OIDC provider ARN of the EKS cluster (IRSA); required on Kubernetes."""
+    service_monitor_labels: Optional[Mapping[str, str]] = field(
+        default_factory=lambda: {"release": "kube-prometheus-stack"})
+    """Labels the Prometheus Operator selects ServiceMonitors by."""
+    scrape_interval_seconds: Optional[int] = 60
+    """How often Prometheus scrapes the exporter (AlertRules' scrapeIntervalSeconds)."""
+    scrape_timeout_seconds: Optional[int] = 30
     """Upper bound of the scrape timeout (one CloudWatch call per metric per scrape); never above the interval."""
-    prometheus_pod_labels: Mapping[str, str] = field(
+    prometheus_pod_labels: Optional[Mapping[str, str]] = field(
         default_factory=lambda: {"app.kubernetes.io/name": "prometheus"})
-    """Labels of the Prometheus pods (in ``namespace``) the NetworkPolicy lets scrape the exporter."""
-    scrape_job: str = "trailwatch-cloudwatch-exporter"
-    """The ``job`` label Prometheus gives the scrape (the exporter-health alerts select on it)."""
-    scrape_labels: Mapping[str, str] = field(default_factory=dict)
-    """Labels the scrape adds to every series (``trailwatch_stack``: the rules of one stack select on it)."""
+    """Labels of the Prometheus pods (in namespace) the NetworkPolicy lets scrape the exporter."""
+    scrape_job: Optional[str] = EXPORTER_SCRAPE_JOB
+    """The job label Prometheus gives the scrape (the exporter-health alerts select on it)."""
+    scrape_labels: Optional[Mapping[str, str]] = None
+    """Labels the scrape adds to every series (default: trailwatch_stack, the stack the rules select on)."""
     # Docker
-    access_key: bool = False
+    access_key: Optional[bool] = False
     """Docker only: create an IAM user + access key instead of relying on the host's instance role."""
-    bind_address: str = "127.0.0.1"
+    bind_address: Optional[str] = "127.0.0.1"
     """Docker only: host address the exporter port is published on (loopback: /-/reload is unauthenticated)."""
+
+    def settings(self) -> StackSettings:
+        """The region and timings checked as stack config checks them; ComponentArgsError naming the argument."""
+        if not isinstance(self.region, str) or not self.region:
+            raise ComponentArgsError("CloudWatchExporter: region must be a non-empty string")
+        return checked_settings("CloudWatchExporter", EXPORTER_KEYS,
+                                {name: getattr(self, name) for name in EXPORTER_KEYS})
+
+
+def metric_entries(value: Any, argument: str) -> list[tuple[str, str, str]]:
+    """(namespace, metric, detection) of each entry of a metrics output; one line naming the entry if not."""
+    if not isinstance(value, (list, tuple)):
+        raise ComponentArgsError(f"CloudWatchExporter: {argument}: must be a list (MetricFilterSet's {argument})")
+    out = []
+    for i, entry in enumerate(value):
+        if not isinstance(entry, Mapping) or not all(isinstance(entry.get(k), str) and entry.get(k)
+                                                     for k in ("namespace", "metric", "detection")):
+            raise ComponentArgsError(f"CloudWatchExporter: {argument}[{i}]: must have a namespace, metric and "
+                                     f"detection (MetricFilterSet's {argument})")
+        out.append((entry["namespace"], entry["metric"], entry["detection"]))
+    return out
+
+
+def read_stack(name: str, settings: StackSettings, metrics: Any, excepted: Any) -> Stack:
+    """The stack ``render_exporter_config`` renders these metrics from. The exporter's config depends only on
+    each metric's namespace and name and on its window: the heartbeat's (a catalog detection marked heartbeat)
+    or the alert window; an exception's metric is read like its detection's. So each metric stands in as one
+    detection, exceptions' after the detections', in their outputs' order: the config is byte for byte the
+    one the whole stack renders."""
+    heartbeats = {d.id for d in load_catalog() if d.heartbeat}
+    entries = [(ns, metric, det in heartbeats) for ns, metric, det in metric_entries(metrics, "metrics")]
+    entries += [(ns, metric, False) for ns, metric, _ in metric_entries(excepted or [], "excepted_metrics")]
+    detections = tuple(Detection(id=metric, title=metric, severity="info", metric=metric, description="",
+                                 runbook="", namespace=ns, heartbeat=heartbeat) for ns, metric, heartbeat in entries)
+    return Stack(name, settings, detections, {}, ())
 
 
 class CloudWatchExporter(pulumi.ComponentResource):
     """cloudwatch_exporter with least-privilege AWS access; ``url`` is where Prometheus scrapes it."""
 
     url: pulumi.Output[str]
+    """Where Prometheus scrapes the exporter."""
     policy_arn: pulumi.Output[str]
+    """The IAM policy reading CloudWatch metrics (three read actions)."""
     role_arn: pulumi.Output[Optional[str]]
+    """The role the exporter runs as: IRSA on Kubernetes, the host's instance role on Docker (none with accessKey)."""
     instance_profile_name: pulumi.Output[Optional[str]]
+    """Docker with the instance role: the profile to attach to the Docker host."""
     host_role_name: pulumi.Output[Optional[str]]
     """Docker with the instance role: the role's name (the Teams adapter attaches its policy to it too)."""
     access_key_id: pulumi.Output[Optional[str]]
+    """Docker with accessKey: the IAM user's access key id (secret)."""
     config_checksum: pulumi.Output[str]
+    """sha256 of the exporter's config: changes exactly when what it reads does."""
 
     def __init__(self, name: str, args: CloudWatchExporterArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("trailwatch:index:CloudWatchExporter", name, None, opts)
+        args = args_of(CloudWatchExporterArgs, args, "CloudWatchExporter")
         check_runtime(args.runtime, args.image, "CloudWatchExporter")
+        if args.runtime == "kubernetes" and not args.oidc_provider_arn:
+            raise ComponentArgsError("CloudWatchExporter: runtime kubernetes needs oidc_provider_arn (IRSA)")
+        settings = args.settings()
+        stack_name = stack_name_or_current("CloudWatchExporter", args.stack_name)
+        super().__init__("trailwatch:index:CloudWatchExporter", name, None, opts)
         self._name = name
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
-        digest = checksum(args.config_yaml)
-        self.config_checksum = pulumi.Output.from_input(digest)
+        self._scrape_labels = dict(args.scrape_labels) if args.scrape_labels is not None else {STACK_LABEL: stack_name}
+        self._scrape_interval = settings.scrape_interval_seconds
+        config = pulumi.Output.all(args.metrics, args.excepted_metrics).apply(
+            lambda v: render_exporter_config(read_stack(stack_name, settings, v[0], v[1])))
+        self.config_checksum = config.apply(checksum)
         self.role_arn = pulumi.Output.from_input(None)
         self.instance_profile_name = pulumi.Output.from_input(None)
         self.host_role_name = pulumi.Output.from_input(None)
@@ -100,9 +183,9 @@ class CloudWatchExporter(pulumi.ComponentResource):
         self.policy_arn = policy.arn
 
         if args.runtime == "kubernetes":
-            self.url = self._kubernetes(policy, digest)
+            self.url = self._kubernetes(policy, config)
         else:
-            self.url = self._docker(policy)
+            self.url = self._docker(policy, config)
         self.register_outputs({
             "url": self.url, "policyArn": self.policy_arn, "roleArn": self.role_arn,
             "instanceProfileName": self.instance_profile_name, "accessKeyId": self.access_key_id,
@@ -110,10 +193,8 @@ class CloudWatchExporter(pulumi.ComponentResource):
         })
 
     # --- Kubernetes -------------------------------------------------------------------------------------------
-    def _kubernetes(self, policy: aws.iam.Policy, digest: str) -> pulumi.Output[str]:
+    def _kubernetes(self, policy: aws.iam.Policy, config_yaml: pulumi.Output[str]) -> pulumi.Output[str]:
         name, args, child = self._name, self._args, self._child
-        if not args.oidc_provider_arn:
-            raise ValueError("CloudWatchExporter: runtime kubernetes needs oidc_provider_arn (IRSA)")
         ns = args.namespace
         app = f"{name}-cloudwatch-exporter"
         labels = app_labels("cloudwatch-exporter", name)
@@ -130,7 +211,7 @@ class CloudWatchExporter(pulumi.ComponentResource):
         config = k8s.core.v1.ConfigMap(
             f"{name}-exporter-config",
             metadata={"namespace": ns, "labels": labels},
-            data={CONFIG_FILE: args.config_yaml}, opts=child)
+            data={CONFIG_FILE: config_yaml}, opts=child)
 
         probe = {"initial_delay_seconds": 30, "period_seconds": 20, "timeout_seconds": 5, "failure_threshold": 3}
         k8s.apps.v1.Deployment(
@@ -141,7 +222,7 @@ class CloudWatchExporter(pulumi.ComponentResource):
                 "selector": {"match_labels": selector},
                 "strategy": {"type": "Recreate"},
                 "template": {
-                    "metadata": {"labels": labels, "annotations": {"checksum/config": digest}},
+                    "metadata": {"labels": labels, "annotations": {"checksum/config": self.config_checksum}},
                     "spec": {
                         "service_account_name": account.metadata.name,
                         # The EKS pod identity webhook projects the web-identity token next to the service
@@ -184,12 +265,12 @@ class CloudWatchExporter(pulumi.ComponentResource):
             f"{name}-exporter-netpol", metadata={"name": app, "namespace": ns, "labels": labels},
             spec=network_policy_spec(selector, PORT, [args.prometheus_pod_labels], ns), opts=child)
         service_monitor(f"{name}-exporter-monitor", app, ns, labels, selector, {
-            "monitor_labels": args.service_monitor_labels, "interval_seconds": args.scrape_interval_seconds,
-            "timeout_seconds": args.scrape_timeout_seconds, "labels": args.scrape_labels}, child)
+            "monitor_labels": args.service_monitor_labels, "interval_seconds": self._scrape_interval,
+            "timeout_seconds": args.scrape_timeout_seconds, "labels": self._scrape_labels}, child)
         return service.metadata.name.apply(lambda svc: f"http://{svc}.{ns}.svc:{PORT}/metrics")
 
     # --- Docker -----------------------------------------------------------------------------------------------
-    def _docker(self, policy: aws.iam.Policy) -> pulumi.Output[str]:
+    def _docker(self, policy: aws.iam.Policy, config_yaml: pulumi.Output[str]) -> pulumi.Output[str]:
         name, args, child = self._name, self._args, self._child
         envs: pulumi.Input[list] = []
         if args.access_key:
@@ -227,7 +308,7 @@ class CloudWatchExporter(pulumi.ComponentResource):
             image=image.image_id,
             command=[f"{CONFIG_DIR}/{CONFIG_FILE}"],
             envs=envs,
-            uploads=[{"file": f"{CONFIG_DIR}/{CONFIG_FILE}", "content": args.config_yaml,
+            uploads=[{"file": f"{CONFIG_DIR}/{CONFIG_FILE}", "content": config_yaml,
                       "permissions": "0444"}],
             volumes=[{"volume_name": volume.name, "container_path": CONFIG_DIR}],
             ports=[{"internal": PORT, "external": PORT, "ip": args.bind_address, "protocol": "tcp"}],

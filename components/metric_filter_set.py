@@ -20,11 +20,14 @@ from trailwatch.errors import TrailwatchError
 from trailwatch.settings import StackSettings
 from trailwatch.stack import ExceptedFilter, excepted_filters, resolve_detections, resolve_exceptions
 
-from .args import ComponentArgsError, args_of, checked_settings
+from .args import DETECTION_KEYS, argument_error, args_of, checked_settings, in_argument_terms
 from .aws_context import AwsContext
 
 CIS_ALARM_PERIOD_SECONDS = 300
 DEFAULT_PREFIX = "trailwatch"
+#: The MetricFilterSetArgs fields checked as stack config keys, and those keys.
+FILTER_KEYS = {**DETECTION_KEYS, "security_hub_alarms": "securityHubAlarms", "alarm_emails": "alarmEmails",
+               "alarm_https_endpoints": "alarmHttpsEndpoints"}
 
 
 class ExceptedMetric(TypedDict):
@@ -97,14 +100,7 @@ class MetricFilterSetArgs:
 
     def settings(self) -> StackSettings:
         """These arguments as checked stack settings (None: the default); ComponentArgsError if one is invalid."""
-        return checked_settings("MetricFilterSet", {
-            "enableDetections": self.enable_detections, "disableDetections": self.disable_detections,
-            "detectionOverrides": self.detection_overrides, "customDetections": self.custom_detections,
-            "metricNamespace": self.metric_namespace, "suspiciousIps": self.suspicious_ips,
-            "cisCompliance": self.cis_compliance, "securityHubAlarms": self.security_hub_alarms,
-            "alarmEmails": self.alarm_emails, "alarmHttpsEndpoints": self.alarm_https_endpoints,
-            "exceptions": self.exceptions, "maxExceptionDays": self.max_exception_days,
-        })
+        return checked_settings("MetricFilterSet", FILTER_KEYS, {name: getattr(self, name) for name in FILTER_KEYS})
 
     def detections(self) -> tuple[Detection, ...]:
         """The enabled detections, resolved as for a stack with these settings; ComponentArgsError if invalid."""
@@ -112,16 +108,16 @@ class MetricFilterSetArgs:
         try:
             return resolve_detections(load_catalog(), settings)
         except TrailwatchError as exc:
-            raise ComponentArgsError(f"MetricFilterSet: {exc}") from None
+            raise argument_error("MetricFilterSet", exc, FILTER_KEYS) from None
 
     def excepted_filters(self, detections: tuple[Detection, ...]) -> list[ExceptedFilter]:
         """The exception filters, every check of the stack key applied (expiry against today, UTC)."""
         try:
             rules, warnings = resolve_exceptions(load_catalog(), self.settings(), detections)
         except TrailwatchError as exc:
-            raise ComponentArgsError(f"MetricFilterSet: {exc}") from None
+            raise argument_error("MetricFilterSet", exc, FILTER_KEYS) from None
         for warning in warnings:
-            pulumi.log.warn(f"MetricFilterSet: {warning}")
+            pulumi.log.warn(f"MetricFilterSet: {in_argument_terms(warning, FILTER_KEYS)}")
         return excepted_filters(detections, rules)
 
 

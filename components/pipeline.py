@@ -1,19 +1,25 @@
-"""The whole pipeline as one function of a validated stack, shared by ``__main__.py`` and the Automation API."""
+"""The whole pipeline as one function of a validated stack, shared by ``__main__.py`` and the Automation API.
+
+Built from the public components and their plain-data arguments, wired through their outputs (the filter
+set's metrics feed the exporter, the adapter's URL and token feed the rules): the program is the library's first
+consumer. TeamsAdapter alone still takes a document rendered here (its config). The stack config's keys and the
+arguments of the same meaning share their names, so a group of them passes over as it is (:func:`same_named`).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 import pulumi
 
 from trailwatch.render.adapter import render_adapter_config
-from trailwatch.render.common import ADAPTER_SCRAPE_JOB, EXPORTER_PORT, EXPORTER_SCRAPE_JOB, stack_labels
-from trailwatch.render.exporter import render_exporter_config
+from trailwatch.render.common import ADAPTER_SCRAPE_JOB, EXPORTER_PORT, stack_labels
 from trailwatch.render.scrape import MAX_SCRAPE_TIMEOUT_SECONDS
-from trailwatch.settings import qualified
+from trailwatch.settings import StackSettings, qualified
 from trailwatch.stack import Stack, log_group_name, secret_pattern_ids, trail_name
 
 from .alert_rules import AlertRules, AlertRulesArgs
+from .args import DETECTION_KEYS, TIMING_KEYS
 from .cloudwatch_exporter import CloudWatchExporter, CloudWatchExporterArgs
 from .metric_filter_set import MetricFilterSet, MetricFilterSetArgs
 from .teams_adapter import TeamsAdapter, TeamsAdapterArgs
@@ -22,6 +28,13 @@ from .trail_to_logs import TrailToLogs, TrailToLogsArgs
 COMPONENT_NAME = "trailwatch"
 #: Docker: the exporter and adapter ports are published on the host's loopback only.
 DOCKER_BIND_ADDRESS = "127.0.0.1"
+#: The Alertmanager timings AlertRules takes under their settings' names.
+ROUTING_KEYS = ("group_wait_seconds", "group_interval_seconds", "repeat_interval_minutes")
+
+
+def same_named(settings: StackSettings, names: Iterable[str]) -> dict[str, Any]:
+    """The settings ``names`` as keyword arguments: a component argument and its setting share the name."""
+    return {name: getattr(settings, name) for name in names}
 
 
 def build_pipeline(stack: Stack) -> dict[str, Any]:
@@ -40,20 +53,12 @@ def build_pipeline(stack: Stack) -> dict[str, Any]:
     filters = MetricFilterSet(COMPONENT_NAME, MetricFilterSetArgs(
         log_group_name=logs.log_group_name,
         name_prefix=trail_name(stack.name),
-        enable_detections=s.enable_detections,
-        disable_detections=s.disable_detections,
-        detection_overrides=s.detection_overrides,
-        custom_detections=s.custom_detections,
-        metric_namespace=s.metric_namespace,
-        suspicious_ips=s.suspicious_ips,
-        cis_compliance=s.cis_compliance,
         security_hub_alarms=s.security_hub_alarms,
         alarm_emails=s.alarm_emails,
         alarm_https_endpoints=s.alarm_https_endpoints,
         secret_alarm_emails=qualified("alarmEmails") in stack.secret_keys,
         secret_patterns=sorted(secret_pattern_ids(stack)),
-        exceptions=s.exceptions,
-        max_exception_days=s.max_exception_days,
+        **same_named(s, DETECTION_KEYS),
     ))
     outputs: dict[str, Any] = {
         "trailArn": logs.trail_arn,
@@ -65,13 +70,13 @@ def build_pipeline(stack: Stack) -> dict[str, Any]:
         "exceptedMetrics": filters.excepted_metrics,
         "alarmTopicArn": filters.alarm_topic_arn,
     }
-    outputs.update(build_alerting(stack, logs.log_group_arn, depends_on=[filters]))
+    outputs.update(build_alerting(stack, logs.log_group_arn, filters))
     return outputs
 
 
-def build_alerting(stack: Stack, log_group_arn: pulumi.Input[str],
-                   depends_on: list[pulumi.Resource] | None = None) -> dict[str, Any]:
-    """Exporter, Teams adapter and alert rules for ``stack.settings.runtime``; returns their stack outputs.
+def build_alerting(stack: Stack, log_group_arn: pulumi.Input[str], filters: MetricFilterSet) -> dict[str, Any]:
+    """Exporter, Teams adapter and alert rules for ``stack.settings.runtime`` on ``filters``' metrics; returns
+    their stack outputs.
 
     runtime none: only AlertRules, whose outputs are the documents to load into an existing Prometheus and
     Alertmanager. The webhook URL is wrapped as a secret here, whatever the config marked it as.
@@ -79,23 +84,24 @@ def build_alerting(stack: Stack, log_group_arn: pulumi.Input[str],
     s = stack.settings
     runtime = s.runtime
     webhook = pulumi.Output.secret(s.teams_webhook_url) if s.teams_webhook_url else None
-    opts = pulumi.ResourceOptions(depends_on=depends_on or [])
+    opts = pulumi.ResourceOptions(depends_on=[filters])
     outputs: dict[str, Any] = {"runtime": runtime, "teamsMode": s.teams_mode}
     adapter_url = token_secret = None
     if runtime != "none":
         exporter = CloudWatchExporter(COMPONENT_NAME, CloudWatchExporterArgs(
-            config_yaml=render_exporter_config(stack),
+            metrics=filters.metrics,
+            excepted_metrics=filters.excepted_metrics,
+            region=s.region,
+            stack_name=stack.name,
             image=s.exporter_image,
             runtime=runtime,
             namespace=s.kubernetes_namespace,
             oidc_provider_arn=s.eks_oidc_provider_arn,
             service_monitor_labels=s.prometheus_selector_labels,
-            scrape_interval_seconds=s.scrape_interval_seconds,
-            scrape_job=EXPORTER_SCRAPE_JOB,
-            scrape_labels=stack_labels(stack),
             scrape_timeout_seconds=MAX_SCRAPE_TIMEOUT_SECONDS,
             bind_address=DOCKER_BIND_ADDRESS,
             access_key=s.exporter_access_key and runtime == "docker",
+            **same_named(s, TIMING_KEYS),
         ), opts=opts)
         outputs.update({"exporterUrl": exporter.url, "exporterPolicyArn": exporter.policy_arn,
                         "exporterRoleArn": exporter.role_arn, "exporterConfigChecksum": exporter.config_checksum})
@@ -115,11 +121,19 @@ def build_alerting(stack: Stack, log_group_arn: pulumi.Input[str],
             outputs.update({"teamsAdapterUrl": adapter.url, "teamsAdapterImage": adapter.image_ref,
                             "teamsAdapterPolicyArn": adapter.policy_arn})
     rules = AlertRules(COMPONENT_NAME, AlertRulesArgs(
-        stack=stack, runtime=runtime, teams_mode=s.teams_mode, namespace=s.kubernetes_namespace,
-        adapter_url=adapter_url, adapter_token_secret=token_secret, webhook_url=webhook,
+        region=s.region,
+        log_group_name=log_group_name(stack),
+        stack_name=stack.name,
+        runtime=runtime,
+        teams_mode=s.teams_mode,
+        namespace=s.kubernetes_namespace,
+        adapter_url=adapter_url,
+        adapter_token_secret=token_secret,
+        webhook_url=webhook,
         exporter_target=f"{DOCKER_BIND_ADDRESS}:{EXPORTER_PORT}" if runtime == "docker" else None,
         rule_labels=s.prometheus_selector_labels,
         dashboard_labels=s.grafana_dashboard_labels,
+        **same_named(s, [*DETECTION_KEYS, *TIMING_KEYS, *ROUTING_KEYS]),
     ), opts=opts)
     if runtime != "kubernetes":
         outputs.update({"prometheusRules": rules.prometheus_rules,

@@ -1,19 +1,22 @@
-"""The component package other Pulumi languages use (``pulumi package add``): TrailToLogs and MetricFilterSet.
+"""The component package other Pulumi languages use (``pulumi package add``): TrailToLogs, MetricFilterSet,
+CloudWatchExporter and AlertRules.
 
-Their arguments are plain data, so the SDK's analyzer can infer a schema from the annotations and docstrings.
-The other three components take this repository's rendered documents and validated stack, which only the
-Python program has; they stay Python-only.
+Their arguments are plain data (or Outputs of it), so the SDK's analyzer can infer a schema from the annotations
+and docstrings, and each component turns the dict of inputs the provider hands it into its Args class
+(``components.args.args_of``). TeamsAdapter still takes a rendered config document and stays Python-only.
 """
 
 from pulumi.provider.experimental import component_provider_host
 
 from trailwatch import __version__
 
+from .alert_rules import AlertRules
+from .cloudwatch_exporter import CloudWatchExporter
 from .metric_filter_set import MetricFilterSet
 from .trail_to_logs import TrailToLogs
 
 PACKAGE = "trailwatch"
-COMPONENTS = [TrailToLogs, MetricFilterSet]
+COMPONENTS = [TrailToLogs, MetricFilterSet, CloudWatchExporter, AlertRules]
 
 
 def main() -> None:

@@ -18,6 +18,11 @@ from .aws_context import AwsContext
 
 
 _ALIAS_UNSAFE = re.compile(r"[^a-zA-Z0-9/_-]")
+#: The TrailToLogsArgs fields checked as stack config keys, and those keys: a log group that exists (create_trail
+#: false) is the stack key existingLogGroupName.
+TRAIL_KEYS = {"log_group_name": "existingLogGroupName", "log_retention_days": "logRetentionDays",
+              "multi_region": "multiRegionTrail", "organization_trail": "organizationTrail",
+              "bucket_expiration_days": "bucketExpirationDays", "bucket_transition_days": "bucketTransitionDays"}
 
 
 def kms_alias_name(trail_name: str) -> str:
@@ -59,12 +64,12 @@ class TrailToLogsArgs:
         create = self.create_trail is not False
         if create and (not isinstance(self.trail_name, str) or not self.trail_name):
             raise ComponentArgsError("TrailToLogs: trail_name is required when create_trail is true")
-        s = checked_settings("TrailToLogs", {
-            "existingLogGroupName": "" if create else self.log_group_name,
-            "logRetentionDays": self.log_retention_days, "multiRegionTrail": self.multi_region,
-            "organizationTrail": self.organization_trail, "bucketExpirationDays": self.bucket_expiration_days,
-            "bucketTransitionDays": self.bucket_transition_days,
-        })
+        if not create and self.organization_trail:
+            raise ComponentArgsError("TrailToLogs: organization_trail: cannot be set with create_trail false "
+                                     "(no trail is created)")
+        s = checked_settings("TrailToLogs", TRAIL_KEYS, {
+            "log_group_name": "" if create else self.log_group_name,
+            **{name: getattr(self, name) for name in TRAIL_KEYS if name != "log_group_name"}})
         return replace(self, create_trail=create, log_retention_days=s.log_retention_days,
                        multi_region=s.multi_region_trail, organization_trail=s.organization_trail,
                        bucket_expiration_days=s.bucket_expiration_days, bucket_transition_days=s.bucket_transition_days)

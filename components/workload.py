@@ -12,6 +12,8 @@ import pulumi_kubernetes as k8s
 from trailwatch.aws_policies import irsa_trust_policy
 from trailwatch.images import is_pinned_image
 
+from .args import ComponentArgsError
+
 NOBODY = 65534
 #: The Service label whose value becomes the scrape's ``job`` (ServiceMonitor ``jobLabel``).
 JOB_LABEL = "trailwatch.io/scrape-job"
@@ -40,10 +42,11 @@ def app_labels(app: str, instance: str) -> dict[str, str]:
 
 
 def check_runtime(runtime: str, image: str, component: str) -> None:
+    """One line (ComponentArgsError) for a runtime this workload cannot run on or an image not pinned."""
     if runtime not in RUNTIMES:
-        raise ValueError(f"{component}: runtime must be one of {', '.join(RUNTIMES)} (got {runtime!r})")
+        raise ComponentArgsError(f"{component}: runtime must be one of {', '.join(RUNTIMES)} (got {runtime!r})")
     if not is_pinned_image(image):
-        raise ValueError(f"{component}: image {image!r} must be pinned to a version tag or digest")
+        raise ComponentArgsError(f"{component}: image {image!r} must be pinned to a version tag or digest")
 
 
 #: Egress every trailwatch pod needs: cluster DNS, and HTTPS (AWS APIs incl. STS for IRSA; Teams).

@@ -123,6 +123,6 @@ def test_exception_arguments_are_checked_like_the_stack_key():
     from components import MetricFilterSetArgs
     from trailwatch.errors import ConfigError
     args = MetricFilterSetArgs(log_group_name="lg", exceptions=[deployer_exception(["root_usage"])])
-    with pytest.raises(ConfigError, match=r"^MetricFilterSet: config 'trailwatch:exceptions'\[0\]\.detections: "
+    with pytest.raises(ConfigError, match=r"^MetricFilterSet: exceptions\[0\]\.detections: "
                                           r"'root_usage' takes no exceptions"):
         args.excepted_filters(args.detections())

@@ -4,13 +4,18 @@ import hashlib
 import json
 
 import pytest
+import yaml
 
+from components.args import ComponentArgsError
+from components.cloudwatch_exporter import read_stack
 from plan_helpers import (
     EXPORTER_DIGEST, OIDC_ARN, OIDC_ISSUER, SCENARIOS, containers, k8s, plain, plaintext_paths, recording, scenario,
     stack_of,
 )
+from stacks import deployer_exception, make_stack
 from trailwatch.render.common import EXPORTER_SCRAPE_JOB
 from trailwatch.render.exporter import render_exporter_config
+from trailwatch.settings import StackSettings
 
 POLICY = "aws:iam/policy:Policy"
 ROLE = "aws:iam/role:Role"
@@ -244,3 +249,40 @@ def test_docker_access_key_is_opt_in_and_secret():
 def test_access_key_setting_is_ignored_on_kubernetes():
     rec = scenario("k8s-custom")
     assert rec.of_type("aws:iam/accessKey:AccessKey") == [] and rec.of_type("aws:iam/user:User") == []
+
+
+CUSTOM = {"id": "secret_deletions", "title": "Secret deleted", "severity": "high", "metric": "SecretDeletionCount",
+          "pattern": '{ $.eventName = "DeleteSecret" }', "description": "d", "runbook": "r"}
+
+
+def test_config_is_rendered_from_the_filter_sets_outputs_byte_for_byte_as_the_stack_renders_it():
+    """Exceptions, a custom detection and namespace, other windows and a delay: the config the exporter renders
+    from MetricFilterSet's metrics and exceptedMetrics is the stack's own, and reads exactly what they write."""
+    settings = {**SCENARIOS["k8s-adapter"], "customDetections": [CUSTOM], "metricNamespace": "Sec",
+                "exceptions": [deployer_exception(["unauthorized_api_calls", "iam_policy_changes"])],
+                "alertWindowMinutes": 40, "heartbeatMissingMinutes": 20, "exporterDelaySeconds": 60,
+                "deliveryLagToleranceMinutes": 30}
+    rec = recording(**settings)
+    text = plain(k8s(rec, "ConfigMap", "exporter-config").inputs)["data"]["config.yml"]
+    assert text == render_exporter_config(make_stack(**settings))
+    reads = yaml.safe_load(text)["metrics"]
+    written = rec.outputs["metrics"] + rec.outputs["exceptedMetrics"]
+    assert len(rec.outputs["exceptedMetrics"]) == 2
+    assert [(r["aws_namespace"], r["aws_metric_name"]) for r in reads] == [(m["namespace"], m["metric"])
+                                                                             for m in written]
+    periods = {r["aws_metric_name"]: r["period_seconds"] for r in reads}
+    assert periods.pop("CloudTrailEventCount") == 20 * 60 and set(periods.values()) == {40 * 60}
+    assert {r["delay_seconds"] for r in reads} == {60}
+
+
+@pytest.mark.parametrize("metrics,excepted,message", [
+    ("CloudTrailMetrics", None, "metrics: must be a list (MetricFilterSet's metrics)"),
+    ([{"namespace": "N", "metric": "M", "detection": "d"}, {"metric": "X"}], None,
+     "metrics[1]: must have a namespace, metric and detection (MetricFilterSet's metrics)"),
+    ([], [{"namespace": "N", "metric": "", "detection": "d"}], "excepted_metrics[0]: must have a namespace, "
+                                                                "metric and detection"),
+])
+def test_metrics_not_shaped_like_the_filter_sets_output_are_one_line_errors(metrics, excepted, message):
+    with pytest.raises(ComponentArgsError) as caught:
+        read_stack("prod", StackSettings(region="us-east-1"), metrics, excepted)
+    assert str(caught.value).startswith(f"CloudWatchExporter: {message}")

@@ -1,6 +1,7 @@
 """The component package for other Pulumi languages (components/provider.py, provider/PulumiPlugin.yaml): the
-schema the SDK's analyzer infers from the annotations, the README's tables of it, and the Pulumi YAML example
-run through the provider's construct under mocks."""
+schema the SDK's analyzer infers from the annotations, the README's tables of it, the Pulumi YAML example
+run through the provider's construct under mocks, and the filters -> exporter -> rules chain wired through
+outputs the way a YAML or TypeScript program wires it."""
 
 from __future__ import annotations
 
@@ -15,15 +16,20 @@ import pytest
 import yaml
 from pulumi.provider.experimental.component import ComponentProvider
 
-from components import MetricFilterSetArgs, TrailToLogsArgs
+from components import AlertRulesArgs, CloudWatchExporterArgs, MetricFilterSetArgs, TrailToLogsArgs
+from components.args import DETECTION_KEYS
 from components.provider import COMPONENTS, PACKAGE, main
+from plan_helpers import OIDC_ARN, SIG, WEBHOOK, plain, plaintext_paths
 from trailwatch import __version__
 from trailwatch.mockrun import run_program
+from trailwatch.naming import exporter_metric_name
+from trailwatch.offline_policy import analyze
 
 ROOT = Path(__file__).resolve().parents[2]
 YAML_EXAMPLE = ROOT / "examples" / "yaml-byo-log-group" / "Pulumi.yaml"
 FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
-ARGS = {"TrailToLogs": TrailToLogsArgs, "MetricFilterSet": MetricFilterSetArgs}
+ARGS = {"TrailToLogs": TrailToLogsArgs, "MetricFilterSet": MetricFilterSetArgs,
+        "CloudWatchExporter": CloudWatchExporterArgs, "AlertRules": AlertRulesArgs}
 _REF = re.compile(r"\$\{(\w+)(?:\.(\w+))?\}\Z")
 
 
@@ -68,18 +74,23 @@ def schema_tables(schema: dict) -> str:
 
 
 def test_schema_follows_the_args_classes(schema):
-    assert set(schema["resources"]) == {"trailwatch:index:TrailToLogs", "trailwatch:index:MetricFilterSet"}
+    assert set(schema["resources"]) == {f"trailwatch:index:{name}" for name in ARGS}
     assert schema["name"] == PACKAGE and schema["version"] == __version__
     for token, res in schema["resources"].items():
         fields = dataclasses.fields(ARGS[token.rsplit(":", 1)[-1]])
         assert list(res["inputProperties"]) == [camel(f.name) for f in fields]
         required = [camel(f.name) for f in fields
                     if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
-        assert res["requiredInputs"] == required == ["logGroupName"]
+        assert sorted(res["requiredInputs"]) == sorted(required)
         assert res["isComponent"] is True and res["description"]
         for spec in [*res["inputProperties"].values(), *res["properties"].values()]:
             assert spec["description"].strip() and "\n" not in spec["description"]
-    assert '"secret"' not in json.dumps(schema)  # no secret inputs or outputs in these two components
+    assert {name: sorted(res["requiredInputs"]) for name, res in schema["resources"].items()} == {
+        "trailwatch:index:TrailToLogs": ["logGroupName"], "trailwatch:index:MetricFilterSet": ["logGroupName"],
+        "trailwatch:index:CloudWatchExporter": ["metrics", "region"],
+        "trailwatch:index:AlertRules": ["logGroupName", "region"]}
+    # nothing is marked secret: AlertRules wraps webhookUrl as a secret itself, whatever the caller passes
+    assert '"secret"' not in json.dumps(schema)
 
 
 def test_schema_types_as_documented(schema):
@@ -97,6 +108,24 @@ def test_schema_types_as_documented(schema):
     assert set(schema["types"]["trailwatch:index:DetectionMetric"]["properties"]) == {
         "namespace", "metric", "detection", "severity", "threshold"}
     assert sorted(trail["required"]) == ["logGroupArn", "logGroupName"]
+    exporter = schema["resources"]["trailwatch:index:CloudWatchExporter"]
+    inputs = {name: (type_of(spec), spec.get("plain", False)) for name, spec in exporter["inputProperties"].items()}
+    # the filter set's outputs go in as they are
+    assert inputs["metrics"] == ("list of DetectionMetric", False)
+    assert inputs["exceptedMetrics"] == ("list of ExceptedMetric", False)
+    assert inputs["alertWindowMinutes"] == ("integer", True) and inputs["scrapeLabels"] == ("map of string", True)
+    rules = schema["resources"]["trailwatch:index:AlertRules"]
+    inputs = {name: (type_of(spec), spec.get("plain", False)) for name, spec in rules["inputProperties"].items()}
+    # TeamsAdapter's outputs go in as they are; the rest decides what is rendered, so it is a value
+    assert {inputs[k] for k in ("adapterUrl", "adapterTokenSecret", "webhookUrl")} == {("string", False)}
+    assert inputs["enableDetections"] == ("list of string", True) and inputs["teamsMode"] == ("string", True)
+    shared = {camel(name) for name in DETECTION_KEYS}  # the detections, given to both alike
+    assert shared <= set(filters["inputProperties"]) & set(rules["inputProperties"])
+    for name in shared - {"detectionOverrides"}:  # same meaning, same words
+        assert filters["inputProperties"][name]["description"] == rules["inputProperties"][name]["description"], name
+    timings = set(exporter["inputProperties"]) & set(rules["inputProperties"])
+    assert {"alertWindowMinutes", "deliveryLagToleranceMinutes", "heartbeatMissingMinutes", "exporterDelaySeconds",
+            "scrapeIntervalSeconds"} <= timings
 
 
 def test_readme_documents_the_schema(schema):
@@ -151,7 +180,7 @@ def test_yaml_example_runs_through_the_provider_under_mocks(provider, schema):
     assert recording.outputs["logGroupArn"] == "arn:aws:logs:us-east-1:123456789012:log-group:/org/cloudtrail"
 
 
-def test_bad_yaml_values_are_the_config_keys_one_line_errors(provider):
+def test_bad_yaml_values_are_one_line_errors_naming_the_property(provider):
     def run() -> None:
         provider.construct("f", "trailwatch:index:MetricFilterSet",
                            {"logGroupName": "/lg", "enableDetections": ["no_such"]}, None)
@@ -159,4 +188,46 @@ def test_bad_yaml_values_are_the_config_keys_one_line_errors(provider):
     with pytest.raises(Exception) as caught:
         run_program({}, program=run)
     text = str(caught.value)
-    assert "MetricFilterSet: config 'trailwatch:enableDetections': unknown detection 'no_such'" in text
+    assert "MetricFilterSet: enable_detections: unknown detection 'no_such'" in text
+    assert "trailwatch:" not in text and "enableDetections" not in text
+
+
+def test_the_chain_composes_through_the_provider_and_passes_the_pack(provider):
+    """Filters -> exporter -> rules -> Teams (native mode) on Kubernetes, each component built by the provider's
+    construct from the previous one's outputs, as a YAML or TypeScript program would: the exporter reads what
+    the filters write, every filter has exactly one alert, and the pack finds nothing mandatory."""
+    detections = {"enableDetections": ["access_denied"], "detectionOverrides": {"root_usage": {"threshold": 2}}}
+
+    def run() -> None:
+        filters = provider.construct("security", "trailwatch:index:MetricFilterSet",
+                                     {"logGroupName": "/org/cloudtrail", "namePrefix": "sec", **detections}, None)
+        exporter = provider.construct("exporter", "trailwatch:index:CloudWatchExporter", {
+            "metrics": filters.state["metrics"], "exceptedMetrics": filters.state["exceptedMetrics"],
+            "region": "us-east-1", "oidcProviderArn": OIDC_ARN, "alertWindowMinutes": 40}, None)
+        provider.construct("alerts", "trailwatch:index:AlertRules", {
+            "region": "us-east-1", "logGroupName": "/org/cloudtrail", "runtime": "kubernetes",
+            "teamsMode": "native", "webhookUrl": pulumi.Output.secret(WEBHOOK), "alertWindowMinutes": 40,
+            **detections}, None)
+        pulumi.export("metrics", filters.state["metrics"])
+        pulumi.export("exporterConfigChecksum", exporter.state["configChecksum"])
+
+    recording = run_program({"aws:region": "us-east-1"}, program=run, project="consumer", stack="prod")
+    config = plain(next(r for r in recording.of_type("kubernetes:core/v1:ConfigMap") if "exporter" in r.name)
+                   .inputs)["data"]["config.yml"]
+    reads = yaml.safe_load(config)["metrics"]
+    assert [(r["aws_namespace"], r["aws_metric_name"]) for r in reads] == [
+        (m["namespace"], m["metric"]) for m in recording.outputs["metrics"]]
+    assert {r["period_seconds"] for r in reads} == {40 * 60, 26 * 60}
+    rule = plain(recording.one("kubernetes:monitoring.coreos.com/v1:PrometheusRule").inputs)["spec"]
+    exprs = {r["labels"].get("detection"): r["expr"] for g in rule["groups"] for r in g["rules"] if "alert" in r}
+    for m in recording.outputs["metrics"]:
+        assert exporter_metric_name(m["namespace"], m["metric"], "Sum") + '{trailwatch_stack="prod"}' in \
+            exprs[m["detection"]], m["detection"]
+    assert exprs["root_usage"].endswith(">= 2")
+    monitor = plain(next(r for r in recording.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")).inputs)
+    assert monitor["spec"]["endpoints"][0]["relabelings"] == [
+        {"action": "replace", "targetLabel": "trailwatch_stack", "replacement": "prod"}]
+    for reg in recording.resources:
+        assert plaintext_paths(reg.inputs, SIG) == [], reg.name
+    violations = [v for v in analyze(recording, {}, "prod") if v.level == "mandatory"]
+    assert violations == [], [(v.policy, v.message) for v in violations]

@@ -9,7 +9,7 @@ import sys
 from importlib.metadata import distribution
 from pathlib import Path
 
-from conftest import DISTRIBUTION, ROOT
+from wheel_support import DISTRIBUTION, ROOT
 
 
 def test_the_project_is_installed_editable_from_this_checkout():

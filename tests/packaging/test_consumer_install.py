@@ -10,7 +10,7 @@ import sys
 import zipfile
 
 import pytest
-from conftest import CONSUMERS, DISTRIBUTION, pip
+from wheel_support import CONSUMERS, DISTRIBUTION, pip
 from packaging.utils import canonicalize_name
 
 import trailwatch

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DISTRIBUTION, ROOT
+from wheel_support import DISTRIBUTION, ROOT
 from packaging.requirements import Requirement
 from packaging.version import Version
 

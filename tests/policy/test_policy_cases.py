@@ -68,12 +68,16 @@ def _orphan_filter(stack, outputs) -> None:
 
 def _second_alert_rules(stack, outputs) -> None:
     from components.alert_rules import AlertRules, AlertRulesArgs
+    from components.args import DETECTION_KEYS, TIMING_KEYS
+    from components.pipeline import same_named
+    from trailwatch.stack import log_group_name
 
     s = stack.settings
     AlertRules("trailwatch-copy", AlertRulesArgs(
-        stack=stack, runtime="kubernetes", teams_mode="adapter", namespace=s.kubernetes_namespace,
-        adapter_url=outputs["teamsAdapterUrl"], adapter_token_secret="trailwatch-adapter-token",
-        rule_labels=s.prometheus_selector_labels))
+        region=s.region, log_group_name=log_group_name(stack), stack_name=stack.name, runtime="kubernetes",
+        teams_mode="adapter", namespace=s.kubernetes_namespace, adapter_url=outputs["teamsAdapterUrl"],
+        adapter_token_secret="trailwatch-adapter-token", rule_labels=s.prometheus_selector_labels,
+        **same_named(s, [*DETECTION_KEYS, *TIMING_KEYS])))
 
 
 def _export_webhook(stack, outputs) -> None:
@@ -95,7 +99,7 @@ def _access_key_not_enabled(monkeypatch):
 
 def _without_root_usage(stack, monkeypatch):
     """``stack`` and the program as if root_usage were not a detection: no filter (MetricFilterSet resolves
-    its detections from the stack's settings), no alert."""
+    its detections from the stack's settings; AlertRules, from the same settings, still alerts on it)."""
     from components.metric_filter_set import MetricFilterSetArgs
 
     resolve = MetricFilterSetArgs.detections
