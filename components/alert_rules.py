@@ -32,6 +32,7 @@ from trailwatch.catalog import DEFAULT_NAMESPACE
 from trailwatch.errors import TrailwatchError
 from trailwatch.render.alertmanager import alertmanager_config_spec
 from trailwatch.render.files import AM_FRAGMENT_FILE, DASHBOARD_FILE, RULES_FILE, SCRAPE_FILE, render_all
+from trailwatch.render.grafana_datasource import render_grafana_datasource
 from trailwatch.render.options import check_exporter_target
 from trailwatch.render.rules import rule_groups
 from trailwatch.stack import Stack, stack_from_settings
@@ -45,11 +46,13 @@ RUNTIMES = ("kubernetes", "docker", "none")
 WEBHOOK_SECRET_KEY = "webhook-url"
 ADAPTER_TOKEN_KEY = "token"
 DASHBOARD_KEY = "trailwatch.json"
+DATASOURCE_KEY = "trailwatch-datasource.yaml"
 #: Every AlertRulesArgs field checked as a stack config key, and that key.
 ALERT_KEYS = {
     "region": "aws:region", "log_group_name": "existingLogGroupName", "teams_mode": "teamsMode",
     "namespace": "kubernetesNamespace", "rule_labels": "prometheusSelectorLabels",
-    "dashboard_labels": "grafanaDashboardLabels", **DETECTION_KEYS, **TIMING_KEYS,
+    "dashboard_labels": "grafanaDashboardLabels", "datasource_labels": "grafanaDatasourceLabels",
+    **DETECTION_KEYS, **TIMING_KEYS,
     "group_wait_seconds": "groupWaitSeconds", "group_interval_seconds": "groupIntervalSeconds",
     "repeat_interval_minutes": "repeatIntervalMinutes",
 }
@@ -95,6 +98,8 @@ class AlertRulesArgs:
     """Labels the Prometheus Operator selects PrometheusRules by."""
     dashboard_labels: Optional[Mapping[str, str]] = field(default_factory=lambda: {"grafana_dashboard": "1"})
     """Labels the Grafana sidecar picks dashboard ConfigMaps up by."""
+    datasource_labels: Optional[Mapping[str, str]] = field(default_factory=lambda: {"grafana_datasource": "1"})
+    """Labels the Grafana sidecar picks datasource ConfigMaps up by (the dashboard's CloudWatch datasource)."""
     enable_detections: Optional[Sequence[str]] = ()
     """Catalog detection ids to enable that are off by default."""
     disable_detections: Optional[Sequence[str]] = ()
@@ -242,4 +247,13 @@ class AlertRules(pulumi.ComponentResource):
             metadata={"name": f"{name}-dashboard", "namespace": ns,
                       "labels": {**labels, **dict(s.grafana_dashboard_labels)}},
             data={DASHBOARD_KEY: self.grafana_dashboard},
+            opts=child)
+
+        # The CloudWatch datasource the dashboard's Logs Insights panels query, for the Grafana sidecar; it holds
+        # no credential (Grafana's own role: IRSA or the node's).
+        k8s.core.v1.ConfigMap(
+            f"{name}-grafana-datasource",
+            metadata={"name": f"{name}-grafana-datasource", "namespace": ns,
+                      "labels": {**labels, **dict(s.grafana_datasource_labels)}},
+            data={DATASOURCE_KEY: render_grafana_datasource(stack)},
             opts=child)

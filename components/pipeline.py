@@ -133,6 +133,7 @@ def build_alerting(stack: Stack, log_group_arn: pulumi.Input[str], filters: Metr
         exporter_target=f"{DOCKER_BIND_ADDRESS}:{EXPORTER_PORT}" if runtime == "docker" else None,
         rule_labels=s.prometheus_selector_labels,
         dashboard_labels=s.grafana_dashboard_labels,
+        datasource_labels=s.grafana_datasource_labels,
         **same_named(s, [*DETECTION_KEYS, *TIMING_KEYS, *ROUTING_KEYS]),
     ), opts=opts)
     if runtime != "kubernetes":

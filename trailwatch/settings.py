@@ -177,6 +177,11 @@ class StackSettings:
     grafana_dashboard_labels: dict = setting(
         "grafanaDashboardLabels", "object", {"grafana_dashboard": "1"},
         "Labels the Grafana sidecar picks dashboard ConfigMaps up by.")
+    grafana_datasource_labels: dict = setting(
+        "grafanaDatasourceLabels", "object", {"grafana_datasource": "1"},
+        "Labels the Grafana sidecar picks datasource ConfigMaps up by (the CloudWatch datasource the dashboard's "
+        "Logs Insights panels query; Grafana's role needs logs:StartQuery, GetQueryResults, StopQuery and "
+        "DescribeLogGroups).")
     eks_oidc_provider_arn: str = setting(
         "eksOidcProviderArn", "string", "",
         "IAM OIDC provider ARN of the EKS cluster (IRSA for the exporter); required with runtime kubernetes.")

@@ -87,6 +87,18 @@ def test_dashboard_config_map_is_labelled_for_the_grafana_sidecar():
     assert json.loads(text) == dashboard(stack_of("k8s-custom"))
 
 
+def test_the_cloudwatch_datasource_of_the_logs_insights_panels_is_provisioned_for_the_grafana_sidecar():
+    rec = scenario("k8s-custom")
+    cm = plain(k8s(rec, "ConfigMap", "grafana-datasource").inputs)
+    assert {"grafana_datasource": "1"}.items() <= cm["metadata"]["labels"].items()
+    (text,) = cm["data"].values()
+    stack = stack_of("k8s-custom")
+    (source,) = yaml.safe_load(text)["datasources"]
+    assert source["type"] == "cloudwatch" and source["jsonData"]["defaultRegion"] == stack.settings.region
+    panels = [p for top in dashboard(stack)["panels"] for p in top.get("panels", [])]
+    assert panels and all(t["datasource"]["type"] == "cloudwatch" for p in panels for t in p["targets"])
+
+
 def test_kubernetes_does_not_export_the_documents():
     rec = scenario("k8s-adapter")
     assert not {"prometheusRules", "alertmanagerConfig", "grafanaDashboard"} & set(rec.outputs)
