@@ -1,13 +1,14 @@
-# make test  - create .venv, install requirements and the project (editable), fetch promtool/prometheus/alertmanager,
-#             run every test
+# Timings: docs/measured.md (2 cores, with .venv and .tools in place; the first run sets them up, about 5.5 min).
+# make demo [EVENTS=file] [EXCEPTIONS=file] - the alert path on this machine (about 2 min): real Prometheus,
+#             Alertmanager and Teams adapter on a CloudTrail sample (default: examples/demo) with noise exceptions
+#             (a YAML list; default: the bundled one); prints each Teams card, writes the bodies to demo-out/cards
+# make plan [STACK=dev] - offline plan of a stack, no Pulumi CLI, no AWS credentials (about 8 s)
+# make test  - every test in 4 pytest workers (about 9-10 min): first creates .venv, installs requirements and the
+#             project (editable), fetches promtool/prometheus/alertmanager
+# make latency - API call -> Teams card and share of events paged, shipped vs tuned vs previous read path (about 1.5 min)
+# make render STACK=dev OUT=out  - write every rendered config file for a stack
 # make wheel [DIST=dir] - build the distribution's wheel into dist/ from a temporary copy of the sources (nothing
 #             else is written into the checkout)
-# make plan  - offline plan of the dev stack (no Pulumi CLI, no AWS credentials)
-# make render STACK=dev OUT=out  - write every rendered config file for a stack
-# make latency - API call -> Teams card and share of events paged, shipped vs previous read path (a model, ~20 s)
-# make demo [EVENTS=file] [EXCEPTIONS=file] - the alert path locally (real Prometheus/Alertmanager/adapter) on a
-#             CloudTrail sample, with noise exceptions (a YAML list; default: the bundled one); prints each Teams
-#             card, writes the bodies to demo-out/cards (~2 min)
 # make bench - replay (whole catalog, 1 core and all cores) vs jq, DuckDB, an orjson parse loop (one filter) and the line regex alone, best of 3 rounds
 SHELL := bash
 PYTHON ?= python3
@@ -18,7 +19,7 @@ OUT ?= out
 RECORDS ?= 1000000
 DIST ?= dist
 # What the wheel is built from (pyproject.toml maps these folders into the trailwatch package).
-WHEEL_SOURCES := pyproject.toml README.md trailwatch components configs examples/demo
+WHEEL_SOURCES := pyproject.toml README.md trailwatch components configs examples/demo docker/adapter
 
 .PHONY: test plan venv tools render bench latency demo wheel
 

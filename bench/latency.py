@@ -35,9 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from trailwatch.localrun import Outcome, PromSide, detection_config, simulate  # noqa: E402
-from trailwatch.render.exporter import exporter_config  # noqa: E402
 from trailwatch.readpath import exception_guard_seconds  # noqa: E402
-from trailwatch.render.rules import detection_hold  # noqa: E402
+from trailwatch.render import detection_hold, exporter_config  # noqa: E402
 from trailwatch.stack import load_stack  # noqa: E402
 
 LAG_MEDIAN_SECONDS = 300.0

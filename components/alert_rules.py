@@ -10,8 +10,8 @@ generates from an AlertmanagerConfig (``alertmanagerConfigMatcherStrategy: OnNam
 detection rules aggregate every label away (``sum(max_over_time(...))``), so their alerts carry no
 ``namespace`` label and would never match. Every alerting rule therefore carries a static label
 ``namespace`` equal to the namespace the PrometheusRule and the AlertmanagerConfig both live in: the rules
-renderer adds it for runtime kubernetes, and this component enforces it for the namespace it deploys to. It is
-also what an ``enforcedNamespaceLabel`` would write, so the two settings agree.
+renderer adds it for runtime kubernetes (the one place that does), from the same ``kubernetesNamespace`` this
+component deploys to. It is also what an ``enforcedNamespaceLabel`` would write, so the two settings agree.
 
 Native mode on Kubernetes: ``msteamsv2Configs`` reads the webhook URL from a Secret key reference; the Secret is
 created here from a secret Output.
@@ -21,20 +21,18 @@ exceptions, timings, Teams mode); the stack the renderers read is built from the
 (``trailwatch.stack.stack_from_settings``), so any Pulumi language can call this component.
 """
 
-import copy
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from trailwatch.catalog import DEFAULT_NAMESPACE
+from trailwatch.contract import ADAPTER_MODE, DEFAULT_METRIC_NAMESPACE, KUBERNETES, NATIVE_MODE, NO_RUNTIME, RUNTIMES
 from trailwatch.errors import TrailwatchError
-from trailwatch.render.alertmanager import alertmanager_config_spec
-from trailwatch.render.files import AM_FRAGMENT_FILE, DASHBOARD_FILE, RULES_FILE, SCRAPE_FILE, render_all
-from trailwatch.render.grafana_datasource import render_grafana_datasource
-from trailwatch.render.options import check_exporter_target
-from trailwatch.render.rules import rule_groups
+from trailwatch.render import (
+    AM_FRAGMENT_FILE, DASHBOARD_FILE, RULES_FILE, SCRAPE_FILE, alertmanager_config_spec, check_exporter_target,
+    render_all, render_grafana_datasource, rule_groups,
+)
 from trailwatch.stack import Stack, stack_from_settings
 
 from .args import (
@@ -42,7 +40,6 @@ from .args import (
     stack_name_or_current,
 )
 
-RUNTIMES = ("kubernetes", "docker", "none")
 WEBHOOK_SECRET_KEY = "webhook-url"
 ADAPTER_TOKEN_KEY = "token"
 DASHBOARD_KEY = "trailwatch.json"
@@ -58,16 +55,6 @@ ALERT_KEYS = {
 }
 
 
-def with_namespace_label(groups: Mapping[str, Any], namespace: str) -> dict[str, Any]:
-    """A copy of the rule groups where every alerting rule carries ``namespace: <namespace>``."""
-    out = copy.deepcopy(dict(groups))
-    for group in out.get("groups", []):
-        for rule in group.get("rules", []):
-            if "alert" in rule:
-                rule["labels"] = {**(rule.get("labels") or {}), "namespace": namespace}
-    return out
-
-
 @dataclass
 class AlertRulesArgs:
     """Plain data with the defaults and checks of the stack config keys of the same meaning (``enable_detections``
@@ -80,9 +67,9 @@ class AlertRulesArgs:
     """The log group the filters read (TrailToLogs' logGroupName, as a value: the alerts' links name it)."""
     stack_name: Optional[str] = None
     """The trailwatch_stack label the rules select on and CloudWatchExporter adds (default: the Pulumi stack)."""
-    runtime: Optional[str] = "none"
+    runtime: Optional[str] = NO_RUNTIME
     """kubernetes: PrometheusRule, AlertmanagerConfig, dashboard ConfigMap; docker or none: the documents only."""
-    teams_mode: Optional[str] = "adapter"
+    teams_mode: Optional[str] = ADAPTER_MODE
     """adapter: Alertmanager posts to TeamsAdapter; native: Alertmanager (>= 0.28) posts to Teams itself."""
     namespace: Optional[str] = "monitoring"
     """Kubernetes namespace of the rules, routing and dashboard (the alerts carry it as a label)."""
@@ -108,7 +95,7 @@ class AlertRulesArgs:
     """Per-detection {id: {threshold: N, severity: critical|high|warning|info}}: the alerts' thresholds."""
     custom_detections: Optional[Sequence[Mapping[str, Any]]] = ()
     """Extra detections with the catalog's fields (id, title, severity, pattern, metric, description, runbook)."""
-    metric_namespace: Optional[str] = DEFAULT_NAMESPACE
+    metric_namespace: Optional[str] = DEFAULT_METRIC_NAMESPACE
     """CloudWatch namespace of the filters' metrics."""
     suspicious_ips: Optional[Sequence[str]] = ()
     """Source IPs (IPv4/IPv6 or wildcard prefixes like 203.0.113.*) for the suspicious_source_ips detection."""
@@ -138,7 +125,8 @@ class AlertRulesArgs:
     def stack(self) -> Stack:
         """These arguments as the stack the renderers read, every check of stack config applied; raises
         ComponentArgsError (one line, naming the argument) before anything is registered."""
-        runtime = checked_choice("AlertRules", "runtime", "none" if self.runtime is None else self.runtime, RUNTIMES)
+        runtime = checked_choice("AlertRules", "runtime", NO_RUNTIME if self.runtime is None else self.runtime,
+                                 RUNTIMES)
         for required in ("region", "log_group_name"):
             if not isinstance(getattr(self, required), str) or not getattr(self, required):
                 raise ComponentArgsError(f"AlertRules: {required} must be a non-empty string")
@@ -148,9 +136,9 @@ class AlertRulesArgs:
                 check_exporter_target(self.exporter_target)
             except TrailwatchError as exc:
                 raise ComponentArgsError(f"AlertRules: {str(exc).replace('--exporter-target', 'exporter_target')}")
-        if runtime == "kubernetes" and settings.teams_mode == "native" and self.webhook_url is None:
+        if runtime == KUBERNETES and settings.teams_mode == NATIVE_MODE and self.webhook_url is None:
             raise ComponentArgsError("AlertRules: native mode on Kubernetes needs webhook_url")
-        if runtime == "kubernetes" and settings.teams_mode == "adapter" and (
+        if runtime == KUBERNETES and settings.teams_mode == ADAPTER_MODE and (
                 self.adapter_url is None or self.adapter_token_secret is None):
             raise ComponentArgsError("AlertRules: adapter mode on Kubernetes needs adapter_url and "
                                      "adapter_token_secret (TeamsAdapter's url and token_secret_name)")
@@ -200,7 +188,7 @@ class AlertRules(pulumi.ComponentResource):
         self.grafana_dashboard = secret_if_holding(files.apply(lambda f: f[DASHBOARD_FILE]), webhook)
         self.prometheus_scrape_config = secret_if_holding(files.apply(lambda f: f[SCRAPE_FILE]), webhook)
 
-        if stack.settings.runtime == "kubernetes":
+        if stack.settings.runtime == KUBERNETES:
             self._kubernetes(name, stack, adapter_url, args.adapter_token_secret, webhook)
         self.register_outputs({"prometheusRules": self.prometheus_rules,
                                "alertmanagerConfig": self.alertmanager_config,
@@ -219,10 +207,10 @@ class AlertRules(pulumi.ComponentResource):
             f"{name}-prometheus-rule",
             api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
             metadata={"name": f"{name}-rules", "namespace": ns, "labels": selector_labels},
-            spec=with_namespace_label(rule_groups(stack), ns),
+            spec=rule_groups(stack),
             opts=child)
 
-        if s.teams_mode == "native":  # AlertRulesArgs.stack() checked that the URL, or the adapter's, is given
+        if s.teams_mode == NATIVE_MODE:  # AlertRulesArgs.stack() checked that the URL, or the adapter's, is given
             secret = k8s.core.v1.Secret(
                 f"{name}-teams-webhook",
                 metadata={"namespace": ns, "labels": labels},

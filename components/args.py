@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import pulumi
 
-from trailwatch.configcheck import check_stack_name
+from trailwatch.stackfile import check_stack_name
 from trailwatch.errors import ConfigError, TrailwatchError
 from trailwatch.settings import StackSettings, settings_from_values
+from trailwatch.stack import Stack, stack_from_settings
 
 #: The detection arguments MetricFilterSet and AlertRules share, and the stack config key each stands for.
 DETECTION_KEYS = {
@@ -71,6 +72,22 @@ def checked_settings(component: str, keys: Mapping[str, str], values: Mapping[st
     argument name -> config key); None keeps the key's default. Errors name the component, then the argument."""
     try:
         return settings_from_values({keys[name]: value for name, value in values.items()})
+    except TrailwatchError as exc:
+        raise argument_error(component, exc, keys) from None
+
+
+def require_strings(component: str, args: Any, names: Sequence[str]) -> None:
+    """Each of ``names`` a non-empty string on ``args``: values the rendered documents name (no default)."""
+    for name in names:
+        if not isinstance(getattr(args, name), str) or not getattr(args, name):
+            raise ComponentArgsError(f"{component}: {name} must be a non-empty string")
+
+
+def resolved_stack(component: str, keys: Mapping[str, str], name: str, settings: StackSettings) -> Stack:
+    """The stack of checked ``settings`` the renderers read (its detections and exceptions resolved against the
+    catalog); an error names the component, then the argument (``keys``: argument name -> config key)."""
+    try:
+        return stack_from_settings(name, settings)
     except TrailwatchError as exc:
         raise argument_error(component, exc, keys) from None
 

@@ -18,10 +18,12 @@ import pulumi_aws as aws
 import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
-from trailwatch.aws_policies import ec2_trust_policy, exporter_policy
 from trailwatch.catalog import Detection, load_catalog
-from trailwatch.render.common import EXPORTER_SCRAPE_JOB, STACK_LABEL
-from trailwatch.render.exporter import render_exporter_config
+from trailwatch.contract import (
+    EXPORTER_COMPONENT_TYPE, EXPORTER_PORT, EXPORTER_SCRAPE_JOB, KUBERNETES, MAX_SCRAPE_TIMEOUT_SECONDS, STACK_LABEL,
+)
+from trailwatch.iam_documents import ec2_trust_policy, exporter_policy
+from trailwatch.render import render_exporter_config
 from trailwatch.settings import StackSettings
 from trailwatch.stack import Stack
 
@@ -32,12 +34,11 @@ from .workload import (
     network_policy_spec, pod_security_context, service_monitor,
 )
 
-PORT = 9106
 CONFIG_DIR = "/config"
 CONFIG_FILE = "config.yml"
 
 
-def healthcheck_command(port: int = PORT) -> list[str]:
+def healthcheck_command(port: int = EXPORTER_PORT) -> list[str]:
     """Docker HEALTHCHECK for the exporter: GET /-/healthy over bash's /dev/tcp, healthy on an HTTP 200.
 
     prom/cloudwatch-exporter is built FROM eclipse-temurin:<n>-jre-noble, which installs neither curl nor wget
@@ -75,7 +76,7 @@ class CloudWatchExporterArgs:
     """How far behind now each read window ends (AlertRules' exporterDelaySeconds)."""
     image: Optional[str] = "prom/cloudwatch-exporter:v0.18.0"
     """The cloudwatch_exporter image, pinned to a version tag or digest."""
-    runtime: Optional[str] = "kubernetes"
+    runtime: Optional[str] = KUBERNETES
     """kubernetes or docker."""
     # Kubernetes
     namespace: Optional[str] = "monitoring"
@@ -87,7 +88,7 @@ class CloudWatchExporterArgs:
     """Labels the Prometheus Operator selects ServiceMonitors by."""
     scrape_interval_seconds: Optional[int] = 60
     """How often Prometheus scrapes the exporter (AlertRules' scrapeIntervalSeconds)."""
-    scrape_timeout_seconds: Optional[int] = 30
+    scrape_timeout_seconds: Optional[int] = MAX_SCRAPE_TIMEOUT_SECONDS
     """Upper bound of the scrape timeout (one CloudWatch call per metric per scrape); never above the interval."""
     prometheus_pod_labels: Optional[Mapping[str, str]] = field(
         default_factory=lambda: {"app.kubernetes.io/name": "prometheus"})
@@ -159,11 +160,11 @@ class CloudWatchExporter(pulumi.ComponentResource):
     def __init__(self, name: str, args: CloudWatchExporterArgs, opts: Optional[pulumi.ResourceOptions] = None):
         args = args_of(CloudWatchExporterArgs, args, "CloudWatchExporter")
         check_runtime(args.runtime, args.image, "CloudWatchExporter")
-        if args.runtime == "kubernetes" and not args.oidc_provider_arn:
+        if args.runtime == KUBERNETES and not args.oidc_provider_arn:
             raise ComponentArgsError("CloudWatchExporter: runtime kubernetes needs oidc_provider_arn (IRSA)")
         settings = args.settings()
         stack_name = stack_name_or_current("CloudWatchExporter", args.stack_name)
-        super().__init__("trailwatch:index:CloudWatchExporter", name, None, opts)
+        super().__init__(EXPORTER_COMPONENT_TYPE, name, None, opts)
         self._name = name
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
@@ -182,7 +183,7 @@ class CloudWatchExporter(pulumi.ComponentResource):
             policy=json.dumps(exporter_policy()), opts=self._child)
         self.policy_arn = policy.arn
 
-        if args.runtime == "kubernetes":
+        if args.runtime == KUBERNETES:
             self.url = self._kubernetes(policy, config)
         else:
             self.url = self._docker(policy, config)
@@ -234,9 +235,9 @@ class CloudWatchExporter(pulumi.ComponentResource):
                             "image": args.image,
                             "image_pull_policy": "IfNotPresent",
                             "args": [f"{CONFIG_DIR}/{CONFIG_FILE}"],
-                            "ports": [{"name": "http", "container_port": PORT, "protocol": "TCP"}],
-                            "liveness_probe": {"http_get": {"path": "/-/healthy", "port": PORT}, **probe},
-                            "readiness_probe": {"http_get": {"path": "/-/ready", "port": PORT},
+                            "ports": [{"name": "http", "container_port": EXPORTER_PORT, "protocol": "TCP"}],
+                            "liveness_probe": {"http_get": {"path": "/-/healthy", "port": EXPORTER_PORT}, **probe},
+                            "readiness_probe": {"http_get": {"path": "/-/ready", "port": EXPORTER_PORT},
                                                 **probe, "initial_delay_seconds": 10, "period_seconds": 10},
                             "resources": {"requests": {"cpu": "50m", "memory": "256Mi"},
                                           "limits": {"cpu": "500m", "memory": "512Mi"}},
@@ -258,16 +259,16 @@ class CloudWatchExporter(pulumi.ComponentResource):
             f"{name}-exporter-svc",
             metadata={"name": app, "namespace": ns, "labels": service_labels},
             spec={"type": "ClusterIP", "selector": selector,
-                  "ports": [{"name": "http", "port": PORT, "target_port": "http", "protocol": "TCP"}]},
+                  "ports": [{"name": "http", "port": EXPORTER_PORT, "target_port": "http", "protocol": "TCP"}]},
             opts=child)
         # Only Prometheus may scrape (and POST /-/reload); the exporter talks only to DNS and AWS (443).
         k8s.networking.v1.NetworkPolicy(
             f"{name}-exporter-netpol", metadata={"name": app, "namespace": ns, "labels": labels},
-            spec=network_policy_spec(selector, PORT, [args.prometheus_pod_labels], ns), opts=child)
+            spec=network_policy_spec(selector, EXPORTER_PORT, [args.prometheus_pod_labels], ns), opts=child)
         service_monitor(f"{name}-exporter-monitor", app, ns, labels, selector, {
             "monitor_labels": args.service_monitor_labels, "interval_seconds": self._scrape_interval,
             "timeout_seconds": args.scrape_timeout_seconds, "labels": self._scrape_labels}, child)
-        return service.metadata.name.apply(lambda svc: f"http://{svc}.{ns}.svc:{PORT}/metrics")
+        return service.metadata.name.apply(lambda svc: f"http://{svc}.{ns}.svc:{EXPORTER_PORT}/metrics")
 
     # --- Docker -----------------------------------------------------------------------------------------------
     def _docker(self, policy: aws.iam.Policy, config_yaml: pulumi.Output[str]) -> pulumi.Output[str]:
@@ -311,7 +312,7 @@ class CloudWatchExporter(pulumi.ComponentResource):
             uploads=[{"file": f"{CONFIG_DIR}/{CONFIG_FILE}", "content": config_yaml,
                       "permissions": "0444"}],
             volumes=[{"volume_name": volume.name, "container_path": CONFIG_DIR}],
-            ports=[{"internal": PORT, "external": PORT, "ip": args.bind_address, "protocol": "tcp"}],
+            ports=[{"internal": EXPORTER_PORT, "external": EXPORTER_PORT, "ip": args.bind_address, "protocol": "tcp"}],
             user=f"{NOBODY}:{NOBODY}",
             read_only=True,
             tmpfs={"/tmp": "rw,noexec,nosuid,size=64m"},
@@ -327,4 +328,4 @@ class CloudWatchExporter(pulumi.ComponentResource):
             # the access key pair (when used) stays encrypted in the container's state outputs too
             opts=pulumi.ResourceOptions(parent=self,
                                         additional_secret_outputs=["envs"] if args.access_key else None))
-        return pulumi.Output.from_input(f"http://{args.bind_address}:{PORT}/metrics")
+        return pulumi.Output.from_input(f"http://{args.bind_address}:{EXPORTER_PORT}/metrics")

@@ -14,8 +14,9 @@ from typing import Any, Mapping, Optional, Sequence, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from trailwatch import aws_policies as docs
-from trailwatch.catalog import DEFAULT_NAMESPACE, Detection, load_catalog
+from trailwatch import iam_documents as docs
+from trailwatch.catalog import Detection, load_catalog
+from trailwatch.contract import DEFAULT_METRIC_NAMESPACE
 from trailwatch.errors import TrailwatchError
 from trailwatch.settings import StackSettings
 from trailwatch.stack import ExceptedFilter, excepted_filters, resolve_detections, resolve_exceptions
@@ -77,7 +78,7 @@ class MetricFilterSetArgs:
     """Per-detection {id: {threshold: N, severity: critical|high|warning|info}}, reported in the metrics output."""
     custom_detections: Optional[Sequence[Mapping[str, Any]]] = ()
     """Extra detections with the catalog's fields (id, title, severity, pattern, metric, description, runbook)."""
-    metric_namespace: Optional[str] = DEFAULT_NAMESPACE
+    metric_namespace: Optional[str] = DEFAULT_METRIC_NAMESPACE
     """CloudWatch namespace of the filters' metrics."""
     suspicious_ips: Optional[Sequence[str]] = ()
     """Source IPs (IPv4/IPv6 or wildcard prefixes like 203.0.113.*) for the suspicious_source_ips detection."""

@@ -2,8 +2,8 @@
 
 Built from the public components and their plain-data arguments, wired through their outputs (the filter
 set's metrics feed the exporter, the adapter's URL and token feed the rules): the program is the library's first
-consumer. TeamsAdapter alone still takes a document rendered here (its config). The stack config's keys and the
-arguments of the same meaning share their names, so a group of them passes over as it is (:func:`same_named`).
+consumer. The stack config's keys and the arguments of the same meaning share their names, so a group of them
+passes over as it is (:func:`same_named`).
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ from typing import Any, Iterable
 
 import pulumi
 
-from trailwatch.render.adapter import render_adapter_config
-from trailwatch.render.common import ADAPTER_SCRAPE_JOB, EXPORTER_PORT, stack_labels
-from trailwatch.render.scrape import MAX_SCRAPE_TIMEOUT_SECONDS
+from trailwatch.contract import EXPORTER_PORT, MAX_SCRAPE_TIMEOUT_SECONDS
 from trailwatch.settings import StackSettings, qualified
 from trailwatch.stack import Stack, log_group_name, secret_pattern_ids, trail_name
 
@@ -28,7 +26,8 @@ from .trail_to_logs import TrailToLogs, TrailToLogsArgs
 COMPONENT_NAME = "trailwatch"
 #: Docker: the exporter and adapter ports are published on the host's loopback only.
 DOCKER_BIND_ADDRESS = "127.0.0.1"
-#: The Alertmanager timings AlertRules takes under their settings' names.
+#: The Alertmanager timings AlertRules takes under their settings' names; TeamsAdapter takes the last two (how long
+#: it remembers a delivery follows them).
 ROUTING_KEYS = ("group_wait_seconds", "group_interval_seconds", "repeat_interval_minutes")
 
 
@@ -110,13 +109,20 @@ def build_alerting(stack: Stack, log_group_arn: pulumi.Input[str], filters: Metr
                             "exporterAccessKeyId": exporter.access_key_id})
         if s.teams_mode == "adapter":
             adapter = TeamsAdapter(COMPONENT_NAME, TeamsAdapterArgs(
-                config_json=render_adapter_config(stack), config_secret=bool(secret_pattern_ids(stack)),
-                webhook_url=webhook, log_group_arn=log_group_arn,
-                region=s.region, image=s.adapter_image, runtime=runtime, namespace=s.kubernetes_namespace,
-                oidc_provider_arn=s.eks_oidc_provider_arn, host_role_name=exporter.host_role_name
-                if runtime == "docker" and not s.exporter_access_key else None,
-                service_monitor_labels=s.prometheus_selector_labels, scrape_interval_seconds=s.scrape_interval_seconds,
-                scrape_job=ADAPTER_SCRAPE_JOB, scrape_labels=stack_labels(stack)), opts=opts)
+                webhook_url=webhook,
+                log_group_arn=log_group_arn,
+                log_group_name=log_group_name(stack),
+                region=s.region,
+                stack_name=stack.name,
+                runtime=runtime,
+                image=s.adapter_image,
+                secret_patterns=sorted(secret_pattern_ids(stack)),
+                namespace=s.kubernetes_namespace,
+                oidc_provider_arn=s.eks_oidc_provider_arn,
+                service_monitor_labels=s.prometheus_selector_labels,
+                host_role_name=exporter.host_role_name if runtime == "docker" and not s.exporter_access_key else None,
+                **same_named(s, [*DETECTION_KEYS, *TIMING_KEYS, *ROUTING_KEYS[1:]]),
+            ), opts=opts)
             adapter_url, token_secret = adapter.url, adapter.token_secret_name
             outputs.update({"teamsAdapterUrl": adapter.url, "teamsAdapterImage": adapter.image_ref,
                             "teamsAdapterPolicyArn": adapter.policy_arn})

@@ -11,7 +11,7 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from trailwatch import aws_policies as docs
+from trailwatch import iam_documents as docs
 
 from .args import ComponentArgsError, args_of, checked_settings
 from .aws_context import AwsContext

@@ -9,7 +9,8 @@ from typing import Any, Mapping, Sequence
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from trailwatch.aws_policies import irsa_trust_policy
+from trailwatch.contract import WORKLOAD_RUNTIMES
+from trailwatch.iam_documents import irsa_trust_policy
 from trailwatch.images import is_pinned_image
 
 from .args import ComponentArgsError
@@ -17,7 +18,6 @@ from .args import ComponentArgsError
 NOBODY = 65534
 #: The Service label whose value becomes the scrape's ``job`` (ServiceMonitor ``jobLabel``).
 JOB_LABEL = "trailwatch.io/scrape-job"
-RUNTIMES = ("kubernetes", "docker")
 
 
 def checksum(*texts: str) -> str:
@@ -43,8 +43,8 @@ def app_labels(app: str, instance: str) -> dict[str, str]:
 
 def check_runtime(runtime: str, image: str, component: str) -> None:
     """One line (ComponentArgsError) for a runtime this workload cannot run on or an image not pinned."""
-    if runtime not in RUNTIMES:
-        raise ComponentArgsError(f"{component}: runtime must be one of {', '.join(RUNTIMES)} (got {runtime!r})")
+    if runtime not in WORKLOAD_RUNTIMES:
+        raise ComponentArgsError(f"{component}: runtime must be one of {', '.join(WORKLOAD_RUNTIMES)} (got {runtime!r})")
     if not is_pinned_image(image):
         raise ComponentArgsError(f"{component}: image {image!r} must be pinned to a version tag or digest")
 

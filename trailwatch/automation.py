@@ -45,10 +45,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping, Optional, Sequence
 
+from .contract import PROJECT
 from .errors import ConfigError, TrailwatchError
 from .paths import INSTALLED
 from .policies import contains_webhook
-from .settings import PROJECT, declared, qualified
+from .settings import declared, qualified
 from .stack import PROJECT_ROOT, stack_from_config
 from .violations import Violation
 

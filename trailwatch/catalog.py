@@ -13,19 +13,14 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
-from .adapter.targets import targets_problem
+from .adapter import targets_problem
+from .contract import DEFAULT_METRIC_NAMESPACE, MAX_PATTERN_LENGTH, SEVERITIES
 from .errors import CatalogError, PatternError
 from .filterpattern import compile_pattern
 from .naming import exporter_metric_name
 from .paths import DATA_ROOT
 
 DEFAULT_CATALOG = DATA_ROOT / "configs" / "detections.yaml"
-DEFAULT_NAMESPACE = "CloudTrailMetrics"
-
-SEVERITIES = ("critical", "high", "warning", "info")
-MAX_PATTERN_LENGTH = 1024
-MAX_FILTERS_PER_LOG_GROUP = 100
-MAX_REGEX_PATTERNS_PER_LOG_GROUP = 5
 
 _ID = re.compile(r"[a-z][a-z0-9_]{0,62}\Z")
 _METRIC = re.compile(r"[A-Za-z][A-Za-z0-9._\-]{0,254}\Z")
@@ -64,8 +59,10 @@ class Detection:
 
     @property
     def exported_name(self) -> str:
-        """The Prometheus name of this detection's Sum series (namespace must be resolved)."""
-        return exporter_metric_name(self.namespace or DEFAULT_NAMESPACE, self.metric, "Sum")
+        """The Prometheus name of this detection's Sum series, as cloudwatch_exporter serves it: the one
+        definition (:func:`trailwatch.series.exported_name` reads it for a stack's detections, whose namespace the
+        stack resolved); a catalog entry without a namespace reads under the default one."""
+        return exporter_metric_name(self.namespace or DEFAULT_METRIC_NAMESPACE, self.metric, "Sum")
 
     @property
     def is_cis(self) -> bool:
@@ -170,7 +167,7 @@ def load_catalog(path: Path | str = DEFAULT_CATALOG) -> list[Detection]:
     if not isinstance(data, Mapping) or not isinstance(data.get("detections"), list):
         raise CatalogError(f"{path}: must be a mapping with a 'detections' list")
     detections = [parse_detection(raw, f"{path.name} detection #{i + 1}") for i, raw in enumerate(data["detections"])]
-    check_unique(detections, DEFAULT_NAMESPACE, where=path.name)
+    check_unique(detections, DEFAULT_METRIC_NAMESPACE, where=path.name)
     return detections
 
 

@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-from .adapter.config import Parser, without_urls
+from .adapter import Parser, without_urls
 from .errors import TrailwatchError
 
 DESCRIPTION = "Trailwatch offline tools: preview a stack, render its files, and test filter patterns on your logs."

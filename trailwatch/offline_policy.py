@@ -20,7 +20,7 @@ Differences from a real ``pulumi preview`` (documented, deliberate):
 * the mocks do not register default providers, so ``args.provider`` is None (no policy here reads it).
 
 Plan-only checks: :func:`secret_leaks` reports a secret config value in plain text in any recorded input or
-output (``secret-config-stays-secret``), :mod:`trailwatch.config_checks` the stack config itself, and
+output (``secret-config-stays-secret``), :mod:`trailwatch.plan_checks` the stack config itself, and
 :func:`config_violations` reports a webhook URL in *plaintext* stack config as
 ``webhook-url-is-secret-config``. A policy pack cannot see that (it receives config decrypted, without secret
 flags); ``pulumi preview`` refuses such a stack itself because Pulumi.yaml declares the key ``secret: true``.
@@ -39,12 +39,13 @@ from pulumi.runtime.proto import analyzer_pb2 as proto
 from pulumi_policy import EnforcementLevel, Policy
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
-from .config_checks import level_and_properties, split_policy_config, stack_config_violations
+from .contract import PROJECT
 from .errors import ConfigError
 from .mockrun import Recording, Registration
+from .plan_checks import level_and_properties, split_policy_config, stack_config_violations
 from .policies import PACK_NAME, PACK_VERSION, POLICIES
 from .policies import contains_webhook
-from .settings import PROJECT, declared, qualified
+from .settings import declared, qualified
 from .stack import Stack
 from .violations import Violation
 

@@ -16,7 +16,7 @@ an event delivered L after its event time is counted by at least one successful 
 ``L + (time without a successful scrape) <= W - 60 + d - f - i`` (:func:`lag_budget_seconds`). The stack's
 ``deliveryLagToleranceMinutes`` must fit in that budget; the rest is the outage the path absorbs at that lag.
 
-Assumptions AWS does not document (README: "Read-path assumptions", with commands to check them):
+Assumptions AWS does not document (docs/read-path.md, with commands to check them):
 
 * Buckets of a period >= 60 s start at the rounded StartTime, not at multiples of the period. If CloudWatch
   aligned them to the period instead, a query would straddle two buckets and the exporter would export the

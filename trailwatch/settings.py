@@ -2,7 +2,7 @@
 
 Pulumi passes config values to a program as strings (objects and arrays as JSON); ``parse_settings`` takes
 exactly that form, so the Pulumi program and the offline tools validate the same way. ``Pulumi.yaml``'s
-``config:`` block and the README's reference table are checked against this table by the tests.
+``config:`` block and docs/configuration.md's reference table are checked against this table by the tests.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from . import readpath
+from .contract import (
+    ADAPTER_MODE, DEFAULT_METRIC_NAMESPACE, KUBERNETES, NATIVE_MODE, NO_RUNTIME, PROJECT, RUNTIMES, TEAMS_MODES,
+)
 from .errors import ConfigError, raise_config_errors
 from .exceptions import check_entries
 from .images import is_pinned_image
 
-PROJECT = "trailwatch"
 RETENTION_DAYS = (0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                   3288, 3653)
 KINDS = ("string", "integer", "boolean", "array", "object")
@@ -122,7 +124,7 @@ class StackSettings:
     bucket_transition_days: int = setting("bucketTransitionDays", "integer", 90,
                                           "Move trail objects to S3 Glacier after this many days (0 = never).",
                                           check=_at_least(0))
-    metric_namespace: str = setting("metricNamespace", "string", "CloudTrailMetrics",
+    metric_namespace: str = setting("metricNamespace", "string", DEFAULT_METRIC_NAMESPACE,
                                     "CloudWatch namespace of the metric filters' metrics.")
     suspicious_ips: tuple = setting(
         "suspiciousIps", "array", [],
@@ -157,15 +159,15 @@ class StackSettings:
 
     # Prometheus half: where the exporter, adapter and rules run, and the timings of the alert path.
     runtime: str = setting(
-        "runtime", "string", "none",
+        "runtime", "string", NO_RUNTIME,
         "Where the exporter and Teams adapter run: kubernetes, docker, or none (render rules/configs as outputs "
-        "for a Prometheus you already run).", check=_one_of("kubernetes", "docker", "none"))
+        "for a Prometheus you already run).", check=_one_of(*RUNTIMES))
     teams_mode: str = setting(
-        "teamsMode", "string", "adapter",
+        "teamsMode", "string", ADAPTER_MODE,
         "adapter: Alertmanager -> trailwatch's Teams adapter (cards with the events' principal, IP, account, "
         "region) -> Teams Workflows; native: Alertmanager >= 0.28 msteamsv2_configs straight to the Workflows URL "
         "(on Kubernetes needs prometheus-operator >= v0.82.0 for msteamsv2Configs).",
-        check=_one_of("adapter", "native"))
+        check=_one_of(*TEAMS_MODES))
     teams_webhook_url: str = setting(
         "teamsWebhookUrl", "string", "",
         "Teams Workflows webhook URL. Secret: set with `pulumi config set --secret`.", secret=True)
@@ -317,16 +319,16 @@ def cross_key_errors(s: StackSettings) -> list[str]:
         )
     if (s.alarm_emails or s.alarm_https_endpoints) and not s.security_hub_alarms:
         errors.append("config 'trailwatch:alarmEmails': subscriptions need securityHubAlarms: true")
-    if s.runtime != "none" and s.teams_mode == "adapter" and not s.teams_webhook_url:
+    if s.runtime != NO_RUNTIME and s.teams_mode == ADAPTER_MODE and not s.teams_webhook_url:
         errors.append("config 'trailwatch:teamsWebhookUrl': is required to deploy the Teams adapter; set it "
                       "with `pulumi config set --secret trailwatch:teamsWebhookUrl <url>`")
-    if s.runtime == "kubernetes" and s.teams_mode == "native" and not s.teams_webhook_url:
+    if s.runtime == KUBERNETES and s.teams_mode == NATIVE_MODE and not s.teams_webhook_url:
         errors.append("config 'trailwatch:teamsWebhookUrl': is required for native mode on Kubernetes "
                       "(stored in a Secret for msteamsv2Configs)")
     if s.teams_webhook_url and (urlsplit(s.teams_webhook_url).scheme != "https"
                                 or not urlsplit(s.teams_webhook_url).hostname):
         errors.append("config 'trailwatch:teamsWebhookUrl': must be an https:// URL (value not shown: secret)")
-    if s.runtime == "kubernetes" and not s.eks_oidc_provider_arn:
+    if s.runtime == KUBERNETES and not s.eks_oidc_provider_arn:
         errors.append("config 'trailwatch:eksOidcProviderArn': is required with runtime kubernetes (IRSA for "
                       "the exporter), e.g. arn:aws:iam::123456789012:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<ID>")
     if s.eks_oidc_provider_arn and ":oidc-provider/" not in s.eks_oidc_provider_arn:

@@ -15,15 +15,13 @@ from typing import Any, Mapping
 
 import yaml
 
-from .catalog import (
-    MAX_FILTERS_PER_LOG_GROUP, MAX_PATTERN_LENGTH, MAX_REGEX_PATTERNS_PER_LOG_GROUP, SEVERITIES, Detection,
-    check_namespace, check_pattern, check_unique, load_catalog, parse_detection,
-)
-from .configcheck import check_config_dir, check_stack_name, load_stack_yaml, setting_errors
+from .catalog import Detection, check_namespace, check_pattern, check_unique, load_catalog, parse_detection
+from .contract import MAX_FILTERS_PER_LOG_GROUP, MAX_PATTERN_LENGTH, MAX_REGEX_PATTERNS_PER_LOG_GROUP, SEVERITIES
 from .errors import CatalogError, ConfigError, TrailwatchError, error_lines, raise_config_errors
 from . import exceptions as exc, readpath
 from .paths import PROJECT_ROOT
 from .settings import StackSettings, cross_key_errors, declared, qualified, settings_of
+from .stackfile import check_config_dir, check_stack_name, load_stack_yaml, setting_errors
 
 SECRET_PLACEHOLDER = "https://secret.invalid/plan-placeholder"
 _OVERRIDABLE = ("threshold", "severity")
@@ -138,6 +136,29 @@ def secret_pattern_ids(stack: Stack) -> frozenset[str]:
 def log_group_name(stack: Stack) -> str:
     """The log group the filters read: the user's own, or the one TrailToLogs creates."""
     return stack.settings.existing_log_group_name or f"/aws/cloudtrail/{trail_name(stack.name)}"
+
+
+# ``stack.detections`` holds exactly the detections this stack turned on (``Detection.enabled`` is only the
+# catalog default, which enableDetections overrides), so nothing below filters on ``enabled``.
+
+def event_detections(stack: Stack) -> list[Detection]:
+    """The stack's detections that alert on events (everything but the heartbeat)."""
+    return [d for d in stack.detections if not d.heartbeat]
+
+
+def heartbeat_detections(stack: Stack) -> list[Detection]:
+    return [d for d in stack.detections if d.heartbeat]
+
+
+def exported_detections(stack: Stack) -> list[Detection]:
+    """Every detection the exporter must fetch: event detections and the heartbeat."""
+    return list(stack.detections)
+
+
+def namespace_of(stack: Stack, det: Detection) -> str:
+    """The CloudWatch namespace of a detection's metric: its own, else the stack's ``metricNamespace`` (a
+    stack's detections already carry it: :func:`resolve_detections` fills it in)."""
+    return det.namespace or stack.settings.metric_namespace
 
 
 def suspicious_ip_pattern(ips: tuple[str, ...]) -> str:

@@ -17,9 +17,8 @@ from typing import Any
 import yaml
 
 from trailwatch.localrun import Alertmanager, TeamsAdapter
-from trailwatch.render.adapter import adapter_config
-from trailwatch.render.common import detection_alert_name
-from trailwatch.render.rules import detection_annotations, detection_labels
+from trailwatch.contract import detection_alert_name
+from trailwatch.render import adapter_config, detection_annotations, detection_labels
 from trailwatch.stack import Stack, log_group_name, stack_from_config
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ from adapter_chain import (
 )
 from card_schema import elements, schema_errors
 from trailwatch.adapter.card import window
-from trailwatch.render.common import ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING
+from trailwatch.contract import ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING
 
 
 def cards_for(teams, case: str) -> list:

@@ -13,9 +13,8 @@ from trailwatch.adapter.card import MAX_BYTES, TRUNCATION_NOTE, fitted
 from trailwatch.adapter.config import parse_config
 from trailwatch.adapter.enrich import ALLOWED_FIELDS, Enrichment, allowed_fields
 from trailwatch.adapter.webhook import parse_notification
-from trailwatch.render.adapter import adapter_config
-from trailwatch.render.common import event_detections
-from trailwatch.stack import load_stack, log_group_name
+from trailwatch.render import adapter_config
+from trailwatch.stack import event_detections, load_stack, log_group_name
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -16,8 +16,9 @@ from trailwatch.adapter.card import SEVERITY_STYLES, build, fitted
 from trailwatch.adapter.card_text import card_text
 from trailwatch.adapter.enrich import find_events
 from trailwatch.adapter.webhook import parse_notification
-from trailwatch.catalog import SEVERITIES, load_catalog
-from trailwatch.render.rules import rule_groups
+from trailwatch.catalog import load_catalog
+from trailwatch.contract import SEVERITIES
+from trailwatch.render import rule_groups
 from trailwatch.stack import stack_from_config
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)

@@ -18,7 +18,7 @@ from trailwatch.adapter.targets import MAX_VALUE_CHARS
 from trailwatch.adapter.webhook import parse_notification
 from trailwatch.catalog import load_catalog
 from trailwatch.filterpattern import compile_pattern
-from trailwatch.render.adapter import adapter_config
+from trailwatch.render import adapter_config
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = sorted((REPO / "tests" / "fixtures" / "cloudtrail").glob("*.jsonl"))

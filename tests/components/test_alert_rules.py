@@ -7,10 +7,10 @@ import yaml
 from pulumi.runtime import rpc
 
 from plan_helpers import k8s, plain, scenario, stack_of
-from trailwatch.render.alertmanager import alertmanager_config_spec, alertmanager_fragment
-from trailwatch.render.dashboard import dashboard
-from trailwatch.render.files import AM_FRAGMENT_FILE, DASHBOARD_FILE, RULES_FILE, SCRAPE_FILE, render_all
-from trailwatch.render.rules import render_rules, rule_groups
+from trailwatch.render import (
+    AM_FRAGMENT_FILE, DASHBOARD_FILE, RULES_FILE, SCRAPE_FILE, alertmanager_config_spec, alertmanager_fragment, dashboard,
+    render_all, render_rules, rule_groups,
+)
 
 PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 ALERTMANAGER_CONFIG = "kubernetes:monitoring.coreos.com/v1alpha1:AlertmanagerConfig"

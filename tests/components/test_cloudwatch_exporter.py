@@ -13,8 +13,8 @@ from plan_helpers import (
     stack_of,
 )
 from stacks import deployer_exception, make_stack
-from trailwatch.render.common import EXPORTER_SCRAPE_JOB
-from trailwatch.render.exporter import render_exporter_config
+from trailwatch.contract import EXPORTER_SCRAPE_JOB
+from trailwatch.render import render_exporter_config
 from trailwatch.settings import StackSettings
 
 POLICY = "aws:iam/policy:Policy"

@@ -18,7 +18,7 @@ from components.cloudwatch_exporter import EXPORTER_KEYS
 from components.metric_filter_set import FILTER_KEYS
 from stacks import deployer_exception, make_stack
 from trailwatch.errors import ConfigError, TrailwatchError
-from trailwatch.render.files import render_all
+from trailwatch.render import render_all
 from trailwatch.settings import StackSettings
 
 CUSTOM = {"id": "secret_deletions", "title": "Secret deleted", "severity": "high", "metric": "SecretDeletionCount",

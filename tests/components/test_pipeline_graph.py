@@ -10,7 +10,7 @@ import pytest
 from plan_helpers import SCENARIOS, SIG, WEBHOOK, holders, plain, plaintext_paths, recording, scenario, walk
 from trailwatch.commands import plan_document
 from trailwatch.settings import is_pinned_image
-from trailwatch.stack import SECRET_PLACEHOLDER, config_strings
+from trailwatch.stack import SECRET_PLACEHOLDER, config_strings, secret_placeholder
 from stacks import stack_config
 
 COMPONENTS = {"TrailToLogs", "MetricFilterSet", "CloudWatchExporter", "TeamsAdapter", "AlertRules"}
@@ -158,3 +158,16 @@ def test_policy_pack_passes(any_scenario):
     config, _ = config_strings(stack_config(**SCENARIOS[name]))
     found = [v for v in analyze(rec, config, "test") if v.level != "advisory"]
     assert found == [], [(v.policy, v.name, v.message) for v in found]
+
+
+def test_a_secret_suspicious_ip_list_keeps_the_adapter_config_secret():
+    """The program tells TeamsAdapter, as it tells MetricFilterSet, which patterns come from secret config
+    (secret_patterns): the adapter's config, which holds the pattern, is then a Secret, never a ConfigMap."""
+    rec = recording(**{**SCENARIOS["k8s-adapter"], "enableDetections": ["suspicious_source_ips"],
+                       "suspiciousIps": {"secure": "v1:AAAAciphertext"}})
+    (ip,) = json.loads(secret_placeholder("trailwatch:suspiciousIps"))
+    configs = [r for r in rec.resources if "adapter-config" in r.name]
+    assert [r.type for r in configs] == ["kubernetes:core/v1:Secret"]
+    assert ip in plain(configs[0].inputs)["stringData"]["config.json"]
+    for reg in rec.resources:
+        assert plaintext_paths(reg.inputs, ip) == [], f"{reg.type} {reg.name}"

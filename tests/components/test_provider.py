@@ -1,26 +1,30 @@
 """The component package for other Pulumi languages (components/provider.py, provider/PulumiPlugin.yaml): the
-schema the SDK's analyzer infers from the annotations, the README's tables of it, the Pulumi YAML example
-run through the provider's construct under mocks, and the filters -> exporter -> rules chain wired through
-outputs the way a YAML or TypeScript program wires it."""
+schema the SDK's analyzer infers from the annotations, the library docs' tables of it, the Pulumi YAML example
+(existing log group -> filters -> exporter -> adapter -> rules on Kubernetes) run through the provider's construct
+under mocks and the policy pack, and the chain in native mode wired through outputs the way a YAML or TypeScript
+program wires it."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import importlib.util
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pulumi
 import pytest
 import yaml
 from pulumi.provider.experimental.component import ComponentProvider
 
-from components import AlertRulesArgs, CloudWatchExporterArgs, MetricFilterSetArgs, TrailToLogsArgs
-from components.args import DETECTION_KEYS
+from components import AlertRulesArgs, CloudWatchExporterArgs, MetricFilterSetArgs, TeamsAdapterArgs, TrailToLogsArgs
+from components.args import DETECTION_KEYS, TIMING_KEYS
 from components.provider import COMPONENTS, PACKAGE, main
 from plan_helpers import OIDC_ARN, SIG, WEBHOOK, plain, plaintext_paths
 from trailwatch import __version__
+from trailwatch.catalog import load_catalog
+from trailwatch.docs import PAGES, component_tables
 from trailwatch.mockrun import run_program
 from trailwatch.naming import exporter_metric_name
 from trailwatch.offline_policy import analyze
@@ -29,8 +33,11 @@ ROOT = Path(__file__).resolve().parents[2]
 YAML_EXAMPLE = ROOT / "examples" / "yaml-byo-log-group" / "Pulumi.yaml"
 FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
 ARGS = {"TrailToLogs": TrailToLogsArgs, "MetricFilterSet": MetricFilterSetArgs,
-        "CloudWatchExporter": CloudWatchExporterArgs, "AlertRules": AlertRulesArgs}
-_REF = re.compile(r"\$\{(\w+)(?:\.(\w+))?\}\Z")
+        "CloudWatchExporter": CloudWatchExporterArgs, "TeamsAdapter": TeamsAdapterArgs, "AlertRules": AlertRulesArgs}
+#: The YAML evaluator the packaging tests run the example with from the wheel (loaded by path: see its docstring).
+_SPEC = importlib.util.spec_from_file_location("yaml_program", ROOT / "tests" / "packaging" / "yaml_program.py")
+yaml_program = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(yaml_program)
 
 
 @pytest.fixture(scope="module")
@@ -58,21 +65,6 @@ def type_of(spec: dict) -> str:
     return spec["type"]
 
 
-def schema_tables(schema: dict) -> str:
-    """The README's tables, made from the schema: inputs (Output accepted where not plain), then outputs."""
-    rows = ["| component | input | type | required | description |", "|---|---|---|---|---|"]
-    for token, res in schema["resources"].items():
-        for prop, spec in res["inputProperties"].items():
-            kind = type_of(spec) + ("" if spec.get("plain") else ", Output accepted")
-            rows.append(f"| {token.rsplit(':', 1)[-1]} | `{prop}` | {kind} | "
-                        f"{'yes' if prop in res.get('requiredInputs', []) else 'no'} | {spec['description']} |")
-    rows += ["", "| component | output | type | description |", "|---|---|---|---|"]
-    for token, res in schema["resources"].items():
-        for prop, spec in res["properties"].items():
-            rows.append(f"| {token.rsplit(':', 1)[-1]} | `{prop}` | {type_of(spec)} | {spec['description']} |")
-    return "\n".join(rows)
-
-
 def test_schema_follows_the_args_classes(schema):
     assert set(schema["resources"]) == {f"trailwatch:index:{name}" for name in ARGS}
     assert schema["name"] == PACKAGE and schema["version"] == __version__
@@ -88,8 +80,9 @@ def test_schema_follows_the_args_classes(schema):
     assert {name: sorted(res["requiredInputs"]) for name, res in schema["resources"].items()} == {
         "trailwatch:index:TrailToLogs": ["logGroupName"], "trailwatch:index:MetricFilterSet": ["logGroupName"],
         "trailwatch:index:CloudWatchExporter": ["metrics", "region"],
+        "trailwatch:index:TeamsAdapter": ["logGroupArn", "logGroupName", "region", "webhookUrl"],
         "trailwatch:index:AlertRules": ["logGroupName", "region"]}
-    # nothing is marked secret: AlertRules wraps webhookUrl as a secret itself, whatever the caller passes
+    # nothing is marked secret: AlertRules and TeamsAdapter wrap webhookUrl as a secret, whatever the caller passes
     assert '"secret"' not in json.dumps(schema)
 
 
@@ -119,17 +112,28 @@ def test_schema_types_as_documented(schema):
     # TeamsAdapter's outputs go in as they are; the rest decides what is rendered, so it is a value
     assert {inputs[k] for k in ("adapterUrl", "adapterTokenSecret", "webhookUrl")} == {("string", False)}
     assert inputs["enableDetections"] == ("list of string", True) and inputs["teamsMode"] == ("string", True)
-    shared = {camel(name) for name in DETECTION_KEYS}  # the detections, given to both alike
-    assert shared <= set(filters["inputProperties"]) & set(rules["inputProperties"])
+    adapter = schema["resources"]["trailwatch:index:TeamsAdapter"]
+    inputs = {name: (type_of(spec), spec.get("plain", False)) for name, spec in adapter["inputProperties"].items()}
+    # the Workflows URL (a secret) and TrailToLogs' and CloudWatchExporter's outputs go in as they are
+    assert {inputs[k] for k in ("webhookUrl", "logGroupArn", "hostRoleName")} == {("string", False)}
+    assert inputs["logGroupName"] == ("string", True) and inputs["enableDetections"] == ("list of string", True)
+    assert type_of(adapter["properties"]["tokenSecretName"]) == "string"
+    shared = {camel(name) for name in DETECTION_KEYS}  # the detections, given to all three alike
+    assert shared <= set(filters["inputProperties"]) & set(rules["inputProperties"]) & set(adapter["inputProperties"])
     for name in shared - {"detectionOverrides"}:  # same meaning, same words
-        assert filters["inputProperties"][name]["description"] == rules["inputProperties"][name]["description"], name
-    timings = set(exporter["inputProperties"]) & set(rules["inputProperties"])
-    assert {"alertWindowMinutes", "deliveryLagToleranceMinutes", "heartbeatMissingMinutes", "exporterDelaySeconds",
-            "scrapeIntervalSeconds"} <= timings
+        described = {res["inputProperties"][name]["description"] for res in (filters, rules, adapter)}
+        assert len(described) == 1, name
+    timings = {camel(name) for name in TIMING_KEYS}  # the read path's, checked together wherever they go
+    assert timings <= set(exporter["inputProperties"]) & set(rules["inputProperties"]) & set(adapter["inputProperties"])
+    for name in timings | {"groupIntervalSeconds", "repeatIntervalMinutes"}:  # the adapter's follow the rules'
+        assert adapter["inputProperties"][name]["description"] == rules["inputProperties"][name]["description"], name
 
 
-def test_readme_documents_the_schema(schema):
-    assert schema_tables(schema) in (ROOT / "README.md").read_text(encoding="utf-8")
+def test_library_docs_hold_the_schema_tables(schema):
+    pages = [page for page, parts in PAGES.items() if "component-args" in parts]
+    assert pages
+    for page in pages:
+        assert component_tables(schema) in (ROOT / page).read_text(encoding="utf-8"), page
 
 
 def test_plugin_entry_point_hosts_the_components():
@@ -139,45 +143,72 @@ def test_plugin_entry_point_hosts_the_components():
     assert callable(main) and COMPONENTS
 
 
-def resolve(value: Any, scope: dict[str, Any]) -> Any:
-    """Pulumi YAML's ``${config}`` and ``${resource.property}`` references (all this example uses)."""
-    if isinstance(value, str) and (ref := _REF.match(value)):
-        name, prop = ref.groups()
-        return scope[name] if prop is None else scope[name][prop]
-    if isinstance(value, dict):
-        return {k: resolve(v, scope) for k, v in value.items()}
-    if isinstance(value, list):
-        return [resolve(v, scope) for v in value]
-    return value
+YAML_CONFIG = {"eksOidcProviderArn": OIDC_ARN, "teamsWebhookUrl": WEBHOOK}
 
 
-def test_yaml_example_runs_through_the_provider_under_mocks(provider, schema):
+def run_yaml(provider, schema, program: dict):
+    return run_program({}, program=lambda: yaml_program.run(program, provider, schema, YAML_CONFIG),
+                       project=program["name"], stack="prod")
+
+
+def test_yaml_example_builds_the_whole_chain_through_the_provider_and_passes_the_pack(provider, schema):
+    """Existing log group -> filters -> exporter -> Teams adapter -> rules on Kubernetes, each component built by the
+    provider's construct from the previous ones' outputs: nothing of the trail is created, the exporter reads what
+    the filters write, every filter has its alert routed to the adapter, the Workflows URL stays a secret, and
+    the pack finds nothing."""
     program = yaml.safe_load(YAML_EXAMPLE.read_text())
     assert program["runtime"] == "yaml" and program["packages"] == {"trailwatch": "../../provider"}
-    scope: dict[str, Any] = {key: spec["default"] for key, spec in program["config"].items()}
-
-    def run() -> None:
-        for name, res in program["resources"].items():
-            spec = schema["resources"][res["type"]]
-            assert set(res["properties"]) <= set(spec["inputProperties"]) and set(spec["requiredInputs"]) <= set(
-                res["properties"]), name
-            scope[name] = provider.construct(name, res["type"], resolve(res["properties"], scope), None).state
-        for key, value in program["outputs"].items():
-            pulumi.export(key, resolve(value, scope))
-
-    recording = run_program({}, program=run)
-    assert sorted(r.type for r in recording.resources if r.type.startswith("trailwatch:")) == [
-        "trailwatch:index:MetricFilterSet", "trailwatch:index:TrailToLogs"]
+    recording = run_yaml(provider, schema, program)
+    assert sorted(r.type for r in recording.resources if r.type.startswith("trailwatch:")) == sorted(
+        f"trailwatch:index:{name}" for name in ARGS)
+    assert not [r for r in recording.resources if r.parent.endswith("::orgTrail")]  # bring your own trail
     filters = recording.of_type(FILTER)
-    assert len(filters) == len(recording.resources) - 2  # bring your own trail: nothing else is created
     assert {f.inputs["logGroupName"] for f in filters} == {"/org/cloudtrail"}
     by_id = {f.inputs["name"].removeprefix("platform-security-"): f for f in filters}
     assert {"secret_deletions", "access_denied", "root_usage"} <= set(by_id)
-    assert by_id["secret_deletions"].inputs["pattern"].startswith(
-        '{ ($.eventSource = "secretsmanager.amazonaws.com")')
     metrics = {m["detection"]: m for m in recording.outputs["metrics"]}
     assert set(metrics) == set(by_id) and metrics["root_usage"]["severity"] == "critical"
     assert recording.outputs["logGroupArn"] == "arn:aws:logs:us-east-1:123456789012:log-group:/org/cloudtrail"
+
+    reads = yaml.safe_load(plain(next(r for r in recording.of_type("kubernetes:core/v1:ConfigMap")
+                                      if "exporter" in r.name).inputs)["data"]["config.yml"])["metrics"]
+    assert {r["aws_metric_name"] for r in reads} == {m["metric"] for m in metrics.values()}
+    rule = plain(recording.one("kubernetes:monitoring.coreos.com/v1:PrometheusRule").inputs)["spec"]
+    alerted = {r["labels"].get("detection") for g in rule["groups"] for r in g["rules"] if "alert" in r}
+    assert set(metrics) <= alerted
+    card = json.loads(plain(next(r for r in recording.of_type("kubernetes:core/v1:ConfigMap")
+                                 if "adapter-config" in r.name).inputs)["data"]["config.json"])
+    heartbeats = {d.id for d in load_catalog() if d.heartbeat}
+    assert set(card["detections"]) == set(metrics) - heartbeats and card["stack"] == "prod"
+    route = plain(recording.one("kubernetes:monitoring.coreos.com/v1alpha1:AlertmanagerConfig").inputs)["spec"]
+    (receiver,) = route["receivers"]
+    (hook,) = receiver["webhookConfigs"]
+    assert hook["url"] == recording.outputs["teamsAdapterUrl"] == (
+        "http://secops-teams-adapter.monitoring.svc:8080/alerts")
+    for reg in recording.resources:
+        assert plaintext_paths(reg.inputs, SIG) == [], reg.name
+    violations = analyze(recording, {}, "prod", program["name"])
+    assert [v for v in violations if v.level == "mandatory"] == [], [(v.policy, v.message) for v in violations]
+
+
+def test_the_pack_sees_the_yaml_chain_when_the_rules_miss_a_detection(provider, schema):
+    """The same program with AlertRules left without the custom detection: its filter has no alert, and the pack
+    says so (so the clean run above is the pack's finding, not its blindness)."""
+    program = copy.deepcopy(yaml.safe_load(YAML_EXAMPLE.read_text()))
+    del program["resources"]["alerts"]["properties"]["customDetections"]
+    found = [v for v in analyze(run_yaml(provider, schema, program), {}, "prod", program["name"])
+             if v.level == "mandatory"]
+    assert [v.policy for v in found] == ["every-filter-has-one-alert"] and "SecretDeletionCount" in found[0].message
+
+
+def test_the_yaml_evaluator_refuses_what_pulumi_yaml_refuses(provider, schema):
+    program = yaml.safe_load(YAML_EXAMPLE.read_text())
+    for broken, expected in (({"logGroupName": "${orgTrail.logGroupName}"}, "an Output where plain ['logGroupName']"),
+                             ({"nonsense": 1}, "unknown ['nonsense']")):
+        edited = copy.deepcopy(program)
+        edited["resources"]["secops"]["properties"].update(broken)
+        with pytest.raises(yaml_program.UnsupportedYaml, match=re.escape(expected)):
+            run_yaml(provider, schema, edited)
 
 
 def test_bad_yaml_values_are_one_line_errors_naming_the_property(provider):

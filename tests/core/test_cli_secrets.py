@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from trailwatch.adapter.config import without_urls
+from trailwatch.adapter import without_urls
 
 WORKFLOW = ("https://prod-00.westus.logic.azure.com:443/workflows/0123/triggers/manual/paths/invoke"
             "?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=NOT-A-REAL-SIGNATURE")

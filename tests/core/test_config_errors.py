@@ -38,7 +38,7 @@ def test_all_errors_of_a_file_at_once_with_did_you_mean(tmp_path, command):
         "error: config 'trailwatch:logRetentionDay': unknown key (did you mean 'logRetentionDays'?)",
         "error: config 'trailwatch:multiRegionTrail': must be true or false (got 'maybe')",
         "error: config 'trailwatch:runtime': must be one of kubernetes, docker, none (got 'nomad')",
-        "error: config 'trailwatch:zzzz': unknown key (see the README's configuration reference for the keys)",
+        "error: config 'trailwatch:zzzz': unknown key (see docs/configuration.md for the keys)",
     ]
 
 

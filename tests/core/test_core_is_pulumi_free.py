@@ -9,7 +9,8 @@ import sys
 
 CORE_MODULES = [
     "trailwatch", "trailwatch.catalog", "trailwatch.settings", "trailwatch.stack", "trailwatch.naming",
-    "trailwatch.aws_policies", "trailwatch.docs", "trailwatch.images", "trailwatch.config_checks", "trailwatch.filterpattern", "trailwatch.render.files",
+    "trailwatch.iam_documents", "trailwatch.docs", "trailwatch.images", "trailwatch.plan_checks", "trailwatch.filterpattern",
+    "trailwatch.render", "trailwatch.contract", "trailwatch.series", "trailwatch.stackfile", "trailwatch.adapter",
     "trailwatch.replay", "trailwatch.violations", "trailwatch.cli", "trailwatch.commands.plan",
     "trailwatch.commands.render", "trailwatch.commands.replay", "trailwatch.commands.match",
 ]

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from stacks import deployer_exception, in_days, make_stack
 
 from trailwatch import exceptions as exc
-from trailwatch.catalog import MAX_FILTERS_PER_LOG_GROUP, MAX_PATTERN_LENGTH, load_catalog
+from trailwatch.catalog import load_catalog
+from trailwatch.contract import MAX_FILTERS_PER_LOG_GROUP, MAX_PATTERN_LENGTH
 from trailwatch.errors import ConfigError
 from trailwatch.filterpattern import compile_pattern
 from trailwatch.stack import stack_excepted_filters

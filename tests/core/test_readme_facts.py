@@ -1,5 +1,5 @@
-"""README facts that drift unless generated or checked: alert names, test counts, how to run the commands,
-and the CLI's help text."""
+"""Facts in the README and docs/ that drift unless generated or checked: alert names, test counts, how to run
+the commands, and the CLI's help text."""
 
 from __future__ import annotations
 
@@ -9,17 +9,25 @@ import sys
 
 import yaml
 
+from pathlib import Path
+
 from stacks import deployer_exception, make_stack
 from trailwatch.catalog import load_catalog
 from trailwatch.docs import alert_names
-from trailwatch.render.files import RULES_FILE, render_all
+from trailwatch.render import RULES_FILE, render_all
 
 
-def test_every_alert_name_in_the_readme_exists(repo_root):
-    readme = (repo_root / "README.md").read_text(encoding="utf-8")
-    named = set(re.findall(r"\bTrailwatch[A-Z][A-Za-z0-9]*\b", readme))
-    assert named, "the README names alerts"
-    assert named - alert_names(load_catalog()) == set()
+def pages(root: Path) -> dict[str, str]:
+    """The README and every docs page, by path."""
+    paths = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    return {p.relative_to(root).as_posix(): p.read_text(encoding="utf-8") for p in paths}
+
+
+def test_every_alert_name_in_the_docs_exists(repo_root):
+    named = {page: set(re.findall(r"\bTrailwatch[A-Z][A-Za-z0-9]*\b", text)) for page, text in pages(repo_root).items()}
+    assert named["README.md"] and named["docs/detections.md"], "the README and the detections page name alerts"
+    known = alert_names(load_catalog())
+    assert {page: names - known for page, names in named.items() if names - known} == {}
 
 
 def test_alert_names_are_the_ones_the_rules_carry():
@@ -31,15 +39,16 @@ def test_alert_names_are_the_ones_the_rules_carry():
 
 
 def test_no_hand_typed_test_counts(repo_root):
-    readme = (repo_root / "README.md").read_text(encoding="utf-8")
-    assert re.findall(r"\b\d[\d,]*\s+(?:tests|test cases)\b", readme) == []
+    for page, text in pages(repo_root).items():
+        assert re.findall(r"\b\d[\d,]*\s+(?:tests|test cases)\b", text) == [], page
 
 
-def test_readme_runs_the_commands_with_the_projects_virtualenv(repo_root):
-    readme = (repo_root / "README.md").read_text(encoding="utf-8")
-    commands = re.findall(r"^([^\s`]*python) -m trailwatch ", readme, flags=re.M)
-    assert commands and set(commands) == {".venv/bin/python"}
-    assert "`. .venv/bin/activate`" in readme
+def test_the_docs_run_the_commands_with_the_projects_virtualenv(repo_root):
+    commands = {page: re.findall(r"^ *([^\s`]*python) -m trailwatch[ .]", text, flags=re.M)
+                for page, text in pages(repo_root).items()}
+    assert commands["README.md"] and commands["docs/replay.md"]
+    assert {python for found in commands.values() for python in found} == {".venv/bin/python"}
+    assert "`. .venv/bin/activate`" in pages(repo_root)["README.md"]
 
 
 def test_help_is_plain_text_for_users(repo_root):

@@ -5,8 +5,7 @@ import yaml
 from hypothesis import given, settings, strategies as st
 
 from stacks import make_stack
-from trailwatch.catalog import MAX_PATTERN_LENGTH
-from trailwatch.docs import rewrite
+from trailwatch.contract import MAX_PATTERN_LENGTH
 from trailwatch.errors import CatalogError, ConfigError, ConfigErrors, TrailwatchError
 from trailwatch.settings import RETENTION_DAYS, declared, is_ip_or_wildcard, parse_settings
 from trailwatch.stack import suspicious_ip_pattern
@@ -83,13 +82,6 @@ def test_pulumi_yaml_declares_every_project_setting(repo_root):
         if "default" in entry:
             assert entry["default"] == meta["default"], key
         assert entry.get("secret", False) == meta["secret"], key
-
-
-def test_readme_tables_are_generated_from_catalog_and_settings(repo_root):
-    readme = (repo_root / "README.md").read_text()
-    assert readme == rewrite(readme), "README tables are stale: run python -m trailwatch.docs README.md"
-    for f in declared():
-        assert f"| `{f.metadata['key']}` |" in readme, f.metadata["key"]
 
 
 # --- properties -----------------------------------------------------------------------------------------------

@@ -38,12 +38,10 @@ from trailwatch.localrun import (
     LocalPipeline, LogsEmulator, ReplayedMinutes, ScaledClock, StackEmulation, adapter_process, filter_rules,
     free_port, parse_minute,
 )
-from trailwatch.render.common import (
-    ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, EXPORTER_SCRAPE_JOB, detection_alert_name, exported_name,
-    stack_selector,
-)
+from trailwatch.contract import ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, EXPORTER_SCRAPE_JOB, detection_alert_name
 from trailwatch.readpath import FILTER_LATENCY_SECONDS
-from trailwatch.render.rules import detection_hold
+from trailwatch.render import detection_hold
+from trailwatch.series import exported_name, stack_selector
 from trailwatch.replay import alert_hold_minutes, replay_paths, replay_records, simulate_alerts, stack_detections
 from trailwatch.stack import Stack, log_group_name, stack_excepted_filters
 

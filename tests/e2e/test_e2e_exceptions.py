@@ -29,5 +29,6 @@ def test_only_excepted_events_never_page_and_one_stolen_credential_call_pages_on
     want = (f"5 by 'Pulumi deploys from GitHub Actions' (owner platform-team, exception {rule.id}, until "
             f"{rule.expires})")
     assert want in text, text
-    assert any(line.startswith("1 matching CloudTrail event(s)") for line in firing[0].texts()), (
+    assert any(line.startswith("**Prometheus, at its latest evaluation:** 1 matching CloudTrail event(s)")
+               for line in firing[0].texts()), (
         "the alert's value counts only the call no exception covers", text)

@@ -12,8 +12,8 @@ import pytest
 from harness import ACCOUNT_ID, TIME_SCALE, group_of, notices, status_of
 from scenarios import LAGGED, OUTAGE_MINUTES, STORM_EVENTS, groups_with, stack_groups
 
-from trailwatch.render.alertmanager import receiver_name
-from trailwatch.render.common import ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING
+from trailwatch.contract import ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING
+from trailwatch.render import receiver_name
 
 RUN_TIMEOUT = 900  # seconds; every run bounds its own waits well below this
 SCENARIO1_DETECTIONS = {"root_usage", "console_auth_failures", "console_login_failures", "unauthorized_api_calls",

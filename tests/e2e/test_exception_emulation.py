@@ -17,8 +17,8 @@ from trailwatch import exceptions as exc
 from trailwatch.localrun import (
     LocalRunError, ReplayedMinutes, ScaledClock, StackEmulation, filter_rules, scaled_rules, stack_filters,
 )
-from trailwatch.render.common import excepted_name, exported_name
-from trailwatch.render.files import RULES_FILE, render_all
+from trailwatch.render import RULES_FILE, render_all
+from trailwatch.series import excepted_name, exported_name
 from trailwatch.replay import replay_records
 from trailwatch.stack import stack_excepted_filters
 

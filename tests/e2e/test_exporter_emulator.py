@@ -16,7 +16,7 @@ from trailwatch.localrun import (
     ReplayedMinutes, StackEmulation, Timeline, java_double, parse_exporter_config, parse_minute,
 )
 from trailwatch.naming import exporter_metric_name
-from trailwatch.render.common import exported_name
+from trailwatch.series import exported_name
 
 T0 = 1_700_000_000  # a minute boundary
 AD = FilterMetric("CloudTrailMetrics", "AccessDeniedCount", "access_denied")

@@ -16,8 +16,7 @@ from trailwatch.localrun import (
     ExporterEmulator, FilterMetric, ManualClock, MetricStore, PromSide, detection_config, simulate,
 )
 from trailwatch.readpath import exception_guard_scrapes, exception_guard_seconds, lag_budget_seconds
-from trailwatch.render.exporter import exporter_config
-from trailwatch.render.rules import detection_hold
+from trailwatch.render import detection_hold, exporter_config
 
 STACK = make_stack()
 S = STACK.settings

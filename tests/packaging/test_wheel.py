@@ -1,5 +1,6 @@
-"""The built wheel (conftest: ``make wheel``), installed in a clean venv through the consumer example's
-requirements (examples/byo-log-group), runs the example under mocks and the ``trailwatch`` command anywhere."""
+"""The built wheel (conftest: ``make wheel``), installed in clean venvs outside the checkout through the consumer
+projects' requirements, runs both examples under mocks with the policy pack (the Python one in its own venv, the
+Pulumi YAML one over the component provider's venv), the whole program, and the ``trailwatch`` command anywhere."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pulumi.runtime import rpc
 from wheel_support import DISTRIBUTION, ROOT
 from packaging.requirements import Requirement
 from packaging.version import Version
@@ -20,11 +22,19 @@ from packaging.version import Version
 import trailwatch
 
 EXAMPLE = "examples/byo-log-group"
-PROJECT = "trailwatch-byo-log-group"
+YAML_EXAMPLE = "examples/yaml-byo-log-group"
 LOG_GROUP = "/org/cloudtrail-test"
+SIG = "sigWHEELtestDoNotLeak"
+CONFIG = {"logGroupName": LOG_GROUP,
+          "eksOidcProviderArn": "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE",
+          "teamsWebhookUrl": f"https://prod-00.westeurope.environment.api.powerplatform.com/workflows/1?sig={SIG}",
+          "secret": ["teamsWebhookUrl"]}
 FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
+IMAGE = "docker-build:index:Image"
 DIST_INFO = f"pulumi_trailwatch-{trailwatch.__version__}.dist-info"
 SAMPLE = ("cloudtrail-sample.jsonl", "NOTICE", "LICENSE-Apache-2.0.txt")
+#: What TeamsAdapter builds the adapter image from, shipped as package data (trailwatch/docker/adapter/).
+BUILD_FILES = ("Dockerfile", "Dockerfile.dockerignore", "requirements.txt")
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +42,41 @@ def venv(install) -> Path:
     return install(EXAMPLE).home
 
 
+def run_example(home: Path, project: Path, cwd: Path) -> dict:
+    """run_example.py's report of ``project`` run by the venv ``home``, with ``venv`` added."""
+    result = subprocess.run([str(home / "bin" / "python"), "-I", str(Path(__file__).with_name("run_example.py")),
+                             str(project), json.dumps(CONFIG)], cwd=cwd, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    return {**json.loads(result.stdout), "venv": home}
+
+
+def plaintext(value) -> list[str]:
+    """Every string of a registration's inputs outside a secret."""
+    if rpc.is_rpc_secret(value):
+        return []
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in plaintext(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in plaintext(item)]
+    return [value] if isinstance(value, str) else []
+
+
 @pytest.fixture(scope="module")
 def run(install, tmp_path_factory) -> dict:
+    """The Python example, in the venv its requirements.txt made."""
     installed = install(EXAMPLE)
-    result = subprocess.run(
-        [str(installed.home / "bin" / "python"), "-I", str(Path(__file__).with_name("run_example.py")),
-         str(installed.project), PROJECT, LOG_GROUP],
-        cwd=tmp_path_factory.mktemp("cwd"), capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return run_example(installed.home, installed.project, tmp_path_factory.mktemp("cwd"))
+
+
+@pytest.fixture(scope="module")
+def yaml_run(install, tmp_path_factory) -> dict:
+    """The YAML example beside the component provider (``packages: trailwatch: ../../provider``), evaluated in
+    the venv the provider's requirements.txt made (what ``pulumi package add`` installs)."""
+    provider = install("provider")
+    project = provider.project.parent / YAML_EXAMPLE
+    shutil.copytree(ROOT / YAML_EXAMPLE, project)
+    assert (project / "../../provider/PulumiPlugin.yaml").resolve().is_file()
+    return run_example(provider.home, project, tmp_path_factory.mktemp("cwd"))
 
 
 def test_make_wheel_writes_nothing_into_the_checkout(build):
@@ -59,6 +95,9 @@ def test_wheel_holds_every_module_and_the_catalog(wheel):
     for name in SAMPLE:  # the demo's sample, with its licence and NOTICE
         packaged = zipfile.ZipFile(wheel).read(f"trailwatch/examples/demo/{name}")
         assert packaged == (ROOT / "examples" / "demo" / name).read_bytes(), name
+    for name in BUILD_FILES:  # what the adapter image is built from
+        packaged = zipfile.ZipFile(wheel).read(f"trailwatch/docker/adapter/{name}")
+        assert packaged == (ROOT / "docker" / "adapter" / name).read_bytes(), name
 
 
 def test_wheel_metadata_version_ranges_and_console_script(wheel):
@@ -78,20 +117,26 @@ def test_wheel_metadata_version_ranges_and_console_script(wheel):
     assert "trailwatch = trailwatch.cli:main" in entry_points
 
 
-def test_only_the_wheels_trailwatch_is_imported(run, venv):
-    assert Path(run["trailwatch"]).is_relative_to(venv)
-    assert run["version"] == trailwatch.__version__
-    assert str(ROOT) not in run["sys_path"] and "" not in run["sys_path"]
+@pytest.mark.parametrize("example", ["run", "yaml_run"])
+def test_only_the_wheels_trailwatch_is_imported(example, request):
+    ran = request.getfixturevalue(example)
+    assert Path(ran["trailwatch"]).is_relative_to(ran["venv"]) and ran["version"] == trailwatch.__version__
+    assert str(ROOT) not in ran["sys_path"] and "" not in ran["sys_path"]
 
 
-def test_example_composes_byo_trail_and_filters_with_a_custom_detection(run):
-    resources = run["resources"]
+@pytest.mark.parametrize("example", ["run", "yaml_run"])
+def test_example_builds_the_whole_chain_and_passes_the_pack(example, request):
+    """Existing log group -> filters (a custom detection among them) -> exporter -> Teams adapter -> rules on
+    Kubernetes, from the installed wheel: nothing of the trail is created, the exporter, the adapter and the
+    rules cover exactly the filters' detections, the Workflows URL stays a secret, and the pack finds nothing."""
+    ran = request.getfixturevalue(example)
+    resources = ran["resources"]
     components = {r["type"]: r for r in resources if r["type"].startswith("trailwatch:")}
-    assert set(components) == {"trailwatch:index:TrailToLogs", "trailwatch:index:MetricFilterSet"}
-    assert not [r for r in resources if r["parent"] == "org-trail"]  # bring your own: nothing created
+    assert set(components) == {f"trailwatch:index:{name}" for name in (
+        "TrailToLogs", "MetricFilterSet", "CloudWatchExporter", "TeamsAdapter", "AlertRules")}
+    trail = components["trailwatch:index:TrailToLogs"]["name"]
+    assert not [r for r in resources if r["parent"] == trail]  # bring your own: nothing created
     filters = [r for r in resources if r["type"] == FILTER]
-    assert len(filters) == len(resources) - 2
-    assert {r["parent"] for r in filters} == {"security"}
     assert {r["inputs"]["logGroupName"] for r in filters} == {LOG_GROUP}
     by_id = {r["inputs"]["name"].removeprefix("platform-security-"): r for r in filters}
     assert {"secret_deletions", "access_denied", "root_usage"} <= set(by_id)
@@ -100,10 +145,35 @@ def test_example_composes_byo_trail_and_filters_with_a_custom_detection(run):
     assert custom["pattern"] == ('{ ($.eventSource = "secretsmanager.amazonaws.com") && '
                                  '($.eventName = "DeleteSecret") }')
     assert custom["metricTransformation"]["name"] == "SecretDeletionCount"
-    assert run["outputs"]["logGroupArn"] == f"arn:aws:logs:us-east-1:123456789012:log-group:{LOG_GROUP}"
-    metrics = {m["detection"]: m for m in run["outputs"]["metrics"]}
-    assert set(metrics) == set(by_id)
-    assert metrics["root_usage"]["severity"] == "critical"  # the example's override
+    assert ran["outputs"]["logGroupArn"] == f"arn:aws:logs:us-east-1:123456789012:log-group:{LOG_GROUP}"
+    metrics = {m["detection"]: m for m in ran["outputs"]["metrics"]}
+    assert set(metrics) == set(by_id) and metrics["root_usage"]["severity"] == "critical"  # the override
+    kinds = {r["type"].split(":")[-1] for r in resources if r["type"].startswith("kubernetes:")}
+    assert {"Deployment", "PrometheusRule", "AlertmanagerConfig", "ServiceMonitor", "NetworkPolicy"} <= kinds
+    assert ran["outputs"]["teamsAdapterUrl"].endswith(".monitoring.svc:8080/alerts")
+    assert [r["name"] for r in resources if any(SIG in text for text in plaintext(r["inputs"]))] == []
+    assert [r["type"] for r in resources if SIG in json.dumps(r["inputs"])] == ["kubernetes:core/v1:Secret"]
+    assert SIG not in json.dumps(ran["outputs"])
+    assert [v for v in ran["violations"] if v["level"] == "mandatory"] == [], ran["violations"]
+
+
+@pytest.mark.parametrize("example", ["run", "yaml_run"])
+def test_the_adapter_image_is_built_from_what_the_wheel_ships(example, request):
+    """No image given: TeamsAdapter builds the Dockerfile the wheel installed, with the installed trailwatch
+    package as its context, into the same tag as the checkout's sources (they are the same files)."""
+    from components.teams_adapter import source_hash
+
+    ran = request.getfixturevalue(example)
+    (image,) = [r["inputs"] for r in ran["resources"] if r["type"] == IMAGE]
+    context = Path(image["context"]["location"])
+    dockerfile = Path(image["dockerfile"]["location"])
+    assert dockerfile == context / "trailwatch" / "docker" / "adapter" / "Dockerfile" and dockerfile.is_file()
+    assert Path(ran["trailwatch"]).parent == context / "trailwatch" and not context.is_relative_to(ROOT)
+    assert image["buildArgs"] == {"REQUIREMENTS": "trailwatch/docker/adapter/requirements.txt"}
+    assert (context / image["buildArgs"]["REQUIREMENTS"]).read_bytes() == (
+        ROOT / "docker" / "adapter" / "requirements.txt").read_bytes()
+    (tag,) = image["tags"]
+    assert tag.endswith(f":src-{source_hash()}")
 
 
 def test_console_script_runs_from_the_wheel(venv, tmp_path):
@@ -132,13 +202,14 @@ def test_demo_finds_its_sample_from_any_folder(venv, tmp_path):
     assert events.read_bytes() == (ROOT / "examples" / "demo" / "cloudtrail-sample.jsonl").read_bytes()
 
 
-def test_installed_component_package_has_the_checkouts_schema(run):
+@pytest.mark.parametrize("example", ["run", "yaml_run"])
+def test_installed_component_package_has_the_checkouts_schema(example, request):
     from pulumi.provider.experimental.component import ComponentProvider
 
     from components.provider import COMPONENTS, PACKAGE
 
     here = json.loads(ComponentProvider(COMPONENTS, PACKAGE, version=trailwatch.__version__).schema)
-    assert run["schema"] == here  # same types, required inputs and descriptions from the wheel's sources
+    assert request.getfixturevalue(example)["schema"] == here  # same types, inputs and descriptions
 
 
 def resource_set(plan: dict) -> list[str]:
@@ -149,7 +220,7 @@ def test_whole_program_from_the_wheel_plans_like_the_checkout(venv, tmp_path):
     """A project folder with this repository's stack files and a two-line ``__main__.py`` importing the
     packaged program: ``trailwatch plan`` (run from there) registers what the checkout's program does."""
     shutil.copy2(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    # The wheel does not carry the adapter's Dockerfile: an installed package deploys a prebuilt adapter image.
+    # An adapter image by digest: a build's context is where each copy is installed, which would differ.
     dev = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
     dev["config"]["trailwatch:adapterImage"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/adapter@sha256:" + "a" * 64
     (tmp_path / "Pulumi.dev.yaml").write_text(yaml.safe_dump(dev))
@@ -165,3 +236,18 @@ def test_whole_program_from_the_wheel_plans_like_the_checkout(venv, tmp_path):
     assert resource_set(installed) == resource_set(expected)  # registration order varies between runs
     assert (installed["outputs"], installed["policy"]) == (expected["outputs"], expected["policy"])
     assert installed["policy"] == {"violations": []} and len(installed["resources"]) > 20
+
+
+def test_whole_program_from_the_wheel_builds_the_adapter_image_it_ships(venv, tmp_path):
+    """The same project without adapterImage: the packaged program builds the adapter from the wheel's Dockerfile
+    (it used to stop with a traceback asking for the repository), and the pack finds nothing."""
+    shutil.copy2(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    shutil.copy2(ROOT / "Pulumi.dev.yaml", tmp_path / "Pulumi.dev.yaml")
+    (tmp_path / "__main__.py").write_text("from trailwatch.components.program import main\n\nmain()\n")
+    result = subprocess.run([str(venv / "bin" / "trailwatch"), "plan", "--stack", "dev", "--format", "json"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    (image,) = [r["inputs"] for r in plan["resources"] if r["type"] == IMAGE]
+    assert Path(image["dockerfile"]["location"]).is_relative_to(venv)
+    assert plan["policy"] == {"violations": []}

@@ -20,7 +20,7 @@ from policy_helpers import (
     set_opts, set_props, stack_with,
 )
 from stacks import deployer_exception, stack_config
-from trailwatch.config_checks import CHECKS, PLAN_ONLY
+from trailwatch.plan_checks import CHECKS, PLAN_ONLY
 from trailwatch.offline_policy import analyze, engine_config, plan_violations
 from trailwatch.policies import POLICIES
 from trailwatch.stack import config_strings, stack_from_config

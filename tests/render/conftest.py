@@ -16,7 +16,7 @@ from tools import tool_path
 
 from trailwatch.naming import exporter_job
 from trailwatch.render import files as F
-from trailwatch.render.common import EXPORTER_SCRAPE_JOB, MODES
+from trailwatch.contract import EXPORTER_SCRAPE_JOB, TEAMS_MODES as MODES
 from trailwatch.stack import load_stack
 
 

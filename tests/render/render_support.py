@@ -15,7 +15,7 @@ from pathlib import Path
 from stacks import deployer_exception, in_days, make_stack
 from tools import TOOLS_BIN, tool_path
 
-from trailwatch.render.common import MODES
+from trailwatch.contract import TEAMS_MODES as MODES
 from trailwatch.stack import PROJECT_ROOT, Stack, load_stack
 
 KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless",
@@ -179,6 +179,6 @@ def adapter_metric_names() -> set[str]:
     from prometheus_client import generate_latest
     from prometheus_client.parser import text_string_to_metric_families
 
-    from trailwatch.adapter.server import Metrics
+    from trailwatch.adapter import Metrics
     text = generate_latest(Metrics().registry).decode()
     return {sample.name for family in text_string_to_metric_families(text) for sample in family.samples}

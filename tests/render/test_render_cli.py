@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from trailwatch.cli import main
-from trailwatch.render.common import RenderError
+from trailwatch.render.options import RenderError
 from trailwatch.render.files import ADAPTER_CONFIG_FILE, INDEX_FILE, RULES_FILE, render_all
 from trailwatch.render.output import MANIFEST, write_render
 from trailwatch.stack import PROJECT_ROOT, load_stack

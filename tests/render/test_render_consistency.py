@@ -12,13 +12,12 @@ from stacks import deployer_exception, make_stack
 
 from trailwatch.errors import CatalogError, TrailwatchError
 from trailwatch.naming import exporter_metric_name
+from trailwatch.contract import PIPELINE_ALERTS, STACK_LABEL, TRAILWATCH_LABEL, TRAILWATCH_VALUE, detection_alert_name
 from trailwatch.render.alertmanager import (
-    DEFAULT_ADAPTER_TOKEN_FILE, DEFAULT_ADAPTER_URL, alertmanager_config_spec, alertmanager_example,
-    alertmanager_fragment,
+    DEFAULT_ADAPTER_TOKEN_FILE, alertmanager_config_spec, alertmanager_example, alertmanager_fragment,
 )
-from trailwatch.render.common import (
-    PIPELINE_ALERTS, STACK_LABEL, TRAILWATCH_LABEL, TRAILWATCH_VALUE, RenderError, detection_alert_name, duration,
-)
+from trailwatch.render.durations import duration
+from trailwatch.render.options import DEFAULT_ADAPTER_URL, RenderError
 from trailwatch.render.exporter import exporter_config, render_exporter_config
 from trailwatch.render.files import render_all
 from trailwatch.render.insights import default_query, logs_insights_url, query_for

@@ -23,7 +23,7 @@ from stacks import make_stack
 from tools import run_tool
 
 from trailwatch.render.alertmanager import DEFAULT_ADAPTER_TOKEN_FILE, alertmanager_example, receiver_name
-from trailwatch.render.common import TEAMS_INTEGRATION, detection_alert_name
+from trailwatch.contract import TEAMS_INTEGRATION, detection_alert_name
 from trailwatch.render.rules import detection_annotations, detection_labels
 
 TIMEOUT = 15

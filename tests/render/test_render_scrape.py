@@ -14,7 +14,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from trailwatch.render.common import EXPORTER_SCRAPE_JOB
+from trailwatch.contract import EXPORTER_SCRAPE_JOB
 
 TIMEOUT = 30
 

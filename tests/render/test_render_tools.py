@@ -19,7 +19,8 @@ from tools import run_tool
 from trailwatch.render import files as F
 from trailwatch.render.adapter import adapter_config
 from trailwatch.render.alertmanager import combined_config
-from trailwatch.render.common import MODES, excepted_name
+from trailwatch.contract import TEAMS_MODES as MODES
+from trailwatch.series import excepted_name
 from trailwatch.stack import stack_excepted_filters
 
 # cloudwatch_exporter's configuration keys (CloudWatchCollector.loadConfig, v0.16-v0.18).

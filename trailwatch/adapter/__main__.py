@@ -9,12 +9,10 @@ import sys
 import threading
 from pathlib import Path
 
-from . import PORT
+from ..contract import ADAPTER_DRAIN_SECONDS, ADAPTER_PORT
 from .config import AdapterConfigError, Parser, load_config, read_token, read_webhook_url, without_urls
 
-DEFAULT_LISTEN = f"0.0.0.0:{PORT}"
-#: On SIGTERM: how long deliveries in flight get to end (below Kubernetes' default 30 s grace period).
-DRAIN_SECONDS = 25
+DEFAULT_LISTEN = f"0.0.0.0:{ADAPTER_PORT}"
 #: Libraries whose debug output may carry request details: never below WARNING, whatever --log-level says.
 QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
 
@@ -29,8 +27,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--listen", default=DEFAULT_LISTEN, help=f"host:port to listen on (default {DEFAULT_LISTEN})")
     p.add_argument("--max-body-bytes", type=int, default=1024 * 1024, help="largest accepted request body")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
-    p.add_argument("--drain-seconds", type=float, default=DRAIN_SECONDS,
-                   help=f"on SIGTERM, how long deliveries in flight get to end (default {DRAIN_SECONDS})")
+    p.add_argument("--drain-seconds", type=float, default=ADAPTER_DRAIN_SECONDS,
+                   help=f"on SIGTERM, how long deliveries in flight get to end (default {ADAPTER_DRAIN_SECONDS})")
     p.add_argument("--state-file", type=Path,
                    help="where the delivered-notification ledger is kept across restarts (written on SIGTERM "
                         "after the drain, read at start); without it a restart forgets what was delivered")

@@ -27,6 +27,10 @@ from datetime import datetime
 from typing import Any, Mapping
 from urllib.parse import quote
 
+from ..contract import (
+    COMPONENT_ALERTMANAGER, COMPONENT_CLOUDTRAIL, COMPONENT_EXPORTER, COMPONENT_LABEL, CRITICAL, DETECTION_LABEL, HIGH,
+    INFO, SEVERITY_LABEL, STACK_LABEL, WARNING,
+)
 from .enrich import Enrichment, short
 from .webhook import Alert, Notification
 
@@ -39,9 +43,9 @@ LIST_EVENTS = 5
 MAX_ALERTS = 20
 TITLE_CHARS = 200
 PIPELINE_COMPONENTS = {
-    "cloudtrail": "CloudTrail delivery to CloudWatch Logs (no events are being counted)",
-    "exporter": "cloudwatch_exporter (Prometheus cannot read the detections' metrics)",
-    "alertmanager": "delivery of notifications to Microsoft Teams",
+    COMPONENT_CLOUDTRAIL: "CloudTrail delivery to CloudWatch Logs (no events are being counted)",
+    COMPONENT_EXPORTER: "cloudwatch_exporter (Prometheus cannot read the detections' metrics)",
+    COMPONENT_ALERTMANAGER: "delivery of notifications to Microsoft Teams",
 }
 #: Characters Teams' card Markdown acts on, as look-alikes that act on nothing: emphasis, link and mention
 #: syntax, code, the DATE()/TIME() functions' braces, strike-through, headings and escapes.
@@ -62,21 +66,21 @@ _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}\Z")
 _CONSOLE_URL = re.compile(r"https://[a-z]{2}(-[a-z]+)+-\d{1,2}\.console\.aws\.amazon\.com/[!-~]*\Z")
 MAX_URL_CHARS = 2048
 #: The catalog's severities, most severe first, and the container style (and text colour) each gets.
-SEVERITY_STYLES = {"critical": "attention", "high": "attention", "warning": "warning", "info": "accent"}
+SEVERITY_STYLES = {CRITICAL: "attention", HIGH: "attention", WARNING: "warning", INFO: "accent"}
 
 
 def is_pipeline(alert: Alert) -> bool:
-    return alert.labels.get("component") in PIPELINE_COMPONENTS
+    return alert.labels.get(COMPONENT_LABEL) in PIPELINE_COMPONENTS
 
 
 def is_detection(alert: Alert) -> bool:
     """A detection's own alert (its description leads with Prometheus' count), not the pipeline's."""
-    return bool(alert.labels.get("detection")) and not is_pipeline(alert)
+    return bool(alert.labels.get(DETECTION_LABEL)) and not is_pipeline(alert)
 
 
 def severity(note: Notification) -> str:
     """The most severe of the alerts' own ``severity`` labels ('' when none carries one)."""
-    labels = [a.labels.get("severity", "") for a in note.alerts]
+    labels = [a.labels.get(SEVERITY_LABEL, "") for a in note.alerts]
     known = [s for s in labels if s in SEVERITY_STYLES]
     if known:
         return min(known, key=list(SEVERITY_STYLES).index)
@@ -208,19 +212,19 @@ def _alert_section(alert: Alert, found: Enrichment | None, now: datetime, region
         ended = alert.ends_at or now
         items.append(text(f"Resolved at {when(ended)} after {span((ended - alert.starts_at).total_seconds())} "
                           f"(fired {when(alert.starts_at)})."))
-        items.append(facts([("Alert", labels.get("alertname", "")), ("Detection", labels.get("detection", "")),
-                            ("Stack", labels.get("trailwatch_stack", "")), ("Where", where)], value_chars))
+        items.append(facts([("Alert", labels.get("alertname", "")), ("Detection", labels.get(DETECTION_LABEL, "")),
+                            ("Stack", labels.get(STACK_LABEL, "")), ("Where", where)], value_chars))
         return {"type": "Container", "separator": True, "items": items}
     if is_pipeline(alert):
-        broken = PIPELINE_COMPONENTS[labels["component"]]
+        broken = PIPELINE_COMPONENTS[labels[COMPONENT_LABEL]]
         items.append(text(f"**Broken:** {broken}, since {when(alert.starts_at)} "
                           f"({span((now - alert.starts_at).total_seconds())} ago)."))
     description = inert(a.get("description", labels.get("alertname", "")), description_chars)
     items.append(text(f"**Prometheus, at its latest evaluation:** {description}"
                       if is_detection(alert) and "description" in a else description))
     items.append(facts([
-        ("Alert", labels.get("alertname", "")), ("Detection", labels.get("detection", "")),
-        ("Since", when(alert.starts_at)), ("Stack", labels.get("trailwatch_stack", "")),
+        ("Alert", labels.get("alertname", "")), ("Detection", labels.get(DETECTION_LABEL, "")),
+        ("Since", when(alert.starts_at)), ("Stack", labels.get(STACK_LABEL, "")),
         ("Where (stack)", where), ("Compliance", a.get("compliance", "")),
         ("Excepted in window", short(a.get("excepted", ""), description_chars))], value_chars))
     items += _events_section(found, list_events, value_chars)

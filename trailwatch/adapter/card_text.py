@@ -1,5 +1,5 @@
 """An Adaptive Card as plain text, close to what a reader sees in Teams: for ``demo`` (cards printed in a
-terminal) and the README's example card. Only the element types the adapter's cards use are drawn; any other
+terminal) and the example card in the README. Only the element types the adapter's cards use are drawn; any other
 element is named in brackets rather than dropped silently.
 """
 

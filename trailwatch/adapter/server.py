@@ -33,7 +33,10 @@ from typing import Any, Callable
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from . import ALERTS_PATH
+from ..contract import (
+    ADAPTER_ALERTS_PATH, ADAPTER_CARDS_FAILED, ADAPTER_NOTIFICATIONS, ADAPTER_REQUESTS_REJECTED, DETECTION_LABEL,
+    NOTIFICATION_FAILED,
+)
 from .card import MAX_ALERTS, TRUNCATION_NOTE, fitted, is_pipeline
 from .config import AdapterConfig
 from .delivery import Outcome, Teams
@@ -43,7 +46,7 @@ from .webhook import Alert, Attempt, DeliveryLedger, Notification, PayloadError,
 log = logging.getLogger("trailwatch.adapter")
 DEFAULT_MAX_BODY = 1024 * 1024
 DRAIN_LIMIT = 8 * 1024 * 1024
-NOTIFICATION_RESULTS = ("delivered", "duplicate", "failed", "busy")
+NOTIFICATION_RESULTS = ("delivered", "duplicate", NOTIFICATION_FAILED, "busy")
 REJECTION_REASONS = ("unauthorized", "length_required", "too_large", "invalid", "overloaded", "slow_client")
 LISTEN_BACKLOG = 1024
 MAX_CONNECTIONS = 128
@@ -65,15 +68,15 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.notifications = Counter("trailwatch_adapter_notifications", "Alertmanager notifications handled, by "
+        self.notifications = Counter(ADAPTER_NOTIFICATIONS, "Alertmanager notifications handled, by "
                                      "result (delivered, duplicate, failed, busy).", ["result"], registry=r)
         self.sent = Counter("trailwatch_adapter_cards_sent", "Cards Teams accepted.", registry=r)
-        self.failed = Counter("trailwatch_adapter_cards_failed", "Cards Teams finally refused or never received, "
+        self.failed = Counter(ADAPTER_CARDS_FAILED, "Cards Teams finally refused or never received, "
                               "by reason (http_<status>, unreachable, timeout).", ["reason"], registry=r)
         self.truncated = Counter("trailwatch_adapter_cards_truncated", "Cards shortened to fit 28 KB.", registry=r)
         self.retries = Counter("trailwatch_adapter_teams_retries", "Retried posts to Teams, by reason.", ["reason"],
                                registry=r)
-        self.rejected = Counter("trailwatch_adapter_requests_rejected", "Requests refused, by reason.", ["reason"],
+        self.rejected = Counter(ADAPTER_REQUESTS_REJECTED, "Requests refused, by reason.", ["reason"],
                                 registry=r)
         self.enrich_seconds = Histogram("trailwatch_adapter_enrichment_seconds", "Time to fetch one alert's "
                                         "events from CloudWatch Logs.", registry=r,
@@ -145,7 +148,7 @@ class Adapter:
             self._searches.release()
 
     def _enrich(self, alert: Alert, now: datetime, deadline: float) -> Enrichment:
-        det = self.config.detections.get(alert.labels.get("detection", ""))
+        det = self.config.detections.get(alert.labels.get(DETECTION_LABEL, ""))
         if det is None:
             return Enrichment(complete=False, error="this detection is not in the adapter's config")
         start = alert.starts_at - timedelta(seconds=self.config.alert_window_seconds)
@@ -156,7 +159,7 @@ class Adapter:
         self.metrics.enrich_seconds.observe(time.monotonic() - began)
         if found.error:
             self.metrics.enrich_errors.labels(error_kind(found.error)).inc()
-            log.warning("enrichment for detection %s failed: %s", alert.labels.get("detection"), found.error)
+            log.warning("enrichment for detection %s failed: %s", alert.labels.get(DETECTION_LABEL), found.error)
         return found
 
     def handle(self, note: Notification) -> tuple[int, str, dict[str, str]]:
@@ -177,7 +180,7 @@ class Adapter:
             result = "duplicate" if claim == "joined" else "delivered"
             self.metrics.notifications.labels(result).inc()
             return 200, result, {}
-        self.metrics.notifications.labels("failed").inc()
+        self.metrics.notifications.labels(NOTIFICATION_FAILED).inc()
         if outcome.retry_in is not None:
             return 503, "teams asked to wait", {"Retry-After": str(max(1, math.ceil(outcome.retry_in)))}
         return 502, f"teams delivery failed: {outcome.reason}", {}
@@ -296,7 +299,7 @@ def make_handler(adapter: Adapter, max_body: int) -> type[BaseHTTPRequestHandler
                 self._reply(404, "not found")
 
         def do_POST(self) -> None:  # noqa: N802
-            if self.path != ALERTS_PATH:
+            if self.path != ADAPTER_ALERTS_PATH:
                 self._reply(404, "not found")
                 return
             if not adapter.authorized(self.headers.get("Authorization")):

@@ -6,7 +6,7 @@ Secure config values cannot be decrypted offline; they are replaced by a placeho
 Then the policy pack (``policy/``, policies in ``trailwatch.policies``) runs over the recorded resources the
 way the engine hands them to a pack during ``pulumi preview`` (see ``trailwatch.offline_policy``), plus the
 plan-only checks a pack cannot make: secret config stored in plain text, secret config that lost its secrecy in
-a resource or output, and the stack config itself (``trailwatch.config_checks``). Violations are printed after the tree (table)
+a resource or output, and the stack config itself (``trailwatch.plan_checks``). Violations are printed after the tree (table)
 or under ``"policy"`` (JSON); any mandatory violation makes the exit code 1. Config errors stay exit 2.
 """
 

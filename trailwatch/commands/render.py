@@ -10,9 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..render.common import MODES, RenderError, check_mode
-from ..render.files import render_all
-from ..render.output import check_out, write_render
+from ..contract import ADAPTER_MODE, TEAMS_MODES
+from ..render import DEFAULT_ADAPTER_URL, RenderError, check_mode, check_out, render_all, write_render
 from ..stack import PROJECT_ROOT, load_stack
 
 
@@ -20,12 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
     parser.add_argument("--out", type=Path, help="folder to write into (created if missing, replaced if it holds an "
                                                  "earlier render); required")
-    parser.add_argument("--mode", help=f"Teams path: {' or '.join(MODES)} (default: the stack's teamsMode)")
+    parser.add_argument("--mode", help=f"Teams path: {' or '.join(TEAMS_MODES)} (default: the stack's teamsMode)")
     parser.add_argument("--config-dir", type=Path, default=PROJECT_ROOT,
                         help="folder holding Pulumi.<stack>.yaml (default: project root)")
     parser.add_argument("--account-id", help="AWS account id to show on alerts and Teams cards (12 digits)")
-    parser.add_argument("--adapter-url", help="adapter mode: URL Alertmanager posts to "
-                                              "(default: http://trailwatch-adapter:8080/alerts)")
+    parser.add_argument("--adapter-url",
+                        help=f"adapter mode: URL Alertmanager posts to (default: {DEFAULT_ADAPTER_URL})")
     parser.add_argument("--exporter-target", help="host:port of the exporter for the scrape config")
 
 
@@ -35,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     check_out(args.out)  # refuse a folder of other files before any work
     stack = load_stack(args.stack, args.config_dir)
     mode = check_mode(args.mode, stack)
-    if args.adapter_url is not None and mode != "adapter":
+    if args.adapter_url is not None and mode != ADAPTER_MODE:
         raise RenderError(f"--adapter-url: only used in adapter mode (this render is {mode} mode)")
     options = {"account_id": args.account_id, "adapter_url": args.adapter_url}
     if args.exporter_target is not None:

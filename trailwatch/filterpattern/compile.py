@@ -7,11 +7,12 @@ import json
 from functools import lru_cache
 from typing import Any, Callable
 
+from trailwatch.contract import MAX_PATTERN_LENGTH
 from trailwatch.errors import PatternError
 
 from .delimited import compile_delimited, parse_delimited, split_fields
 from .json_pattern import compile_json, iter_conditions, parse_json_pattern
-from .lexer import MAX_PATTERN_LENGTH, Scanner
+from .lexer import Scanner
 from .necessary import exact_constraint, required_values
 from .regex import compile_regex
 from .selectors import make_getter, parse_selector_text

@@ -17,8 +17,6 @@ UNQUOTED_CHARS = frozenset(string.ascii_letters + string.digits + "_-.*+:/")
 NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_-")
 WHITESPACE = frozenset(" \t\r\n\f\v")
 
-#: AWS's PutMetricFilter limit on ``filterPattern``.
-MAX_PATTERN_LENGTH = 1024
 #: Parenthesis nesting limit: keeps the recursive-descent parser far from Python's recursion limit.
 MAX_NESTING = 64
 

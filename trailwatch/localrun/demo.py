@@ -38,13 +38,11 @@ from typing import Any, Callable, Mapping, Sequence
 
 import yaml
 
-from ..adapter.card_text import card_text
-from ..adapter.config import check_webhook_url
-from ..adapter.delivery import Teams
+from ..adapter import Teams, card_text, check_webhook_url
+from ..contract import ADAPTER_ALERTS_PATH, ADAPTER_MODE, ALERT_HEARTBEAT_MISSING, NO_RUNTIME
 from ..errors import ConfigError, TrailwatchError
 from ..exceptions import KEY as EXCEPTIONS_KEY, today
-from ..render.adapter import adapter_config
-from ..render.common import ALERT_HEARTBEAT_MISSING
+from ..render import adapter_config
 from ..replay import alert_hold_minutes, minute_of, read_records, replay_records, simulate_alerts
 from ..stack import Stack, config_strings, log_group_name, stack_excepted_filters, stack_from_config
 from ..catalog import load_catalog
@@ -63,7 +61,7 @@ MAX_MINUTES = 120
 PLACEMENT_GAP = 1
 #: Wall-time settings shortened as a user would in Pulumi.<stack>.yaml; CloudWatch-side ones stay shipped.
 DEMO_SETTINGS = {"scrapeIntervalSeconds": 1, "groupWaitSeconds": 1, "groupIntervalSeconds": 2,
-                 "repeatIntervalMinutes": 240, "teamsMode": "adapter"}
+                 "repeatIntervalMinutes": 240, "teamsMode": ADAPTER_MODE}
 MARKER = ".trailwatch-demo"
 SETTLE_SECONDS = 4
 REAL_TEAMS_BUDGET = 20
@@ -132,7 +130,7 @@ def demo_stack(exceptions: Sequence[Any] = (), where: str = "") -> Stack:
     """Every catalog detection with a fixed pattern on (the guide's off-by-default ones too), and
     ``exceptions`` (raw ``trailwatch:exceptions`` entries; problems reported as from ``where``)."""
     enable = [d.id for d in load_catalog() if d.pattern and not d.enabled]
-    config, secrets = config_strings({"aws:region": "us-east-1", "trailwatch:runtime": "none",
+    config, secrets = config_strings({"aws:region": "us-east-1", "trailwatch:runtime": NO_RUNTIME,
                                       "trailwatch:enableDetections": enable,
                                       **({EXCEPTIONS_KEY: list(exceptions)} if exceptions else {}),
                                       **{f"trailwatch:{k}": v for k, v in DEMO_SETTINGS.items()}})
@@ -301,8 +299,8 @@ def run_demo(events: Path, out: Path, *, teams_url: str | None = None, outage: b
             stops.append(emulation.stop)
             port = free_port()
             pipeline = LocalPipeline(stack, work / "pipeline", emulation.exporter.address,
-                                     f"http://127.0.0.1:{port}/alerts", account_id=plan.account_id, name="demo",
-                                     time_scale=TIME_SCALE)
+                                     f"http://127.0.0.1:{port}{ADAPTER_ALERTS_PATH}", account_id=plan.account_id,
+                                     name="demo", time_scale=TIME_SCALE)
             stops.append(pipeline.stop)
             adapter = adapter_process(stack, work / "adapter", sink.url, pipeline.adapter_token_file, logs.url, port)
             stops.append(adapter.stop)

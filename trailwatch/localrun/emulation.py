@@ -22,7 +22,7 @@ import math
 from typing import Any
 
 from ..readpath import MINUTE
-from ..render.exporter import render_exporter_config
+from ..render import render_exporter_config
 from ..replay import Rule
 from ..stack import Stack, stack_excepted_filters
 from .clock import Clock, SystemClock

@@ -24,11 +24,12 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from ..contract import DEFAULT_METRIC_NAMESPACE
 from .clock import ManualClock
 from .cloudwatch import CloudWatchError, FilterMetric, MetricStore
 from .exporter import ExporterEmulator
 
-DETECTION = FilterMetric("CloudTrailMetrics", "RootAccountUsage", "root_usage")
+DETECTION = FilterMetric(DEFAULT_METRIC_NAMESPACE, "RootAccountUsage", "root_usage")
 #: Records a minute of the fast region (only the heartbeat would match them; here they make the zeros).
 BACKGROUND_PER_MINUTE = 20
 

@@ -37,10 +37,12 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
+from ..contract import ADAPTER_MODE, EXPORTER_SCRAPE_JOB, NATIVE_MODE, detection_alert_name
 from ..readpath import FILTER_LATENCY_SECONDS, exception_guard_seconds
-from ..render.alertmanager import combined_config
-from ..render.common import EXPORTER_SCRAPE_JOB, detection_alert_name, dump_yaml, duration, stack_selector
-from ..render.files import AM_EXAMPLE_FILE, AM_FRAGMENT_FILE, RULES_FILE, SCRAPE_FILE, render_all
+from ..render import (
+    AM_EXAMPLE_FILE, AM_FRAGMENT_FILE, RULES_FILE, SCRAPE_FILE, combined_config, dump_yaml, duration, render_all,
+)
+from ..series import stack_selector
 from ..stack import Stack, stack_excepted_filters
 from .processes import Alertmanager, LocalRunError, Prometheus, free_port, wait_until
 
@@ -99,7 +101,7 @@ class LocalPipeline:
         write_private(self.adapter_token_file, self.adapter_token + "\n")
         self.stacks = [(stack, exporter_address), *others]
         self.rendered = [render_all(each, self.mode, account_id=account_id,
-                                    adapter_url=teams_url if self.mode == "adapter" else None,
+                                    adapter_url=teams_url if self.mode == ADAPTER_MODE else None,
                                     webhook_url_file=str(self.webhook_url_file),
                                     adapter_token_file=str(self.adapter_token_file), exporter_target=address)
                          for each, address in self.stacks]
@@ -110,7 +112,7 @@ class LocalPipeline:
                 path = folder / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
-        if self.mode == "native":
+        if self.mode == NATIVE_MODE:
             write_private(self.webhook_url_file, teams_url + "\n")
         self.rules_file = self.workdir / "rules.yml"
         self.rules_file.write_text(rules_text if rules_text is not None

@@ -15,6 +15,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 from pulumi_policy.proxy import UnknownValueError, _is_unknown
 
+from ..contract import PROJECT
+
 
 class _Unknown:
     """A value the engine cannot know during preview (computed by a provider on create)."""
@@ -24,7 +26,6 @@ class _Unknown:
 
 
 UNKNOWN: Any = _Unknown()
-PROJECT = "trailwatch"
 STACK_TYPE = "pulumi:pulumi:Stack"
 
 

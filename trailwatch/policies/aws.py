@@ -18,6 +18,7 @@ from pulumi_policy import (
     Severity, StackValidationArgs, StackValidationPolicy,
 )
 
+from ..contract import EXPORTER_COMPONENT_TYPE
 from ..settings import RETENTION_DAYS
 from ._common import (
     UNKNOWN, actions, allow_statements, as_list, condition_keys, dig, document, home_accounts, in_component, label,
@@ -31,7 +32,6 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 KMS_KEY = "aws:kms/key:Key"
 ROLE = "aws:iam/role:Role"
 ACCESS_KEY = "aws:iam/accessKey:AccessKey"
-EXPORTER_COMPONENT = "trailwatch:index:CloudWatchExporter"
 
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 BUCKET_COMPANIONS = {
@@ -234,7 +234,7 @@ def _logs_write_wildcard_resource(props: dict, args: ResourceValidationArgs) -> 
 def _access_keys(props: dict, args: ResourceValidationArgs) -> Iterator[str]:
     if (args.get_config() or {}).get("allowAccessKeys"):
         return
-    if stack_flag("exporterAccessKey") and in_component(args.urn, EXPORTER_COMPONENT):
+    if stack_flag("exporterAccessKey") and in_component(args.urn, EXPORTER_COMPONENT_TYPE):
         return
     yield ("creates a long-lived IAM access key, which the stack does not enable: use the instance role or IRSA, "
            "or set trailwatch:exporterAccessKey: true to accept a key for the exporter.")
@@ -301,7 +301,7 @@ def _web_identity(where: str, provider: str, keys: Mapping[str, tuple[str, Any]]
 def _exporter_read_only(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     allowed = {a.lower() for a in (args.get_config() or {}).get("allowedActions", DEFAULT_EXPORTER_ACTIONS)}
     for res in args.resources:
-        if not in_component(res.urn, EXPORTER_COMPONENT):
+        if not in_component(res.urn, EXPORTER_COMPONENT_TYPE):
             continue
         props = plain(res.props)
         for where, doc in identity_documents(res.resource_type, props):
@@ -318,7 +318,7 @@ def _exporter_read_only(args: StackValidationArgs, report_violation: ReportViola
                         f"also grants {', '.join(extra)}.", res.urn)
         if res.resource_type in ATTACHMENTS:
             deps = res.property_dependencies.get("policyArn", [])
-            if any(d.resource_type == "aws:iam/policy:Policy" and in_component(d.urn, EXPORTER_COMPONENT)
+            if any(d.resource_type == "aws:iam/policy:Policy" and in_component(d.urn, EXPORTER_COMPONENT_TYPE)
                    for d in deps):
                 continue
             arn = props.get("policyArn")

@@ -29,7 +29,8 @@ from pulumi_policy import (
 )
 
 from .. import exceptions as exc
-from ..catalog import MAX_PATTERN_LENGTH, load_catalog
+from ..catalog import load_catalog
+from ..contract import MAX_PATTERN_LENGTH
 from ..errors import ConfigErrors
 from ..errors import ConfigError, PatternError, TrailwatchError
 from ..filterpattern import And, Condition, Node, compile_pattern, iter_conditions

@@ -12,11 +12,12 @@ from typing import Any, Mapping
 
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
 
+from ..contract import ADAPTER_COMPONENT_TYPE, EXPORTER_COMPONENT_TYPE
 from ._common import UNKNOWN, as_list, dig, in_component, plain
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
-COMPONENTS = {"trailwatch:index:TeamsAdapter": "Teams adapter", "trailwatch:index:CloudWatchExporter": "exporter"}
+COMPONENTS = {ADAPTER_COMPONENT_TYPE: "Teams adapter", EXPORTER_COMPONENT_TYPE: "exporter"}
 EGRESS_PORTS = {53, 443}
 
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..stack import Stack, log_group_name
-from .common import event_detections
+from ..stack import Stack, event_detections, log_group_name
 
 CONFIG_VERSION = 1
 #: Bounds of one alert's FilterLogEvents enrichment: pages, events kept, seconds for all of it.

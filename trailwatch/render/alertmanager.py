@@ -26,15 +26,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..stack import Stack
-from .common import (
-    ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, STACK_LABEL, TRAILWATCH_LABEL, TRAILWATCH_VALUE,
-    check_mode, dump_yaml, duration, generated_header,
+from ..contract import (
+    ADAPTER_MODE, ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, DETECTION_LABEL, STACK_LABEL,
+    TRAILWATCH_LABEL, TRAILWATCH_VALUE,
 )
-from ..adapter import ALERTS_PATH, PORT as ADAPTER_PORT
+from ..stack import Stack
+from .durations import duration
+from .options import DEFAULT_ADAPTER_URL, check_mode
+from .yaml_text import dump_yaml, generated_header
 
-GROUP_BY = ("alertname", "detection", STACK_LABEL)
-DEFAULT_ADAPTER_URL = f"http://trailwatch-adapter:{ADAPTER_PORT}{ALERTS_PATH}"
+GROUP_BY = ("alertname", DETECTION_LABEL, STACK_LABEL)
 DEFAULT_ADAPTER_TOKEN_FILE = "/etc/alertmanager/secrets/trailwatch-adapter-token"
 DEFAULT_WEBHOOK_URL_FILE = "/etc/alertmanager/secrets/trailwatch-teams-webhook-url"
 
@@ -102,7 +103,7 @@ def receiver(stack: Stack, mode: str | None, adapter_url: str | None = None,
              webhook_url_file: str = DEFAULT_WEBHOOK_URL_FILE,
              adapter_token_file: str = DEFAULT_ADAPTER_TOKEN_FILE) -> dict[str, Any]:
     mode = check_mode(mode, stack)
-    if mode == "adapter":
+    if mode == ADAPTER_MODE:
         return {"name": receiver_name(stack), "webhook_configs": [
             {"url": adapter_url or DEFAULT_ADAPTER_URL, "send_resolved": True,
              "http_config": {"authorization": {"type": "Bearer", "credentials_file": adapter_token_file}}}]}
@@ -146,7 +147,7 @@ def alertmanager_example(stack: Stack, mode: str | None, adapter_url: str | None
     config = combined_config([alertmanager_fragment(stack, mode, adapter_url, webhook_url_file=webhook_url_file,
                                                     adapter_token_file=adapter_token_file)])
     note = (f"Teams via trailwatch's adapter (adapter mode): put its bearer token in {adapter_token_file}."
-            if mode == "adapter" else
+            if mode == ADAPTER_MODE else
             f"Teams via msteamsv2_configs (native mode, Alertmanager >= 0.28): put the Teams Workflows URL in "
             f"{webhook_url_file}.")
     return dump_yaml(config, generated_header(stack, f"Example alertmanager.yml for trailwatch. {note}"))
@@ -160,7 +161,7 @@ def alertmanager_config_spec(stack: Stack, mode: str | None, adapter_url: str | 
     bearer token (adapter)."""
     mode = check_mode(mode, stack)
     t = _timings(stack)
-    if mode == "adapter":
+    if mode == ADAPTER_MODE:
         teams = {"webhookConfigs": [{"url": adapter_url or DEFAULT_ADAPTER_URL, "sendResolved": True}]}
         if webhook_secret_name:
             teams["webhookConfigs"][0]["httpConfig"] = {"authorization": {

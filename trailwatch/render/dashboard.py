@@ -23,11 +23,16 @@ from __future__ import annotations
 from typing import Any
 
 from ..catalog import Detection
-from ..stack import Stack, log_group_name, secret_pattern_ids, stack_excepted_filters
-from .common import (
-    ADAPTER_SCRAPE_JOB, EXPORTER_SCRAPE_JOB, STACK_LABEL, TEAMS_INTEGRATION, TRAILWATCH_LABEL, TRAILWATCH_VALUE, duration,
-    event_detections, excepted_name, exported_name, heartbeat_detections, stack_selector,
+from ..contract import (
+    ADAPTER_MODE, ADAPTER_NOTIFICATIONS, ADAPTER_REQUESTS_REJECTED, ADAPTER_SCRAPE_JOB, DETECTION_LABEL,
+    EXPORTER_SCRAPE_JOB, NATIVE_MODE, SEVERITY_LABEL, STACK_LABEL, TEAMS_INTEGRATION, TRAILWATCH_LABEL,
+    TRAILWATCH_VALUE,
 )
+from ..series import excepted_name, exported_name, stack_selector
+from ..stack import (
+    Stack, event_detections, heartbeat_detections, log_group_name, secret_pattern_ids, stack_excepted_filters,
+)
+from .durations import duration
 from .insights import query_for
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -63,14 +68,14 @@ def _bars(unit: str = "short") -> dict[str, Any]:
 
 def teams_panel(stack: Stack) -> tuple[str, str, list[dict[str, Any]], dict[str, Any]]:
     """Cards per hour by outcome from this stack's adapter, or Alertmanager's msteamsv2 failures (native)."""
-    if stack.settings.teams_mode == "adapter":
+    if stack.settings.teams_mode == ADAPTER_MODE:
         own = stack_selector(stack, job=ADAPTER_SCRAPE_JOB)
         return ("timeseries", "Teams cards per hour (adapter)",
-                [_target("A", f"sum by (result) (increase(trailwatch_adapter_notifications_total{own}[1h]))",
+                [_target("A", f"sum by (result) (increase({ADAPTER_NOTIFICATIONS}_total{own}[1h]))",
                          "{{result}}"),
-                 _target("B", f"sum by (reason) (increase(trailwatch_adapter_requests_rejected_total{own}[1h]))",
+                 _target("B", f"sum by (reason) (increase({ADAPTER_REQUESTS_REJECTED}_total{own}[1h]))",
                          "refused: {{reason}}")], {})
-    integration = TEAMS_INTEGRATION["native"]
+    integration = TEAMS_INTEGRATION[NATIVE_MODE]
     return ("timeseries", f"Teams notification failures ({integration})",
             [_target("A", f'sum(increase(alertmanager_notifications_failed_total{{integration="{integration}"}}[1h]))',
                      "failed per hour")], {})
@@ -106,7 +111,8 @@ def dashboard(stack: Stack) -> dict[str, Any]:
     window = duration(stack.settings.alert_window_minutes * 60)
     panels = [
         _panel(1, "table", "Firing trailwatch alerts", (0, 0, 12, 8),
-               [_target("A", f"sum by (alertname, detection, severity) ({alerts})", format="table", instant=True)],
+               [_target("A", f"sum by (alertname, {DETECTION_LABEL}, {SEVERITY_LABEL}) ({alerts})", format="table",
+                        instant=True)],
                "Alerts firing now, from Prometheus' ALERTS series.",
                options={"showHeader": True}),
         _panel(2, "timeseries", "Firing alerts over time", (12, 0, 12, 8),

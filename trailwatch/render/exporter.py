@@ -15,8 +15,8 @@ from typing import Any
 
 from ..catalog import Detection
 from ..readpath import window_read
-from ..stack import Stack, stack_excepted_filters
-from .common import dump_yaml, exported_detections, generated_header, namespace_of
+from ..stack import Stack, exported_detections, namespace_of, stack_excepted_filters
+from .yaml_text import dump_yaml, generated_header
 
 
 def window_minutes(stack: Stack, det: Detection) -> int:

@@ -9,22 +9,23 @@ from __future__ import annotations
 
 import json
 
-from ..stack import Stack, log_group_name
+from ..contract import (
+    ADAPTER_MODE, ALERT_EXCEPTION_EXPIRED, EXPORTER_PORT, EXPORTER_SCRAPE_JOB, TRAILWATCH_LABEL, TRAILWATCH_VALUE,
+)
+from ..series import exported_name
+from ..stack import Stack, event_detections, exported_detections, heartbeat_detections, log_group_name
 from .adapter import render_adapter_config
-from .alertmanager import (
-    DEFAULT_ADAPTER_TOKEN_FILE, DEFAULT_ADAPTER_URL, DEFAULT_WEBHOOK_URL_FILE, alertmanager_example,
-    alertmanager_fragment,
-)
-from .common import (
-    EXAMPLE_EXPORTER_TARGET, EXPORTER_SCRAPE_JOB, TRAILWATCH_LABEL, TRAILWATCH_VALUE, check_account_id, dump_yaml,
-    event_detections, exported_detections, exported_name, generated_header, heartbeat_detections, with_mode,
-)
+from .alertmanager import DEFAULT_ADAPTER_TOKEN_FILE, DEFAULT_WEBHOOK_URL_FILE, alertmanager_example, alertmanager_fragment
 from .dashboard import dashboard
 from .exporter import render_exporter_config
-from .options import adapter_target, check_adapter_url, check_exporter_target
+from .options import (
+    DEFAULT_ADAPTER_URL, EXAMPLE_EXPORTER_TARGET, adapter_target, check_account_id, check_adapter_url,
+    check_exporter_target, with_mode,
+)
 from .promtests import eval_times, render_expiry_tests, render_rule_tests
 from .rules import render_rules
 from .scrape import render_scrape_config
+from .yaml_text import dump_yaml, generated_header
 
 EXPORTER_FILE = "cloudwatch-exporter/config.yml"
 RULES_FILE = "prometheus/trailwatch-rules.yml"
@@ -67,7 +68,7 @@ def render_all(stack: Stack, mode: str | None = None, *, account_id: str | None 
     expiry = render_expiry_tests(stack, rules_name, account_id)
     if expiry:
         files[EXPIRY_TESTS_FILE] = expiry
-    if mode == "adapter":
+    if mode == ADAPTER_MODE:
         files[ADAPTER_CONFIG_FILE] = render_adapter_config(stack)
     files[INDEX_FILE] = index(stack, files, adapter_url or DEFAULT_ADAPTER_URL, webhook_url_file, adapter_token_file)
     return files
@@ -88,7 +89,7 @@ def index(stack: Stack, files: dict[str, str], adapter_url: str, webhook_url_fil
         "| File | Where it goes |",
         "| --- | --- |",
         f"| `{EXPORTER_FILE}` | cloudwatch_exporter config: `/config/config.yml` in image `{s.exporter_image}` "
-        "(`java -jar cloudwatch_exporter.jar 9106 <file>` otherwise), port 9106. Needs "
+        f"(`java -jar cloudwatch_exporter.jar {EXPORTER_PORT} <file>` otherwise), port {EXPORTER_PORT}. Needs "
         "`cloudwatch:GetMetricStatistics`, `cloudwatch:GetMetricData`, `cloudwatch:ListMetrics`. |",
         f"| `{SCRAPE_FILE}` | Add the job to `scrape_configs:` in prometheus.yml (point the target at the exporter). "
         f"Keep `job_name: {EXPORTER_SCRAPE_JOB}`: the exporter-health alerts select on it. With the Prometheus "
@@ -97,14 +98,14 @@ def index(stack: Stack, files: dict[str, str], adapter_url: str, webhook_url_fil
         f"| `{RULE_TESTS_FILE}` | `promtool test rules {RULE_TESTS_FILE.rsplit('/', 1)[1]}` next to the rules: one "
         f"event at minute {times.event} fires at minute {times.firing} and is gone at minute {times.resolved}. |",
         *([f"| `{EXPIRY_TESTS_FILE}` | `promtool test rules {EXPIRY_TESTS_FILE.rsplit('/', 1)[1]}` next to the rules: "
-             "each noise exception fires TrailwatchExceptionExpired after its day and stops hiding events. |"]
+             f"each noise exception fires {ALERT_EXCEPTION_EXPIRED} after its day and stops hiding events. |"]
           if EXPIRY_TESTS_FILE in files else []),
         f"| `{AM_FRAGMENT_FILE}` | Merge into alertmanager.yml: the route (matches "
         f"`{TRAILWATCH_LABEL}=\"{TRAILWATCH_VALUE}\"`) "
         "under `route.routes` before any catch-all, the receiver, the inhibit rules. |",
         f"| `{AM_EXAMPLE_FILE}` | A complete alertmanager.yml built around that fragment; `amtool check-config` it. |",
     ]
-    if mode == "adapter":
+    if mode == ADAPTER_MODE:
         lines += [
             f"| `{ADAPTER_CONFIG_FILE}` | trailwatch's Teams adapter `--config` (no secret in it): `python -m "
             "trailwatch.adapter --config config.json --webhook-url-file <file holding the Teams Workflows URL> "

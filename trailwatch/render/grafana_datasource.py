@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from ..stack import Stack
-from .common import dump_yaml
+from .yaml_text import dump_yaml
 
 #: Grafana's limit on a uid: at most 40 of letters, digits, '-' and '_'.
 _UID_CHARS = re.compile(r"[^A-Za-z0-9_-]")

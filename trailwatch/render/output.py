@@ -15,9 +15,9 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from typing import Iterator, Mapping
 
-from .common import RenderError
+from .options import RenderError
 
 MANIFEST = ".trailwatch-render"
 FILE_MODE = 0o644

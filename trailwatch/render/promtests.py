@@ -23,22 +23,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..catalog import Detection
+from ..contract import (
+    ADAPTER_MODE, ADAPTER_NOTIFICATIONS, ADAPTER_REQUESTS_REJECTED, ADAPTER_SCRAPE_JOB, ALERT_EXCEPTION_EXPIRED,
+    ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, ALERT_TEAMS_FAILING, EXPORTER_SCRAPE_JOB,
+    NATIVE_MODE, NOTIFICATION_FAILED, STACK_LABEL, TEAMS_INTEGRATION, detection_alert_name,
+)
 from ..settings import StackSettings
 from .. import readpath
-from ..stack import Stack
-from .alertmanager import DEFAULT_ADAPTER_URL
-from .common import (
-    ADAPTER_SCRAPE_JOB, ALERT_EXCEPTION_EXPIRED, ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, ALERT_TEAMS_FAILING,
-    EXAMPLE_EXPORTER_TARGET, EXPORTER_SCRAPE_JOB, STACK_LABEL, TEAMS_INTEGRATION, detection_alert_name, dump_yaml,
-    event_detections, excepted_name, exported_job, exported_name, generated_header, heartbeat_detections,
-    stack_labels,
-)
-from .options import adapter_target
+from ..series import excepted_name, exported_job, exported_name, stack_labels
+from ..stack import Stack, event_detections, heartbeat_detections
+from .options import DEFAULT_ADAPTER_URL, EXAMPLE_EXPORTER_TARGET, adapter_target
 from .rules import (
     TEAMS_FAILING_FOR, TEAMS_FAILING_WINDOW, detection_annotations, detection_hold, detection_labels,
     expired_rule, exporter_down_for, heartbeat_annotations, heartbeat_for, heartbeat_labels, pipeline_rules,
     scrape_errors_for, tuned_filters,
 )
+from .yaml_text import dump_yaml, generated_header
 
 #: Minutes between clearing the window edge and the evaluation, either side.
 MARGIN = 10
@@ -101,7 +101,7 @@ def adapter_scrape_labels(stack: Stack) -> dict[str, str]:
 def adapter_tests(stack: Stack, account_id: str | None) -> list[dict[str, Any]]:
     """Adapter mode: ONE failed card pages (its counter exists at 0 from the adapter's start, so increase()
     sees the step), and so does an adapter Prometheus cannot scrape."""
-    if stack.settings.teams_mode != "adapter":
+    if stack.settings.teams_mode != ADAPTER_MODE:
         return []
     rule = next(r for r in pipeline_rules(stack, account_id) if r["alert"] == ALERT_TEAMS_FAILING)
     labels = adapter_scrape_labels(stack)
@@ -112,9 +112,9 @@ def adapter_tests(stack: Stack, account_id: str | None) -> list[dict[str, Any]]:
         "name": "Teams adapter: one failed card pages, then the alert resolves",
         "interval": "1m",
         "input_series": [
-            {"series": selector("trailwatch_adapter_notifications_total", {**labels, "result": "failed"}),
+            {"series": selector(f"{ADAPTER_NOTIFICATIONS}_total", {**labels, "result": NOTIFICATION_FAILED}),
              "values": _values([(start, 0), (length - start, 1)])},
-            {"series": selector("trailwatch_adapter_requests_rejected_total", {**labels, "reason": "unauthorized"}),
+            {"series": selector(f"{ADAPTER_REQUESTS_REJECTED}_total", {**labels, "reason": "unauthorized"}),
              "values": f"0x{length}"},
             {"series": selector("up", labels), "values": f"1x{length}"},
         ],
@@ -338,18 +338,19 @@ def pipeline_tests(stack: Stack, account_id: str | None) -> dict[str, Any]:
     rule = rules[ALERT_TEAMS_FAILING]
     counter = f"0x{start} 1+1x{rising - 1} {rising}x{length - end}"
     flat = f"0x{length}"
-    if stack.settings.teams_mode == "adapter":
+    if stack.settings.teams_mode == ADAPTER_MODE:
         own, other = adapter_scrape_labels(stack), {**adapter_scrape_labels(stack), STACK_LABEL: f"{stack.name}-other"}
         for labels in (own, other):
-            series.append({"series": selector("trailwatch_adapter_notifications_total", {**labels, "result": "failed"}),
+            series.append({"series": selector(f"{ADAPTER_NOTIFICATIONS}_total",
+                                              {**labels, "result": NOTIFICATION_FAILED}),
                            "values": counter})
-            series.append({"series": selector("trailwatch_adapter_requests_rejected_total",
+            series.append({"series": selector(f"{ADAPTER_REQUESTS_REJECTED}_total",
                                               {**labels, "reason": "unauthorized"}), "values": flat})
             series.append({"series": selector("up", labels), "values": f"1x{length}"})
         failing = [_alert(dict(rule["labels"]), rule["annotations"])]
         what = "Teams adapter failures"
     else:
-        integration = TEAMS_INTEGRATION["native"]
+        integration = TEAMS_INTEGRATION[NATIVE_MODE]
         am = {"job": "alertmanager", "instance": "alertmanager:9093"}
         for name in TEAMS_INTEGRATION.values():
             series.append({"series": selector("alertmanager_notifications_failed_total", {**am, "integration": name}),

@@ -27,17 +27,26 @@ from typing import Any, Callable, Mapping
 
 from ..catalog import Detection
 from .. import readpath
+from ..contract import (
+    ADAPTER_CARDS_FAILED, ADAPTER_MODE, ADAPTER_NOTIFICATIONS, ADAPTER_REQUESTS_REJECTED, ADAPTER_SCRAPE_JOB,
+    ALERT_EXCEPTION_EXPIRED, ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS, ALERT_TEAMS_FAILING,
+    COMPONENT_ALERTMANAGER, COMPONENT_CLOUDTRAIL, COMPONENT_EXCEPTIONS, COMPONENT_EXPORTER, COMPONENT_LABEL,
+    DETECTION_LABEL, EXPORTER_PORT, EXPORTER_SCRAPE_JOB, KUBERNETES, NAMESPACE_LABEL, NATIVE_MODE, NOTIFICATION_FAILED,
+    PIPELINE_ALERTS, PIPELINE_SEVERITIES, SEVERITY_LABEL, STACK_LABEL, TEAMS_INTEGRATION, TRAILWATCH_LABEL,
+    TRAILWATCH_VALUE, detection_alert_name,
+)
 from ..errors import CatalogError
 from ..settings import StackSettings
 from ..exceptions import ExceptionRule
-from ..stack import ExceptedFilter, Stack, log_group_name, secret_pattern_ids, stack_excepted_filters
-from .common import (
-    ADAPTER_SCRAPE_JOB, ALERT_EXCEPTION_EXPIRED, ALERT_EXPORTER_DOWN, ALERT_HEARTBEAT_MISSING, ALERT_SCRAPE_ERRORS,
-    ALERT_TEAMS_FAILING, EXPORTER_SCRAPE_JOB, PIPELINE_ALERTS, STACK_LABEL, TEAMS_INTEGRATION, TRAILWATCH_LABEL, TRAILWATCH_VALUE, check_account_id,
-    detection_alert_name, dump_yaml, duration, event_detections, excepted_name, exported_name, generated_header,
-    heartbeat_detections, stack_selector,
+from ..series import excepted_name, exported_name, stack_selector
+from ..stack import (
+    ExceptedFilter, Stack, event_detections, heartbeat_detections, log_group_name, secret_pattern_ids,
+    stack_excepted_filters,
 )
+from .durations import duration
 from .insights import MIN_LOOKBACK_SECONDS, logs_insights_url, query_for
+from .options import check_account_id
+from .yaml_text import dump_yaml, generated_header
 
 DETECTION_GROUP = "trailwatch-detections"
 PIPELINE_GROUP = "trailwatch-pipeline"
@@ -70,11 +79,18 @@ def _lookback(stack: Stack) -> int:
 
 def base_labels(stack: Stack, severity: str) -> dict[str, str]:
     """Labels on every trailwatch alert. ``namespace`` only on Kubernetes: an AlertmanagerConfig only sees
-    alerts whose ``namespace`` equals its own."""
-    labels = {"severity": severity, TRAILWATCH_LABEL: TRAILWATCH_VALUE, STACK_LABEL: stack.name}
-    if stack.settings.runtime == "kubernetes":
-        labels["namespace"] = stack.settings.kubernetes_namespace
+    alerts whose ``namespace`` equals its own. This is the one place that adds it (AlertRules deploys these
+    rules as they are)."""
+    labels = {SEVERITY_LABEL: severity, TRAILWATCH_LABEL: TRAILWATCH_VALUE, STACK_LABEL: stack.name}
+    if stack.settings.runtime == KUBERNETES:
+        labels[NAMESPACE_LABEL] = stack.settings.kubernetes_namespace
     return labels
+
+
+def pipeline_labels(stack: Stack, alert: str, component: str) -> dict[str, str]:
+    """Labels of a pipeline alert: its severity from the contract's table, and the part of the pipeline it is
+    about (the adapter's card says what is broken from it)."""
+    return {**base_labels(stack, PIPELINE_SEVERITIES[alert]), COMPONENT_LABEL: component}
 
 
 def compliance_text(det: Detection) -> str:
@@ -98,7 +114,7 @@ def latest_cis(det: Detection) -> str:
 
 def detection_labels(stack: Stack, det: Detection) -> dict[str, str]:
     labels = base_labels(stack, det.severity)
-    labels["detection"] = det.id
+    labels[DETECTION_LABEL] = det.id
     if det.security_hub_control:
         labels["security_hub_control"] = det.security_hub_control
     if det.cis:
@@ -208,7 +224,7 @@ def expired_rule(stack: Stack, rule: ExceptionRule, template: bool = True) -> di
     return {
         "alert": ALERT_EXCEPTION_EXPIRED,
         "expr": f"vector(time()) >= {int(rule.expires_at.timestamp())}",
-        "labels": {**base_labels(stack, "warning"), "component": "exceptions", "exception": rule.id},
+        "labels": {**pipeline_labels(stack, ALERT_EXCEPTION_EXPIRED, COMPONENT_EXCEPTIONS), "exception": rule.id},
         "annotations": {
             "summary": f"Noise exception {rule.id} expired on {rule.expires}",
             "description": (f"Exception {rule.id} of stack {stack.name} ({text(repr(rule.reason))}, owner "
@@ -227,7 +243,7 @@ def heartbeat_expr(stack: Stack, det: Detection) -> str:
 
 def heartbeat_labels(stack: Stack, det: Detection) -> dict[str, str]:
     labels = base_labels(stack, det.severity)
-    labels.update({"detection": det.id, "component": "cloudtrail"})
+    labels.update({DETECTION_LABEL: det.id, COMPONENT_LABEL: COMPONENT_CLOUDTRAIL})
     return labels
 
 
@@ -294,13 +310,13 @@ def pipeline_rules(stack: Stack, account_id: str | None = None) -> list[dict[str
             "alert": ALERT_EXPORTER_DOWN,
             "expr": f"up{job} == 0",
             "for": duration(exporter_down_for(stack)),
-            "labels": {**base_labels(stack, "critical"), "component": "exporter"},
+            "labels": pipeline_labels(stack, ALERT_EXPORTER_DOWN, COMPONENT_EXPORTER),
             "annotations": {
                 "summary": "cloudwatch_exporter is down: CloudTrail detections are blind",
                 "description": (f"Prometheus cannot scrape the {EXPORTER_SCRAPE_JOB} target. No detection can "
                                 "fire until it is back."),
-                "runbook": ("Check the exporter's pod/container logs and /-/healthy on port 9106, the scrape "
-                            "target's address, and network policy between Prometheus and the exporter."),
+                "runbook": (f"Check the exporter's pod/container logs and /-/healthy on port {EXPORTER_PORT}, the "
+                            "scrape target's address, and network policy between Prometheus and the exporter."),
                 **common,
             },
         },
@@ -308,7 +324,7 @@ def pipeline_rules(stack: Stack, account_id: str | None = None) -> list[dict[str
             "alert": ALERT_SCRAPE_ERRORS,
             "expr": f"cloudwatch_exporter_scrape_error{job} > 0",
             "for": duration(scrape_errors_for(stack)),
-            "labels": {**base_labels(stack, "warning"), "component": "exporter"},
+            "labels": pipeline_labels(stack, ALERT_SCRAPE_ERRORS, COMPONENT_EXPORTER),
             "annotations": {
                 "summary": "cloudwatch_exporter cannot read CloudWatch",
                 "description": (f"Every scrape for {duration(scrape_errors_for(stack))} reported an error: events "
@@ -328,33 +344,34 @@ def teams_failing_expr(stack: Stack) -> str:
     invalid body: Alertmanager's notification is lost either way), or cannot be scraped. Native mode:
     Alertmanager's msteamsv2 failures, which carry no receiver label, so any msteamsv2 receiver counts."""
     window = duration(TEAMS_FAILING_WINDOW)
-    if stack.settings.teams_mode == "adapter":
+    if stack.settings.teams_mode == ADAPTER_MODE:
         own = stack_selector(stack, job=ADAPTER_SCRAPE_JOB)
-        failed = stack_selector(stack, job=ADAPTER_SCRAPE_JOB, result="failed")
-        return (f"sum(increase(trailwatch_adapter_notifications_total{failed}[{window}])) "
-                f"+ sum(increase(trailwatch_adapter_requests_rejected_total{own}[{window}])) > 0 "
+        failed = stack_selector(stack, job=ADAPTER_SCRAPE_JOB, result=NOTIFICATION_FAILED)
+        return (f"sum(increase({ADAPTER_NOTIFICATIONS}_total{failed}[{window}])) "
+                f"+ sum(increase({ADAPTER_REQUESTS_REJECTED}_total{own}[{window}])) > 0 "
                 f"or up{own} == 0")
     return (f'sum by (integration) (increase(alertmanager_notifications_failed_total'
-            f'{{integration="{TEAMS_INTEGRATION["native"]}"}}[{window}])) > 0')
+            f'{{integration="{TEAMS_INTEGRATION[NATIVE_MODE]}"}}[{window}])) > 0')
 
 
 def teams_failing_rule(stack: Stack, common: dict[str, str]) -> dict[str, Any]:
-    adapter = stack.settings.teams_mode == "adapter"
+    adapter = stack.settings.teams_mode == ADAPTER_MODE
     return {
         "alert": ALERT_TEAMS_FAILING,
         "expr": teams_failing_expr(stack),
         "for": duration(TEAMS_FAILING_FOR),
-        "labels": {**base_labels(stack, "high"), "component": "alertmanager"},
+        "labels": pipeline_labels(stack, ALERT_TEAMS_FAILING, COMPONENT_ALERTMANAGER),
         "annotations": {
             "summary": "Alertmanager cannot deliver notifications to Microsoft Teams",
             "description": (("This stack's Teams adapter failed to deliver cards, refused Alertmanager's requests "
                              "or cannot be scraped" if adapter else
-                             f"alertmanager_notifications_failed_total{{integration=\"{TEAMS_INTEGRATION['native']}\"}}"
+                             "alertmanager_notifications_failed_total"
+                             f"{{integration=\"{TEAMS_INTEGRATION[NATIVE_MODE]}\"}}"
                              " keeps increasing")
                             + ": security alerts are not reaching Teams. This alert itself may not reach Teams "
                               "either: watch for it in Alertmanager or route it elsewhere."),
             "runbook": (("Check the trailwatch Teams adapter's logs, its /metrics "
-                         "(trailwatch_adapter_cards_failed_total and trailwatch_adapter_requests_rejected_total by "
+                         f"({ADAPTER_CARDS_FAILED}_total and {ADAPTER_REQUESTS_REJECTED}_total by "
                          "reason: unauthorized means Alertmanager's credentials_file does not hold the adapter's "
                          "token) and its Teams Workflows URL." if adapter else
                          "Check Alertmanager's logs for msteamsv2 errors and that webhook_url_file holds a "

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..contract import ADAPTER_MODE, ADAPTER_SCRAPE_JOB, EXPORTER_SCRAPE_JOB, MAX_SCRAPE_TIMEOUT_SECONDS
+from ..series import stack_labels
 from ..stack import Stack
-from .common import (
-    ADAPTER_SCRAPE_JOB, EXAMPLE_EXPORTER_TARGET, EXPORTER_SCRAPE_JOB, dump_yaml, duration, generated_header,
-    stack_labels,
-)
-
-#: One GetMetricStatistics call per metric per scrape; give slow CloudWatch answers time, within the interval.
-MAX_SCRAPE_TIMEOUT_SECONDS = 30
+from .durations import duration
+from .options import EXAMPLE_EXPORTER_TARGET
+from .yaml_text import dump_yaml, generated_header
 
 
 def scrape_config(stack: Stack, target: str = EXAMPLE_EXPORTER_TARGET, job: str = EXPORTER_SCRAPE_JOB) -> dict[str, Any]:
@@ -40,7 +38,7 @@ def scrape_configs(stack: Stack, target: str = EXAMPLE_EXPORTER_TARGET,
                    adapter_target: str | None = None) -> list[dict[str, Any]]:
     """The exporter's job, and in adapter mode the Teams adapter's (``adapter_target``: its host:port)."""
     jobs = [scrape_config(stack, target)]
-    if stack.settings.teams_mode == "adapter" and adapter_target:
+    if stack.settings.teams_mode == ADAPTER_MODE and adapter_target:
         jobs.append(scrape_config(stack, adapter_target, ADAPTER_SCRAPE_JOB))
     return jobs
 

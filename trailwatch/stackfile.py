@@ -17,8 +17,9 @@ from typing import Any, Mapping
 
 import yaml
 
+from .contract import PROJECT
 from .errors import ConfigError, ConfigErrors
-from .settings import PROJECT, _convert, declared, qualified
+from .settings import _convert, declared, qualified
 
 _STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+\Z")
 
@@ -28,7 +29,7 @@ def unknown_key_error(key: str, known: list[str]) -> str:
     short = key.split(":", 1)[1]
     close = difflib.get_close_matches(short, known, n=1, cutoff=0.6) or [
         k for k in known if k.lower() == short.lower()]
-    hint = f"did you mean '{close[0]}'?" if close else "see the README's configuration reference for the keys"
+    hint = f"did you mean '{close[0]}'?" if close else "see docs/configuration.md for the keys"
     return f"config {key!r}: unknown key ({hint})"
 
 
