@@ -139,13 +139,14 @@ def first_settings_table() -> str:
     return "\n".join(rows)
 
 
-def _type_of(spec: dict) -> str:
+def schema_type(spec: dict) -> str:
+    """A component schema property's type in words (``list of string``, ``map of any``, a type's name)."""
     if "$ref" in spec:
         return "any" if spec["$ref"].endswith("/Any") else spec["$ref"].rsplit(":", 1)[-1]
     if spec["type"] == "array":
-        return f"list of {_type_of(spec['items'])}"
+        return f"list of {schema_type(spec['items'])}"
     if spec["type"] == "object" and "additionalProperties" in spec:
-        return f"map of {_type_of(spec['additionalProperties'])}"
+        return f"map of {schema_type(spec['additionalProperties'])}"
     return spec["type"]
 
 
@@ -155,13 +156,13 @@ def component_tables(schema: dict) -> str:
     rows = ["| component | input | type | required | description |", "|---|---|---|---|---|"]
     for token, res in schema["resources"].items():
         for prop, spec in res["inputProperties"].items():
-            kind = _type_of(spec) + ("" if spec.get("plain") else ", Output accepted")
+            kind = schema_type(spec) + ("" if spec.get("plain") else ", Output accepted")
             rows.append(f"| {token.rsplit(':', 1)[-1]} | `{prop}` | {kind} | "
                         f"{'yes' if prop in res.get('requiredInputs', []) else 'no'} | {spec['description']} |")
     rows += ["", "| component | output | type | description |", "|---|---|---|---|"]
     for token, res in schema["resources"].items():
         for prop, spec in res["properties"].items():
-            rows.append(f"| {token.rsplit(':', 1)[-1]} | `{prop}` | {_type_of(spec)} | {spec['description']} |")
+            rows.append(f"| {token.rsplit(':', 1)[-1]} | `{prop}` | {schema_type(spec)} | {spec['description']} |")
     return "\n".join(rows)
 
 

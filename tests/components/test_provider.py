@@ -24,7 +24,7 @@ from components.provider import COMPONENTS, PACKAGE, main
 from plan_helpers import OIDC_ARN, SIG, WEBHOOK, plain, plaintext_paths
 from trailwatch import __version__
 from trailwatch.catalog import load_catalog
-from trailwatch.docs import PAGES, component_tables
+from trailwatch.docs import PAGES, component_tables, schema_type
 from trailwatch.mockrun import run_program
 from trailwatch.naming import exporter_metric_name
 from trailwatch.offline_policy import analyze
@@ -55,16 +55,6 @@ def camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def type_of(spec: dict) -> str:
-    if "$ref" in spec:
-        return "any" if spec["$ref"].endswith("/Any") else spec["$ref"].rsplit(":", 1)[-1]
-    if spec["type"] == "array":
-        return f"list of {type_of(spec['items'])}"
-    if spec["type"] == "object" and "additionalProperties" in spec:
-        return f"map of {type_of(spec['additionalProperties'])}"
-    return spec["type"]
-
-
 def test_schema_follows_the_args_classes(schema):
     assert set(schema["resources"]) == {f"trailwatch:index:{name}" for name in ARGS}
     assert schema["name"] == PACKAGE and schema["version"] == __version__
@@ -89,35 +79,35 @@ def test_schema_follows_the_args_classes(schema):
 def test_schema_types_as_documented(schema):
     trail = schema["resources"]["trailwatch:index:TrailToLogs"]
     filters = schema["resources"]["trailwatch:index:MetricFilterSet"]
-    inputs = {name: (type_of(spec), spec.get("plain", False)) for name, spec in trail["inputProperties"].items()}
+    inputs = {name: (schema_type(spec), spec.get("plain", False)) for name, spec in trail["inputProperties"].items()}
     assert inputs["createTrail"] == ("boolean", True) and inputs["logRetentionDays"] == ("integer", True)
     assert inputs["eventSelectors"] == ("list of map of any", True)
-    inputs = {name: (type_of(spec), spec.get("plain", False)) for name, spec in filters["inputProperties"].items()}
+    inputs = {name: (schema_type(spec), spec.get("plain", False)) for name, spec in filters["inputProperties"].items()}
     assert inputs["logGroupName"] == ("string", False)  # the one input that may be another resource's output
     assert inputs["enableDetections"] == ("list of string", True)
     assert inputs["customDetections"] == ("list of map of any", True)
     assert inputs["detectionOverrides"] == ("map of map of any", True)
-    assert type_of(filters["properties"]["metrics"]) == "list of DetectionMetric"
+    assert schema_type(filters["properties"]["metrics"]) == "list of DetectionMetric"
     assert set(schema["types"]["trailwatch:index:DetectionMetric"]["properties"]) == {
         "namespace", "metric", "detection", "severity", "threshold"}
     assert sorted(trail["required"]) == ["logGroupArn", "logGroupName"]
     exporter = schema["resources"]["trailwatch:index:CloudWatchExporter"]
-    inputs = {name: (type_of(spec), spec.get("plain", False)) for name, spec in exporter["inputProperties"].items()}
+    inputs = {name: (schema_type(spec), spec.get("plain", False)) for name, spec in exporter["inputProperties"].items()}
     # the filter set's outputs go in as they are
     assert inputs["metrics"] == ("list of DetectionMetric", False)
     assert inputs["exceptedMetrics"] == ("list of ExceptedMetric", False)
     assert inputs["alertWindowMinutes"] == ("integer", True) and inputs["scrapeLabels"] == ("map of string", True)
     rules = schema["resources"]["trailwatch:index:AlertRules"]
-    inputs = {name: (type_of(spec), spec.get("plain", False)) for name, spec in rules["inputProperties"].items()}
+    inputs = {name: (schema_type(spec), spec.get("plain", False)) for name, spec in rules["inputProperties"].items()}
     # TeamsAdapter's outputs go in as they are; the rest decides what is rendered, so it is a value
     assert {inputs[k] for k in ("adapterUrl", "adapterTokenSecret", "webhookUrl")} == {("string", False)}
     assert inputs["enableDetections"] == ("list of string", True) and inputs["teamsMode"] == ("string", True)
     adapter = schema["resources"]["trailwatch:index:TeamsAdapter"]
-    inputs = {name: (type_of(spec), spec.get("plain", False)) for name, spec in adapter["inputProperties"].items()}
+    inputs = {name: (schema_type(spec), spec.get("plain", False)) for name, spec in adapter["inputProperties"].items()}
     # the Workflows URL (a secret) and TrailToLogs' and CloudWatchExporter's outputs go in as they are
     assert {inputs[k] for k in ("webhookUrl", "logGroupArn", "hostRoleName")} == {("string", False)}
     assert inputs["logGroupName"] == ("string", True) and inputs["enableDetections"] == ("list of string", True)
-    assert type_of(adapter["properties"]["tokenSecretName"]) == "string"
+    assert schema_type(adapter["properties"]["tokenSecretName"]) == "string"
     shared = {camel(name) for name in DETECTION_KEYS}  # the detections, given to all three alike
     assert shared <= set(filters["inputProperties"]) & set(rules["inputProperties"]) & set(adapter["inputProperties"])
     for name in shared - {"detectionOverrides"}:  # same meaning, same words
