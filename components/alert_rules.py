@@ -27,7 +27,9 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from trailwatch.contract import ADAPTER_MODE, DEFAULT_METRIC_NAMESPACE, KUBERNETES, NATIVE_MODE, NO_RUNTIME, RUNTIMES
+from trailwatch.contract import (
+    ADAPTER_MODE, ADAPTER_TOKEN_KEY, DEFAULT_METRIC_NAMESPACE, KUBERNETES, NATIVE_MODE, NO_RUNTIME, RUNTIMES,
+)
 from trailwatch.errors import TrailwatchError
 from trailwatch.render import (
     AM_FRAGMENT_FILE, DASHBOARD_FILE, RULES_FILE, SCRAPE_FILE, alertmanager_config_spec, check_exporter_target,
@@ -41,7 +43,6 @@ from .args import (
 )
 
 WEBHOOK_SECRET_KEY = "webhook-url"
-ADAPTER_TOKEN_KEY = "token"
 DASHBOARD_KEY = "trailwatch.json"
 DATASOURCE_KEY = "trailwatch-datasource.yaml"
 #: Every AlertRulesArgs field checked as a stack config key, and that key.

@@ -12,7 +12,7 @@ from typing import Any, Iterable
 
 import pulumi
 
-from trailwatch.contract import EXPORTER_PORT, MAX_SCRAPE_TIMEOUT_SECONDS
+from trailwatch.contract import ADAPTER_MODE, DOCKER, EXPORTER_PORT, KUBERNETES, MAX_SCRAPE_TIMEOUT_SECONDS, NO_RUNTIME
 from trailwatch.settings import StackSettings, qualified
 from trailwatch.stack import Stack, log_group_name, secret_pattern_ids, trail_name
 
@@ -86,7 +86,7 @@ def build_alerting(stack: Stack, log_group_arn: pulumi.Input[str], filters: Metr
     opts = pulumi.ResourceOptions(depends_on=[filters])
     outputs: dict[str, Any] = {"runtime": runtime, "teamsMode": s.teams_mode}
     adapter_url = token_secret = None
-    if runtime != "none":
+    if runtime != NO_RUNTIME:
         exporter = CloudWatchExporter(COMPONENT_NAME, CloudWatchExporterArgs(
             metrics=filters.metrics,
             excepted_metrics=filters.excepted_metrics,
@@ -99,15 +99,15 @@ def build_alerting(stack: Stack, log_group_arn: pulumi.Input[str], filters: Metr
             service_monitor_labels=s.prometheus_selector_labels,
             scrape_timeout_seconds=MAX_SCRAPE_TIMEOUT_SECONDS,
             bind_address=DOCKER_BIND_ADDRESS,
-            access_key=s.exporter_access_key and runtime == "docker",
+            access_key=s.exporter_access_key and runtime == DOCKER,
             **same_named(s, TIMING_KEYS),
         ), opts=opts)
         outputs.update({"exporterUrl": exporter.url, "exporterPolicyArn": exporter.policy_arn,
                         "exporterRoleArn": exporter.role_arn, "exporterConfigChecksum": exporter.config_checksum})
-        if runtime == "docker":
+        if runtime == DOCKER:
             outputs.update({"exporterInstanceProfile": exporter.instance_profile_name,
                             "exporterAccessKeyId": exporter.access_key_id})
-        if s.teams_mode == "adapter":
+        if s.teams_mode == ADAPTER_MODE:
             adapter = TeamsAdapter(COMPONENT_NAME, TeamsAdapterArgs(
                 webhook_url=webhook,
                 log_group_arn=log_group_arn,
@@ -120,7 +120,7 @@ def build_alerting(stack: Stack, log_group_arn: pulumi.Input[str], filters: Metr
                 namespace=s.kubernetes_namespace,
                 oidc_provider_arn=s.eks_oidc_provider_arn,
                 service_monitor_labels=s.prometheus_selector_labels,
-                host_role_name=exporter.host_role_name if runtime == "docker" and not s.exporter_access_key else None,
+                host_role_name=exporter.host_role_name if runtime == DOCKER and not s.exporter_access_key else None,
                 **same_named(s, [*DETECTION_KEYS, *TIMING_KEYS, *ROUTING_KEYS[1:]]),
             ), opts=opts)
             adapter_url, token_secret = adapter.url, adapter.token_secret_name
@@ -136,13 +136,13 @@ def build_alerting(stack: Stack, log_group_arn: pulumi.Input[str], filters: Metr
         adapter_url=adapter_url,
         adapter_token_secret=token_secret,
         webhook_url=webhook,
-        exporter_target=f"{DOCKER_BIND_ADDRESS}:{EXPORTER_PORT}" if runtime == "docker" else None,
+        exporter_target=f"{DOCKER_BIND_ADDRESS}:{EXPORTER_PORT}" if runtime == DOCKER else None,
         rule_labels=s.prometheus_selector_labels,
         dashboard_labels=s.grafana_dashboard_labels,
         datasource_labels=s.grafana_datasource_labels,
         **same_named(s, [*DETECTION_KEYS, *TIMING_KEYS, *ROUTING_KEYS]),
     ), opts=opts)
-    if runtime != "kubernetes":
+    if runtime != KUBERNETES:
         outputs.update({"prometheusRules": rules.prometheus_rules,
                         "alertmanagerConfig": rules.alertmanager_config,
                         "grafanaDashboard": rules.grafana_dashboard,

@@ -51,7 +51,8 @@ import pulumi_random as random
 
 from trailwatch.contract import (
     ADAPTER_ALERTS_PATH as ALERTS_PATH, ADAPTER_DRAIN_SECONDS as DRAIN_SECONDS, ADAPTER_PORT as PORT,
-    ADAPTER_SCRAPE_JOB, DEFAULT_METRIC_NAMESPACE as DEFAULT_NAMESPACE, STACK_LABEL, WORKLOAD_RUNTIMES,
+    ADAPTER_SCRAPE_JOB, ADAPTER_TOKEN_KEY, DEFAULT_METRIC_NAMESPACE as DEFAULT_NAMESPACE, DOCKER, KUBERNETES,
+    STACK_LABEL, WORKLOAD_RUNTIMES,
 )
 from trailwatch.iam_documents import adapter_policy
 from trailwatch.images import is_pinned_image
@@ -81,7 +82,6 @@ CONFIG_DIR = "/etc/trailwatch-adapter"
 CONFIG_FILE = "config.json"
 SECRETS_DIR = f"{CONFIG_DIR}/secrets"
 URL_KEY = "webhook-url"
-TOKEN_KEY = "token"
 #: The adapter's only writable folder: its ledger of delivered notifications (``--state-file``).
 STATE_DIR = "/var/lib/trailwatch-adapter"
 STATE_FILE = "ledger.json"
@@ -118,7 +118,7 @@ def source_hash() -> str:
 
 def adapter_command(listen: str) -> list[str]:
     return ["--config", f"{CONFIG_DIR}/{CONFIG_FILE}", "--webhook-url-file", f"{SECRETS_DIR}/{URL_KEY}",
-            "--token-file", f"{SECRETS_DIR}/{TOKEN_KEY}", "--listen", listen,
+            "--token-file", f"{SECRETS_DIR}/{ADAPTER_TOKEN_KEY}", "--listen", listen,
             "--state-file", f"{STATE_DIR}/{STATE_FILE}"]
 
 
@@ -150,7 +150,7 @@ class TeamsAdapterArgs:
     """AWS region of the log group."""
     stack_name: Optional[str] = None
     """The trailwatch_stack label of the alerts it takes, as AlertRules' stackName (default: the Pulumi stack)."""
-    runtime: Optional[str] = "kubernetes"
+    runtime: Optional[str] = KUBERNETES
     """kubernetes or docker."""
     image: Optional[str] = ""
     """A prebuilt adapter image pinned by digest (repo@sha256:...); empty: build the Dockerfile the package ships."""
@@ -222,7 +222,7 @@ class TeamsAdapterArgs:
         """The runtime, the image and the runtime's own requirements; ComponentArgsError naming the argument."""
         checked_choice("TeamsAdapter", "runtime", self.runtime, WORKLOAD_RUNTIMES)
         check_image(self.image)
-        if self.runtime == "kubernetes" and not self.oidc_provider_arn:
+        if self.runtime == KUBERNETES and not self.oidc_provider_arn:
             raise ComponentArgsError("TeamsAdapter: runtime kubernetes needs oidc_provider_arn (IRSA)")
 
 
@@ -267,7 +267,7 @@ class TeamsAdapter(pulumi.ComponentResource):
             opts=self._child)
         self.policy_arn = policy.arn
         self.image_ref = self._image()
-        if args.runtime == "kubernetes":
+        if args.runtime == KUBERNETES:
             self.url = self._kubernetes(policy)
         else:
             self.url = self._docker(policy)
@@ -294,11 +294,11 @@ class TeamsAdapter(pulumi.ComponentResource):
             platforms=[docker_build.Platform.LINUX_AMD64],
             tags=[tag],
             push=True,
-            load=args.runtime == "docker",  # the Docker host runs what it built; Kubernetes pulls from ECR
+            load=args.runtime == DOCKER,  # the Docker host runs what it built; Kubernetes pulls from ECR
             registries=[{"address": repo.repository_url, "username": auth.user_name,
                          "password": pulumi.Output.secret(auth.password)}],
             opts=self._child)
-        if args.runtime == "docker":  # the loaded tag, once the build finished (the container depends on it)
+        if args.runtime == DOCKER:  # the loaded tag, once the build finished (the container depends on it)
             return pulumi.Output.all(tag, image.digest).apply(lambda v: v[0])
         return pulumi.Output.all(repo.repository_url, image.digest).apply(lambda v: f"{v[0]}@{v[1]}")
 
@@ -319,12 +319,12 @@ class TeamsAdapter(pulumi.ComponentResource):
         replace = pulumi.ResourceOptions(parent=self, replace_on_changes=["stringData", "data"])
         secret = k8s.core.v1.Secret(
             f"{name}-adapter-secrets", metadata={"namespace": ns, "labels": labels}, type="Opaque",
-            string_data={URL_KEY: self._webhook, TOKEN_KEY: self.token}, opts=replace)
+            string_data={URL_KEY: self._webhook, ADAPTER_TOKEN_KEY: self.token}, opts=replace)
         # Alertmanager's copy of the token (AlertmanagerConfig httpConfig.authorization.credentials): a Secret of
         # its own, so the operator never reads the Secret that holds the Workflows URL.
         token_secret = k8s.core.v1.Secret(
             f"{name}-adapter-token", metadata={"namespace": ns, "labels": labels}, type="Opaque",
-            string_data={TOKEN_KEY: self.token}, opts=replace)
+            string_data={ADAPTER_TOKEN_KEY: self.token}, opts=replace)
         self.token_secret_name = token_secret.metadata.name
         if self._config_secret:
             config = k8s.core.v1.Secret(
@@ -422,7 +422,7 @@ class TeamsAdapter(pulumi.ComponentResource):
                 {"file": f"{CONFIG_DIR}/{CONFIG_FILE}", "permissions": "0444",
                  "content": pulumi.Output.secret(self._config) if self._config_secret else self._config},
                 {"file": f"{SECRETS_DIR}/{URL_KEY}", "content": self._webhook, **secret_file},
-                {"file": f"{SECRETS_DIR}/{TOKEN_KEY}", "content": self.token, **secret_file},
+                {"file": f"{SECRETS_DIR}/{ADAPTER_TOKEN_KEY}", "content": self.token, **secret_file},
             ],
             volumes=[{"volume_name": volume.name, "container_path": CONFIG_DIR},
                      {"volume_name": state.name, "container_path": STATE_DIR}],

@@ -44,7 +44,8 @@ def app_labels(app: str, instance: str) -> dict[str, str]:
 def check_runtime(runtime: str, image: str, component: str) -> None:
     """One line (ComponentArgsError) for a runtime this workload cannot run on or an image not pinned."""
     if runtime not in WORKLOAD_RUNTIMES:
-        raise ComponentArgsError(f"{component}: runtime must be one of {', '.join(WORKLOAD_RUNTIMES)} (got {runtime!r})")
+        raise ComponentArgsError(f"{component}: runtime must be one of {', '.join(WORKLOAD_RUNTIMES)} "
+                                 f"(got {runtime!r})")
     if not is_pinned_image(image):
         raise ComponentArgsError(f"{component}: image {image!r} must be pinned to a version tag or digest")
 

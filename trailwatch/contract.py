@@ -119,3 +119,5 @@ DEFAULT_METRIC_NAMESPACE = "CloudTrailMetrics"
 MAX_PATTERN_LENGTH = 1024
 MAX_FILTERS_PER_LOG_GROUP = 100
 MAX_REGEX_PATTERNS_PER_LOG_GROUP = 5
+#: The key of the adapter's bearer token in its Secret (the adapter reads it; AlertRules' route sends it).
+ADAPTER_TOKEN_KEY = "token"
