@@ -1,35 +1,40 @@
 #!/usr/bin/env python3
-"""Benchmark: `trailwatch replay` with the whole catalog vs jq and DuckDB evaluating ONE filter, same file.
+"""Benchmark: `trailwatch replay` (the whole catalog) against jq, DuckDB and an orjson parse loop (one filter), on
+the same CloudTrail records in both layouts users have, in one run.
 
-    .venv/bin/python bench/replay_bench.py [--records 1000000] [--repeat 3] [--cpu 0] [--file PATH]
+    .venv/bin/python bench/replay_bench.py [--records 1000000] [--repeat 1] [--cpu 0] [--file PATH]
 
-Generates (once, cached next to --file) a JSON-lines file of realistic CloudTrail records, then runs each
-tool as a child process measured with wait4 (wall time, peak RSS), one after another on the same file:
+Generates (once, cached next to --file) a day of realistic CloudTrail records as JSON lines, and the same records in
+CloudTrail's S3 layout: gzip documents ``{"Records": [...]}`` of about 2,000 records each, one stream of files per
+region, under ``AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/``. Each tool runs as a child process measured with
+wait4 (wall time, peak RSS), one after another, on each layout:
 
-  replay: python -m trailwatch replay --stack <bench stack> --include-disabled --format json --workers 1 FILE
-          (every catalog detection, per-minute series, alert simulation and top-N counters), pinned to one
-          core; then --workers <all cores>, unpinned
-  jq:     jq -n 'reduce (inputs | select(.errorCode == "AccessDenied")) as $e (0; . + 1)' FILE, one core
-          (the access_denied metric filter, `{ $.errorCode = "AccessDenied" }`, counting matches)
-  duckdb: SELECT count(*) FROM read_ndjson(FILE, columns = {'errorCode': 'VARCHAR'}) WHERE errorCode =
-          'AccessDenied', with SET threads = 1 (pinned) and = all cores (exact string equality, not CloudWatch's
-          filter semantics)
-  orjson: a Python loop calling orjson.loads on every line (the floor of parsing every record), one core
-  regex:  the prefilter's line recognition alone (replay's reader, and its regular expression matched on
-          every line of each block, nothing counted): the cost of recognising every line in pure Python,
-          which no exact scanner of this design avoids, one core
+  replay  python -m trailwatch replay --stack <bench stack> --include-disabled --format json --workers 1 INPUT
+          (every catalog detection, per-minute series, alert simulation, top-N counters), pinned to one core; then
+          --workers <all cores>, unpinned; and on a tenth of the records (is memory flat?)
+  jq      the access_denied filter, `{ $.errorCode = "AccessDenied" }`, counting matches, on one core: for the
+          documents, zcat of every file into jq; for JSON lines, jq on the file
+  duckdb  the same count, with SET threads = 1 (pinned) and = all cores; the query is stated in the output (exact
+          string equality, not CloudWatch's filter semantics). For the documents, read_json with the Records member
+          declared (format auto infers every member of every record and runs out of memory).
+  orjson  the Python parse floor, one core: each document gunzipped and parsed with orjson.loads and a loop over
+          its Records (or orjson.loads of each line), counting the same matches, with the cyclic garbage collector
+          paused as replay pauses it
+  regex   JSON lines only: the line recognition of replay's prefilter alone (its reader and regular expression on
+          every line, nothing counted), the one step no exact scanner of its design avoids, one core
 
-in --repeat rounds (each round runs every tool once, so a machine that slows down for a while slows all of
-them alike), and prints each tool's fastest and slowest round side by side, with the ratios the
-replay-at-scale goals are stated in, from the fastest rounds. The AccessDenied
-counts of replay (both runs), jq and DuckDB must agree, the all-cores report must equal the one-core one,
-and every record must be replayed; a replay over a tenth of the records shows whether memory is flat.
-Not a test: timings depend on the machine. jq must be on PATH (or --jq).
+in --repeat rounds (each runs every tool once; each tool's fastest round counts, its slowest is printed beside it),
+then prints both layouts side by side with replay's ratio to the parse floor. Every count of AccessDenied must agree,
+and replay's reports must be the same on both layouts and on one core or all (what makes it exit 1). The child
+processes get a scratch bytecode cache (PYTHONPYCACHEPREFIX), so PYTHONDONTWRITEBYTECODE in the caller's
+environment does not add compiling to every replay run. Not a test: timings depend on the machine. A tool that is
+missing (jq not on PATH, the duckdb package not installed) is reported as not run, not left out silently.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import platform
@@ -46,6 +51,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 20240601
 FORMAT = "v2"  # in the cached file's name: v2 writes errorCode and errorMessage where CloudTrail does
+ACCOUNT = "123456789012"
+PER_FILE = 2000  # records per S3 object (CloudTrail writes a file per region every few minutes)
+LAYOUTS = ("documents", "lines")
+TITLES = {"documents": "S3 documents (.json.gz)", "lines": "JSON lines"}
 
 # (eventSource, eventName, weight): mostly read-only noise, a little of everything the catalog watches.
 EVENTS = [
@@ -156,7 +165,40 @@ def generate(path: Path, n: int) -> None:
     tmp.replace(path)
 
 
-def run_measured(cmd: list[str], cpu: int | None, stdout_path: Path) -> tuple[float, int, int]:
+
+def write_documents(lines: Path, folder: Path) -> None:
+    """The records of a JSON-lines file in CloudTrail's S3 layout: per region, in time order, files of
+    ``PER_FILE`` records named as CloudTrail names them (compact JSON, gzip)."""
+    import orjson
+
+    tmp = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    pending: dict[str, list[bytes]] = {}
+    written = [0]
+
+    def flush(region: str) -> None:
+        batch = pending.pop(region)
+        first = orjson.loads(batch[0])["eventTime"]  # YYYY-MM-DDTHH:MM:SSZ
+        day = tmp / "AWSLogs" / ACCOUNT / "CloudTrail" / region / first[:4] / first[5:7] / first[8:10]
+        day.mkdir(parents=True, exist_ok=True)
+        stamp = first[:16].replace("-", "").replace(":", "") + "Z"
+        name = f"{ACCOUNT}_CloudTrail_{region}_{stamp}_{written[0]:08x}.json.gz"
+        (day / name).write_bytes(gzip.compress(b'{"Records":[' + b",".join(batch) + b"]}", compresslevel=6, mtime=0))
+        written[0] += 1
+
+    with open(lines, "rb") as handle:
+        for line in handle:
+            line = line.rstrip(b"\n")
+            region = orjson.loads(line)["awsRegion"]
+            pending.setdefault(region, []).append(line)
+            if len(pending[region]) == PER_FILE:
+                flush(region)
+    for region in sorted(pending):
+        flush(region)
+    tmp.replace(folder)
+
+
+def run_measured(cmd: list[str], cpu: int | None, stdout_path: Path, env: dict[str, str]) -> tuple[float, int, int]:
     """(wall seconds, peak RSS bytes, exit code) of one child process pinned to ``cpu``."""
     def pin() -> None:
         if cpu is not None:
@@ -164,7 +206,7 @@ def run_measured(cmd: list[str], cpu: int | None, stdout_path: Path) -> tuple[fl
 
     with open(stdout_path, "wb") as out:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, preexec_fn=pin, cwd=ROOT)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, preexec_fn=pin, cwd=ROOT, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -176,20 +218,48 @@ def run_measured(cmd: list[str], cpu: int | None, stdout_path: Path) -> tuple[fl
 DUCKDB_COUNT = """
 import sys, duckdb
 con = duckdb.connect()
-con.execute(f"SET threads = {int(sys.argv[2])}")
-query = "SELECT count(*) FROM read_ndjson(?, columns = {'errorCode': 'VARCHAR'}) WHERE errorCode = 'AccessDenied'"
-print(con.execute(query, [sys.argv[1]]).fetchone()[0])
+con.execute(f"SET threads = {int(sys.argv[3])}")
+con.execute("SET enable_progress_bar = false")  # long queries would draw one on stdout
+print(con.execute(sys.argv[1], [sys.argv[2]]).fetchone()[0])
 """
-ORJSON_LOOP = """
-import sys, orjson
-n = 0
+DUCKDB_QUERIES = {
+    "documents": "SELECT count(*) FROM (SELECT unnest(Records) AS r FROM read_json(?, format = 'unstructured', "
+                 "records = true, columns = {'Records': 'STRUCT(errorCode VARCHAR)[]'})) "
+                 "WHERE r.errorCode = 'AccessDenied'",
+    "lines": "SELECT count(*) FROM read_ndjson(?, columns = {'errorCode': 'VARCHAR'}) WHERE errorCode = 'AccessDenied'",
+}
+JQ_FILTERS = {
+    "documents": 'reduce (inputs | .Records[] | select(.errorCode == "AccessDenied")) as $e (0; . + 1)',
+    "lines": 'reduce (inputs | select(.errorCode == "AccessDenied")) as $e (0; . + 1)',
+}
+ORJSON_FLOORS = {
+    "documents": """
+import gc, gzip, os, sys, orjson
+gc.disable()
+records = denied = 0
+for folder, _, names in sorted(os.walk(sys.argv[1])):
+    for name in sorted(names):
+        with gzip.open(os.path.join(folder, name), "rb") as handle:
+            doc = orjson.loads(handle.read())
+        for rec in doc["Records"]:
+            records += 1
+            if rec.get("errorCode") == "AccessDenied":
+                denied += 1
+print(denied, records)
+""",
+    "lines": """
+import gc, sys, orjson
+gc.disable()
+records = denied = 0
 with open(sys.argv[1], "rb") as handle:
     for line in handle:
-        orjson.loads(line)
-        n += 1
-print(n)
-"""
-REGEX_PASS = """
+        records += 1
+        if orjson.loads(line).get("errorCode") == "AccessDenied":
+            denied += 1
+print(denied, records)
+""",
+}
+RECOGNITION = """
 import sys
 from trailwatch.replay.linescan import recognise
 from trailwatch.replay.readers import LineBlock, read_lines
@@ -203,142 +273,248 @@ with open(sys.argv[1], "rb") as handle:
             n += 1
 print(n)
 """
-
-
-@dataclass
-class Run:
-    name: str
-    work: str
-    wall: float  # the fastest round
-    slowest: float
-    rss: int  # the largest peak of the rounds
-    out: str  # the same in every round, or measure() stops
+FLOOR_TEXT = {"documents": "per file: gzip read, orjson.loads, a loop over Records (gc paused)",
+              "lines": "orjson.loads of each line (gc paused)"}
 
 
 @dataclass(frozen=True)
 class Tool:
     name: str
     work: str
-    cmd: list[str]
+    layout: str
+    cmd: list[str] | None  # None: not run (``missing`` says why)
     cpu: int | None
+    missing: str = ""
 
 
-def measure(tools: list[Tool], rounds: int, scratch: Path) -> list[Run]:
-    """Each tool once per round, rounds one after another."""
+@dataclass
+class Run:
+    tool: Tool
+    wall: float = 0.0  # the fastest round
+    slowest: float = 0.0
+    rss: int = 0  # the largest peak of the rounds
+    out: str = ""  # the same in every round, or measure() stops
+
+
+def measure(tools: list[Tool], rounds: int, scratch: Path, env: dict[str, str]) -> list[Run]:
+    """Each tool that can run, once per round, rounds one after another."""
+    runs = [Run(t) for t in tools]
     walls: list[list[float]] = [[] for _ in tools]
-    rss = [0] * len(tools)
-    outs: list[str | None] = [None] * len(tools)
     for _ in range(rounds):
-        for i, tool in enumerate(tools):
-            wall, peak, rc = run_measured(tool.cmd, tool.cpu, scratch)
+        for run, spent in zip(runs, walls):
+            tool = run.tool
+            if tool.cmd is None:
+                continue
+            wall, peak, rc = run_measured(tool.cmd, tool.cpu, scratch, env)
             if rc:
-                raise SystemExit(f"{tool.name} ({tool.work}) failed (exit {rc})")
+                raise SystemExit(f"{tool.name} ({tool.work}, {tool.layout}) failed (exit {rc})")
             out = scratch.read_text()
-            if outs[i] is not None and out != outs[i]:
-                raise SystemExit(f"{tool.name} ({tool.work}) printed something else in another round")
-            walls[i].append(wall)
-            rss[i] = max(rss[i], peak)
-            outs[i] = out
-    return [Run(t.name, t.work, min(w), max(w), r, o or "") for t, w, r, o in zip(tools, walls, rss, outs)]
+            if spent and out != run.out:
+                raise SystemExit(f"{tool.name} ({tool.work}, {tool.layout}) printed something else in another round")
+            spent.append(wall)
+            run.rss, run.out = max(run.rss, peak), out
+    for run, spent in zip(runs, walls):
+        if spent:
+            run.wall, run.slowest = min(spent), max(spent)
+    return runs
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--file", type=Path, help="where to write/cache the generated JSON lines "
-                        "(default: $TMPDIR/trailwatch-bench-<records>-<format>.jsonl)")
-    parser.add_argument("--repeat", type=int, default=3, help="rounds; each tool's fastest one counts (default 3)")
-    parser.add_argument("--cpu", type=int, default=0, help="core the one-core runs are pinned to (-1: no pinning)")
-    parser.add_argument("--jq", default=shutil.which("jq") or "/usr/bin/jq")
-    parser.add_argument("--python", default=sys.executable)
-    args = parser.parse_args()
-    cpu = None if args.cpu < 0 else args.cpu
-    if args.repeat < 1:
-        print(f"--repeat must be at least 1, not {args.repeat}", file=sys.stderr)
-        return 2
-    cores = len(os.sched_getaffinity(0))
+def tools_for(layout: str, data: Path, tenth: Path, replay: list[str], python: str, jq: str | None, cores: int,
+              cpu: int | None, duckdb: bool) -> list[Tool]:
+    """What runs on one layout: ``data`` is its file (JSON lines) or folder (documents)."""
+    if jq is None:
+        jq_tool = Tool("jq", "1 filter, 1 core", layout, None, cpu, "jq not found on PATH (install jq or pass --jq)")
+    elif layout == "documents":
+        pipeline = 'find "$1" -name "*.json.gz" | sort | xargs zcat | "$2" -n "$3"'
+        jq_tool = Tool("jq", "1 filter, 1 core", layout,
+                       ["sh", "-c", pipeline, "sh", str(data), jq, JQ_FILTERS[layout]], cpu)
+    else:
+        jq_tool = Tool("jq", "1 filter, 1 core", layout, [jq, "-n", JQ_FILTERS[layout], str(data)], cpu)
+    source = str(data / "AWSLogs" / "**" / "*.json.gz") if layout == "documents" else str(data)
+    duck = [python, "-c", DUCKDB_COUNT, DUCKDB_QUERIES[layout], source]
+    why = "" if duckdb else "the duckdb package is not installed in this Python"
+    return [
+        Tool("replay", "whole catalog, 1 core", layout, replay + ["--workers", "1", str(data)], cpu),
+        Tool("replay", f"whole catalog, {cores} cores", layout, replay + ["--workers", str(cores), str(data)], None),
+        jq_tool,
+        Tool("duckdb", "1 filter, 1 thread", layout, duck + ["1"] if duckdb else None, cpu, why),
+        Tool("duckdb", f"1 filter, {cores} threads", layout, duck + [str(cores)] if duckdb else None, None, why),
+        Tool("orjson", "parse floor, 1 core", layout, [python, "-c", ORJSON_FLOORS[layout], str(data)], cpu),
+        # the one step of replay's JSON-lines scanner that no exact scanner of its design avoids (docs/measured.md)
+        Tool("regex", "line recognition only, 1 core", layout,
+             [python, "-c", RECOGNITION, str(data)] if layout == "lines" else None, cpu),
+        Tool("replay", "whole catalog, 1 core, a tenth", layout, replay + ["--workers", "1", str(tenth)], cpu),
+    ]
 
-    if not Path(args.jq).exists():
-        print(f"jq not found ({args.jq}); install it or pass --jq", file=sys.stderr)
-        return 2
+
+def inputs(args: argparse.Namespace) -> dict[str, tuple[Path, Path]]:
+    """Per layout, the data and its tenth (generated once, cached)."""
     big = args.file or Path(tempfile.gettempdir()) / f"trailwatch-bench-{args.records}-{FORMAT}.jsonl"
     small = big.with_name(big.stem + "-tenth.jsonl")
     for path, n in ((big, args.records), (small, max(args.records // 10, 1))):
         if not path.exists():
             print(f"generating {n:,} records -> {path}", file=sys.stderr)
             generate(path, n)
-    size = big.stat().st_size
+    folders = {}
+    for path in (big, small):
+        folder = path.with_name(path.stem + "-s3")
+        if not folder.exists():
+            print(f"writing them in CloudTrail's S3 layout -> {folder}", file=sys.stderr)
+            write_documents(path, folder)
+        folders[path] = folder
+    return {"documents": (folders[big], folders[small]), "lines": (big, small)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--file", type=Path, help="where to write/cache the generated JSON lines; the S3 layout "
+                        "goes next to it (default: $TMPDIR/trailwatch-bench-<records>-<format>.jsonl)")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds; each tool's fastest one counts (default 1)")
+    parser.add_argument("--cpu", type=int, default=0, help="core the one-core runs are pinned to (-1: no pinning)")
+    parser.add_argument("--jq", default=shutil.which("jq"), help="jq to run (default: the one on PATH)")
+    parser.add_argument("--python", default=sys.executable)
+    args = parser.parse_args()
+    cpu = None if args.cpu < 0 else args.cpu
+    if args.repeat < 1 or args.records < 10:
+        print("--repeat must be at least 1 and --records at least 10", file=sys.stderr)
+        return 2
+    cores = len(os.sched_getaffinity(0))
+    jq = args.jq if args.jq and Path(args.jq).exists() else None
+    duckdb = _duckdb_version(args.python) is not None
+    data = inputs(args)
 
     with tempfile.TemporaryDirectory() as tmp:
-        stack_dir = Path(tmp)
-        (stack_dir / "Pulumi.bench.yaml").write_text(
+        scratch = Path(tmp)
+        (scratch / "Pulumi.bench.yaml").write_text(
             "config:\n  aws:region: us-east-1\n  trailwatch:suspiciousIps: ['203.0.113.66', '198.51.100.*']\n"
             "  trailwatch:enableDetections: [suspicious_source_ips]\n")
-        replay = [args.python, "-m", "trailwatch", "replay", "--stack", "bench", "--config-dir", str(stack_dir),
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = str(scratch / "pycache")
+        replay = [args.python, "-m", "trailwatch", "replay", "--stack", "bench", "--config-dir", str(scratch),
                   "--include-disabled", "--format", "json"]
-        jq = [args.jq, "-n", 'reduce (inputs | select(.errorCode == "AccessDenied")) as $e (0; . + 1)']
-        duck = [args.python, "-c", DUCKDB_COUNT, str(big)]
-        out = stack_dir / "out"
-        runs = measure([
-            Tool("replay", "whole catalog, 1 core", replay + ["--workers", "1", str(big)], cpu),
-            Tool("replay", f"whole catalog, {cores} cores", replay + ["--workers", str(cores), str(big)], None),
-            Tool("jq", "1 filter, 1 core", jq + [str(big)], cpu),
-            Tool("duckdb", "1 filter, 1 thread", duck + ["1"], cpu),
-            Tool("duckdb", f"1 filter, {cores} threads", duck + [str(cores)], None),
-            Tool("orjson", "parse only, 1 core", [args.python, "-c", ORJSON_LOOP, str(big)], cpu),
-            Tool("regex", "line recognition only, 1 core", [args.python, "-c", REGEX_PASS, str(big)], cpu),
-            Tool("replay", "whole catalog, 1 core, a tenth", replay + ["--workers", "1", str(small)], cpu),
-        ], args.repeat, out)
+        subprocess.run(replay + [str(data["lines"][1])], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, check=True)
+        tools = [t for layout in LAYOUTS for t in tools_for(layout, *data[layout], replay, args.python, jq, cores, cpu,
+                                                              duckdb)]
+        runs = measure(tools, args.repeat, scratch / "out", env)
+    return report(args, runs, data, cores, cpu, jq)
 
-    one, many, jq_run, duck1, duckn, parse, regex, tenth = runs
-    doc, doc_n = json.loads(one.out), json.loads(many.out)
+
+def report(args: argparse.Namespace, runs: list[Run], data: dict[str, tuple[Path, Path]], cores: int,
+           cpu: int | None, jq: str | None) -> int:
+    """Print the table from one run; 0 if every count agrees and replay's reports are the same everywhere."""
+    by = {(r.tool.layout, r.tool.name, r.tool.work): r for r in runs}
+    works = list(dict.fromkeys((r.tool.name, r.tool.work) for r in runs))
+    documents = sorted(data["documents"][0].rglob("*.json.gz"))
+    gz = sum(p.stat().st_size for p in documents)
+    lines = data["lines"][0].stat().st_size
     print(f"trailwatch replay benchmark  {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {platform.processor() or platform.machine()} {_cpu_model()}, {cores} cores, "
-          f"Python {platform.python_version()}, {_jq_version(args.jq)}, DuckDB {_duckdb_version()}, "
-          f"one-core runs pinned to core {cpu}")
-    print(f"input:   {args.records:,} records, {size / 2**20:,.0f} MiB JSON lines ({size / args.records:,.0f} B/record)")
+          f"Python {platform.python_version()}, {_jq_version(jq)}, DuckDB {_duckdb_version(args.python) or '-'}, "
+          f"one-core runs pinned to core {cpu}, {args.repeat} round(s)")
+    print(f"input:   {args.records:,} CloudTrail records (one day, 3 regions), the same records in both layouts:")
+    print(f"         S3 documents: {len(documents):,} .json.gz files of up to {PER_FILE:,} records under "
+          f"AWSLogs/{ACCOUNT}/CloudTrail/<region>/YYYY/MM/DD/, {gz / 2**20:,.0f} MiB ({lines / max(gz, 1):.0f}:1)")
+    print(f"         JSON lines:   one file, {lines / 2**20:,.0f} MiB")
+    print("queries: the one filter, errorCode = AccessDenied (replay evaluates every detection of the catalog)")
+    for layout in LAYOUTS:
+        print(f"  {TITLES[layout]}:")
+        print(f"    jq      {_jq_text(layout, jq)}")
+        print(f"    duckdb  {DUCKDB_QUERIES[layout].replace('?', repr(_duck_source(layout)))}")
+        print(f"    orjson  {FLOOR_TEXT[layout]}")
     print()
-    print(f"{'tool':<8} {'work':<34} {'fastest':>8} {'slowest':>8} {'records/s':>11} {'MiB/s':>7} {'peak RSS':>9}"
-          f"   ({args.repeat} rounds)")
-    for run in runs[:-1]:
-        print(f"{run.name:<8} {run.work:<34} {run.wall:8.2f} {run.slowest:8.2f} {args.records / run.wall:11,.0f} "
-              f"{size / run.wall / 2**20:7.1f} {run.rss / 2**20:7.1f}Mi")
+    width = 34
+    print(f"{'tool':<7} {'work':<32}" + "".join(f" | {TITLES[layout]:^{width}}" for layout in LAYOUTS))
+    print(f"{'':<7} {'':<32}" + f" | {'fastest':>8} {'slowest':>8} {'Mrec/s':>6} {'peak RSS':>9}" * len(LAYOUTS))
+    for name, work in works:
+        cells = []
+        for layout in LAYOUTS:
+            run = by[(layout, name, work)]
+            if run.tool.cmd is None:
+                cells.append(f"{'not run' if run.tool.missing else '-':^{width}}")
+            else:
+                n = args.records // 10 if work.endswith("a tenth") else args.records
+                cells.append(f"{run.wall:7.2f}s {run.slowest:7.2f}s {n / run.wall / 1e6:6.3f} "
+                             f"{run.rss / 2**20:6.0f} MiB")
+        print(f"{name:<7} {work:<32}" + "".join(f" | {c}" for c in cells))
+    for run in runs:
+        if run.tool.missing:
+            print(f"not run: {run.tool.name} ({run.tool.work}, {TITLES[run.tool.layout]}): {run.tool.missing}")
     print()
-    ratios = [("replay 1 core / DuckDB 1 thread", duck1.wall / one.wall, "goal >= 0.5; stretch >= 1.0"),
-              ("replay 1 core / jq", jq_run.wall / one.wall, "goal >= 4"),
-              (f"replay {cores} cores / replay 1 core", one.wall / many.wall, f"at most {cores}"),
-              (f"replay {cores} cores / DuckDB {cores} threads", duckn.wall / many.wall, ""),
-              ("replay 1 core / orjson parse-only loop", parse.wall / one.wall, "> 1: fewer full parses than records"),
-              ("regex line pass / DuckDB 1 thread", duck1.wall / regex.wall,
-               "the 0.5 goal leaves replay 2x this pass for everything")]
-    for label, value, note in ratios:
-        print(f"ratio:   {label:<42} {value:6.2f}  {note}")
-    print(f"memory:  replay peak RSS {tenth.rss / 2**20:.1f} MiB on {args.records // 10:,} records, "
-          f"{one.rss / 2**20:.1f} MiB on {args.records:,} ({tenth.wall:.2f} s / {one.wall:.2f} s)")
-    counts = {"replay 1 core": doc["detections"]["access_denied"]["matches"],
-              f"replay {cores} cores": doc_n["detections"]["access_denied"]["matches"],
-              "jq": int(jq_run.out.strip()), "duckdb 1 thread": int(duck1.out.strip()),
-              f"duckdb {cores} threads": int(duckn.out.strip())}
-    agree = (len(set(counts.values())) == 1 and int(parse.out.strip()) == doc["events"] == args.records
-             and int(regex.out.strip()) == args.records)
-    same = _comparable(doc) == _comparable(doc_n)
-    print(f"check:   AccessDenied matches {', '.join(f'{k}={v:,}' for k, v in counts.items())}: "
-          f"{'agree' if agree else 'DISAGREE'}; records parsed={int(parse.out.strip()):,}, replayed={doc['events']:,}, "
-          f"malformed={doc['malformed']}; {cores}-core report {'identical to' if same else 'DIFFERENT from'} 1-core")
+    one = {layout: by[(layout, "replay", "whole catalog, 1 core")] for layout in LAYOUTS}
+    many = {layout: by[(layout, "replay", f"whole catalog, {cores} cores")] for layout in LAYOUTS}
+    tenth = {layout: by[(layout, "replay", "whole catalog, 1 core, a tenth")] for layout in LAYOUTS}
+    floor = {layout: by[(layout, "orjson", "parse floor, 1 core")] for layout in LAYOUTS}
+    print("ratios of wall times (fastest rounds):")
+    for layout in LAYOUTS:
+        print(f"  {TITLES[layout]}:")
+        met = one[layout].wall <= 1.5 * floor[layout].wall
+        _ratio("replay 1 core / orjson parse floor", one[layout], floor[layout],
+               f"goal <= 1.5: {'met' if met else 'NOT met'}" if layout == "documents" else "")
+        for other, work in (("jq", "1 filter, 1 core"), ("duckdb", "1 filter, 1 thread")):
+            _ratio(f"replay 1 core / {other} {work.split(', ')[1]}", one[layout], by[(layout, other, work)],
+                   "below 1: replay is faster")
+        _ratio(f"replay 1 core / replay {cores} cores", one[layout], many[layout], "the speed-up")
+        print(f"    memory: replay's peak RSS {tenth[layout].rss / 2**20:.0f} MiB on {args.records // 10:,} records, "
+              f"{one[layout].rss / 2**20:.0f} MiB on {args.records:,}")
+    return _checks(args, runs, by, cores)
+
+
+def _ratio(label: str, run: Run, other: Run, note: str) -> None:
+    if other.tool.cmd is not None:
+        print(f"    {label:<44} {run.wall / other.wall:6.2f}   {note}".rstrip())
+
+
+def _checks(args: argparse.Namespace, runs: list[Run], by: dict, cores: int) -> int:
+    """Every AccessDenied count agrees, every record is replayed, and replay's reports are the same on both layouts
+    and any number of cores."""
+    counts: dict[str, int] = {}
+    reports = {}
+    records = {}
+    for run in runs:
+        tool = run.tool
+        if tool.cmd is None or tool.work.endswith("a tenth"):
+            continue
+        if tool.name == "regex":
+            records[f"{tool.layout} line recognition"] = int(run.out)
+            continue
+        label = f"{tool.layout} {tool.name} {tool.work.split(', ')[-1].replace(' ', '-')}"
+        if tool.name == "replay":
+            doc = json.loads(run.out)
+            counts[label] = doc["detections"]["access_denied"]["matches"]
+            records[label] = doc["events"] + doc["malformed"]
+            reports[label] = {k: v for k, v in doc.items() if k != "files"}  # the inputs are the same records
+        elif tool.name == "orjson":
+            denied, seen = map(int, run.out.split())
+            counts[label], records[label] = denied, seen
+        else:
+            counts[label] = int(run.out.strip())
+    agree = len(set(counts.values())) == 1 and set(records.values()) == {args.records}
+    same = len({json.dumps(r, sort_keys=True) for r in reports.values()}) == 1
+    print(f"check:   AccessDenied matches: {'all agree' if len(set(counts.values())) == 1 else 'DISAGREE'} "
+          f"({', '.join(f'{k}={v:,}' for k, v in counts.items())})")
+    print(f"         records read: {'all' if set(records.values()) == {args.records} else 'NOT all'} "
+          f"({', '.join(f'{k}={v:,}' for k, v in records.items())})")
+    print(f"         replay's reports on both layouts, 1 core and {cores} cores: "
+          f"{'identical' if same else 'DIFFERENT'}")
     return 0 if agree and same else 1
 
 
-def _comparable(doc: dict) -> dict:
-    """The report without what names the run (the inputs are the same file)."""
-    return {k: v for k, v in doc.items() if k not in ("files",)}
+def _duck_source(layout: str) -> str:
+    return "<folder>/AWSLogs/**/*.json.gz" if layout == "documents" else "<file>.jsonl"
 
 
-def _duckdb_version() -> str:
-    try:
-        import duckdb
-        return duckdb.__version__
-    except ImportError:
-        return "(not installed)"
+def _jq_text(layout: str, jq: str | None) -> str:
+    if jq is None:
+        return "(not run: jq not found on PATH)"
+    if layout == "documents":
+        return f"find <folder> -name '*.json.gz' | sort | xargs zcat | jq -n '{JQ_FILTERS[layout]}'"
+    return f"jq -n '{JQ_FILTERS[layout]}' <file>.jsonl"
+
+
+def _duckdb_version(python: str) -> str | None:
+    found = subprocess.run([python, "-c", "import duckdb; print(duckdb.__version__)"], capture_output=True, text=True)
+    return found.stdout.strip() if found.returncode == 0 else None
 
 
 def _cpu_model() -> str:
@@ -351,7 +527,9 @@ def _cpu_model() -> str:
     return ""
 
 
-def _jq_version(jq: str) -> str:
+def _jq_version(jq: str | None) -> str:
+    if jq is None:
+        return "jq not found"
     try:
         return subprocess.run([jq, "--version"], capture_output=True, text=True).stdout.strip()
     except OSError:

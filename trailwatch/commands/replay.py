@@ -56,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also replay the catalog's detections the stack has not enabled")
     parser.add_argument("--detection", action="append", default=[], metavar="ID",
                         help="only this detection (repeatable)")
+    parser.add_argument("--record-path", metavar="PATH",
+                        help="the member each record is wrapped in, a dotted path such as event or detail.record "
+                             "(objects without it are counted malformed, with their position)")
     parser.add_argument("--window", type=int, metavar="MINUTES",
                         help="alert window (default: the stack's alertWindowMinutes)")
     parser.add_argument("--suggest-exceptions", action="store_true",
@@ -110,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
     principals = tunable(stack) if args.suggest_exceptions else []
     report = replay_paths(args.paths, detections, window, top=args.top, progress=True,
                           hold_minutes=alert_hold_minutes(stack), workers=workers, dask=args.dask,
-                          key_filter=key_filter, exceptions=stack.exceptions, principals=principals)
+                          key_filter=key_filter, exceptions=stack.exceptions, principals=principals,
+                          record_path=args.record_path)
     if not report.files:
         raise NothingToReplay(
             f"nothing to replay: no CloudTrail files under {', '.join(args.paths)} (folders are searched for "

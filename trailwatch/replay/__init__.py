@@ -3,15 +3,16 @@
 Public API::
 
     replay_paths(paths, detections, window_minutes=30, *, top=5, progress=False, hold_minutes=0,
-                 workers=1, dask=None, key_filter=None, exceptions=(), principals=()) -> Report
-                                                       # paths: files, folders, s3:// URLs
+                 workers=1, dask=None, key_filter=None, exceptions=(), principals=(),
+                 record_path=None) -> Report           # paths: files, folders, s3:// URLs
     replay_records(records, detections, window_minutes=30, *, top=5, hold_minutes=0, exceptions=(),
                    principals=()) -> Report
     stack_detections(stack, *, include_disabled=False) -> list[Detection]
     alert_hold_minutes(stack) -> int                   # the rules' max_over_time look-back, in minutes
     simulate_alerts(series, window_minutes, threshold=1, hold_minutes=0) -> list[Alert]
-    read_records(paths) -> iterator of record dicts and Malformed markers
-    read_stream(stream, where, *, text_lines=False, blocks=False) -> the same, from one binary stream
+    read_records(paths, record_path=None) -> iterator of record dicts and Malformed markers
+    read_stream(stream, where, *, text_lines=False, blocks=False, record_path=None) -> the same, from one stream
+    RecordPath(text)                                   # where each record sits: "event", "detail.record"
     FOLDER_SUFFIXES, SKIPPED_FOLDERS                   # the files a folder walk reads, the folders it skips
     KeyFilter(accounts, regions, since, until)         # which S3 keys replay_paths reads (imports botocore)
     minute_of(timestamp) -> "YYYY-MM-DDTHH:MM" | None  # the UTC minute a record is counted in
@@ -35,6 +36,10 @@ a ``{id: pattern}`` mapping (threshold 1), or :class:`Rule` items. Records are b
 ``eventTime`` (UTC; ``@timestamp`` when ``eventTime`` is absent, as in Logstash-shipped events); a record
 with neither, or with an unparseable time, is counted in ``malformed`` and matched by nothing. Inputs and
 formats: see :mod:`trailwatch.replay.readers`; alert semantics: :mod:`trailwatch.replay.alerts`.
+
+``record_path``: a dotted path (``event``, ``detail.record``) or :class:`RecordPath`, when each record is wrapped
+in a member of the objects the input holds (see :class:`~trailwatch.replay.readers.RecordPath`); ReplayError if
+it is not one.
 
 ``exceptions``: the stack's noise exceptions (``Stack.exceptions``); each detection's matches are then split
 into those each exception covers and those that page (see :mod:`trailwatch.replay.report`). ``principals``:
@@ -65,7 +70,7 @@ from . import cluster, pool
 from .chartdata import detection_bins
 from .engine import Aggregator, Rule, as_rules, tuned
 from .partial import Partial
-from .readers import FOLDER_SUFFIXES, SKIPPED_FOLDERS, Malformed, RecordReader, ReplayError, read_stream
+from .readers import FOLDER_SUFFIXES, SKIPPED_FOLDERS, Malformed, RecordPath, RecordReader, ReplayError, read_stream
 from .recordkeys import minute_of
 from .report import DetectionReport, Report, build_report, render_table
 from .sources import Sources
@@ -77,8 +82,8 @@ if TYPE_CHECKING:
     from .s3 import KeyFilter
 
 __all__ = [
-    "Alert", "DetectionReport", "FOLDER_SUFFIXES", "KeyFilter", "Malformed", "Report", "ReplayError", "Rule",
-    "SKIPPED_FOLDERS", "alert_hold_minutes", "detection_bins", "minute_of", "read_records", "read_stream",
+    "Alert", "DetectionReport", "FOLDER_SUFFIXES", "KeyFilter", "Malformed", "RecordPath", "Report", "ReplayError",
+    "Rule", "SKIPPED_FOLDERS", "alert_hold_minutes", "detection_bins", "minute_of", "read_records", "read_stream",
     "render_html", "render_table", "replay_paths", "replay_records", "simulate_alerts", "stack_detections",
     "suggestions", "tunable",
 ]
@@ -98,9 +103,9 @@ def __getattr__(name: str) -> Any:
 Detections = Sequence[Detection] | Mapping[str, str] | Iterable[Rule]
 
 
-def read_records(paths: Iterable[str | os.PathLike]) -> Iterator[Any]:
+def read_records(paths: Iterable[str | os.PathLike], record_path: str | RecordPath | None = None) -> Iterator[Any]:
     """Every record (dict) and :class:`Malformed` marker in the paths (files, folders, ``-``)."""
-    return iter(RecordReader(paths))
+    return iter(RecordReader(paths, record_path=_record_path(record_path)))
 
 
 def replay_records(records: Iterable[Any], detections: Detections, window_minutes: int = 30, *,
@@ -115,17 +120,23 @@ def replay_records(records: Iterable[Any], detections: Detections, window_minute
 def replay_paths(paths: Iterable[str | os.PathLike], detections: Detections, window_minutes: int = 30, *,
                  top: int = 5, progress: bool | Any = False, hold_minutes: int = 0, workers: int = 1,
                  dask: str | None = None, key_filter: KeyFilter | None = None,
-                 exceptions: Sequence[ExceptionRule] = (), principals: Iterable[str] = ()) -> Report:
+                 exceptions: Sequence[ExceptionRule] = (), principals: Iterable[str] = (),
+                 record_path: str | RecordPath | None = None) -> Report:
     """Replay CloudTrail files, folders and ``s3://bucket/prefix`` URLs (``key_filter`` selects S3 keys).
     ``progress``: True for a bar on stderr when it is a terminal (after a second), or a stream to draw it
     on. ``workers`` > 1: that many local processes; ``dask``: a scheduler address, to run on that cluster
     instead. The report is the same either way. Raises ReplayError for a missing path or bucket."""
+    unwrap = _record_path(record_path)
     rules = tuned(as_rules(detections), exceptions, principals)
     Aggregator(rules)  # validates the detections before any work starts
-    sources = Sources(paths, key_filter)
+    sources = Sources(paths, key_filter, unwrap)
     partial = (_on_cluster(dask, sources, rules, progress) if dask is not None
                else _on_processes(sources, rules, workers, progress))
     return build_report(partial, window_minutes, top, hold_minutes, files=sources.count)
+
+
+def _record_path(path: str | RecordPath | None) -> RecordPath | None:
+    return path if path is None or isinstance(path, RecordPath) else RecordPath(path)
 
 
 def _on_processes(sources: Sources, rules: list[Rule], workers: int, progress: bool | Any) -> Partial:

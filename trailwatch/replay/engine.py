@@ -9,8 +9,10 @@ the number of distinct minutes (the time span, not the volume) and by the counte
 
 Blocks of JSON lines (:class:`~.readers.LineBlock`, what the reader hands over when ``prefilter`` is on)
 go to :class:`~.linescan.LineScanner`, which parses only the lines a detection may match and counts
-the rest from their bytes; the results are the same as feeding every record (see that module for the
-exact conditions). ``Aggregator(..., prefilter=False)`` is that record-by-record reference.
+the rest from their bytes; an S3 document's records (:class:`~.readers.RecordBatch`) go to
+:class:`~.docscan.DocumentScanner`, which counts them column by column. The results are the same as feeding
+every record (see those modules for the exact conditions). ``Aggregator(..., prefilter=False)`` is that
+record-by-record reference: it takes a batch's records one by one (blocks come only from a reader asked for them).
 
 A detection with noise exceptions (:mod:`trailwatch.exceptions`) still counts every match in its series (what
 its metric filter records); a match that one of its exceptions holds for is also counted, by the first such
@@ -35,8 +37,9 @@ from ..catalog import Detection
 from ..exceptions import ExceptionRule, applying, excepted_by
 from ..filterpattern import PatternSet
 from . import suggest, topn
+from .docscan import DocumentScanner
 from .linescan import LineScanner
-from .readers import LineBlock, Malformed, loads
+from .readers import LineBlock, Malformed, RecordBatch, loads
 from .recordkeys import event_minute, minute_of, principal_of, text_of
 
 CHECK_EVERY = 16384  # records between progress/pruning checks
@@ -88,8 +91,8 @@ def as_rules(detections: Sequence[Detection] | Mapping[str, str] | Iterable[Rule
 class Aggregator:
     """Feed records (parsed dicts, raw JSON lines, or :class:`Malformed` markers); read the totals.
 
-    It is also the :class:`~.linescan.Tally` its line scanner counts blocks into: ``add_events``,
-    ``add_matches``, ``count`` and ``one`` are the only ways in, for both paths."""
+    It is also the :class:`~.tally.Tally` its scanners count blocks and batches into: ``add_events``,
+    ``add_matches``, ``count`` and ``one`` are the only ways in, for every path."""
 
     def __init__(self, detections: Sequence[Detection] | Mapping[str, str] | Iterable[Rule], *,
                  prefilter: bool = True):
@@ -119,6 +122,7 @@ class Aggregator:
         self.reading = frozenset(i for i, r in enumerate(self.rules) if r.reads_records)
         self.prefilter = prefilter
         self._scanner: Any = None
+        self._documents: Any = None
 
     def _bad(self, where: str, reason: str) -> None:
         self.malformed += 1
@@ -127,9 +131,10 @@ class Aggregator:
 
     def feed(self, records: Iterable[Any], tick: Callable[[], None] | None = None,
              locate: Callable[..., str] | None = None) -> None:
-        """Consume records (and :class:`LineBlock` items). ``tick`` is called every ``CHECK_EVERY``
-        records and after every block (progress display); ``locate()`` names where the current record
-        came from, ``locate(k)`` the k-th record of the current block (for malformed-record messages)."""
+        """Consume records (and :class:`LineBlock` and :class:`RecordBatch` items). ``tick`` is called every
+        ``CHECK_EVERY`` records and after every block or batch (progress display); ``locate()`` names where the
+        current record came from, ``locate(k)`` the k-th record of the current block or batch (for
+        malformed-record messages)."""
         countdown = CHECK_EVERY
         position = 0
         # Parsed records are trees (no reference cycles) and die one by one: the cyclic collector only
@@ -140,6 +145,9 @@ class Aggregator:
             for rec in records:
                 if type(rec) is LineBlock:
                     position = self._block(rec, position, locate)
+                    countdown = 0
+                elif type(rec) is RecordBatch:
+                    position = self._batch(rec, position, locate)
                     countdown = 0
                 else:
                     position += 1
@@ -161,6 +169,17 @@ class Aggregator:
         where = (lambda k: locate(k)) if locate is not None else (lambda k: f"record #{position + k}")
         self._scanner.scan(block, position, where)
         return position + block.records
+
+    def _batch(self, batch: RecordBatch, position: int, locate: Callable[..., str] | None) -> int:
+        where = (lambda k: locate(k)) if locate is not None else (lambda k: f"record #{position + k}")
+        if not self.prefilter:
+            for k, item in enumerate(batch.items(), 1):
+                self.one(item, position + k, lambda k=k: where(k))
+        else:
+            if self._documents is None:
+                self._documents = DocumentScanner(self, self.patterns.patterns, self.reading)
+            self._documents.scan(batch, position, where)
+        return position + batch.records
 
     def one(self, rec: Any, position: int, locate: Callable[[], str] | None) -> None:
         """One record (a dict, a raw JSON line or a Malformed marker), the ``position``-th fed."""

@@ -53,11 +53,12 @@ from bisect import bisect_right
 from collections import Counter
 from itertools import compress, count, repeat
 from operator import itemgetter
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Sequence
 
 from ..filterpattern import Pattern, necessary_keys, parse_selector_text
 from .readers import LineBlock, line_items, loads
 from .recordkeys import event_minute, principal_of, text_of
+from .tally import Tally
 
 # captured columns of a regular line, by index in the regular expression's groups; ERROR (errorCode with
 # its quotes) is captured only where CloudTrail writes it, after userAgent, and is empty otherwise
@@ -198,31 +199,6 @@ class _Retry(Exception):
     def __init__(self, rows: set[int]):
         super().__init__()
         self.rows = rows
-
-
-class Tally(Protocol):
-    """What the scanner counts into (:class:`~.engine.Aggregator` is one). Detections are indexes into the
-    patterns the scanner was given; minutes are ``YYYY-MM-DDTHH:MM`` keys. A block adds, say::
-
-        tally.add_events({"2024-05-01T10:00": 4000})          # every regular line, matched or not
-        tally.add_matches(0, {"2024-05-01T10:00": 4000}, ...)  # detection 0 matched them all
-        tally.count([2], "2024-05-01T10:00", principal, ip, name, record)  # one parsed line
-        tally.one(b'{"eventTime": ...', position, locate)     # a line it leaves to the record-by-record path
-    """
-
-    def add_events(self, minutes: Mapping[str, int]) -> None:
-        """Records counted in bulk: how many in each minute."""
-
-    def add_matches(self, hit: int, minutes: Mapping[str, int], principals: Mapping[str, int],
-                    source_ips: Mapping[str, int], event_names: Mapping[str, int]) -> None:
-        """Matches of one detection counted in bulk (never one that reads records)."""
-
-    def count(self, hits: Sequence[int], minute: str, principal: str, ip: str, name: str,
-              rec: dict | None = None) -> None:
-        """One record matched by the detections ``hits``; ``rec`` when one of them reads records."""
-
-    def one(self, rec: Any, position: int, locate: Callable[[], str] | None) -> None:
-        """One record as the reader would hand it over (raw line, dict or Malformed), counted or reported."""
 
 
 class LineScanner:

@@ -21,6 +21,9 @@ Accepted inputs (any of them gzip-compressed; gzip is recognised by its magic by
   One per line, in a JSON array, or concatenated (Firehose writes them back to back); an event of another
   detail-type is reported malformed. A CloudWatch Logs message holding such an event is unwrapped too.
 * A JSON array of records, and pretty-printed single records.
+* Records wrapped in a member (``{"event": {...}}``), in any of the forms above, with a :class:`RecordPath`
+  (``replay --record-path event``): every object in a record's place is unwrapped, and one without that
+  member, or with something else than an object there, is reported malformed at its position.
 
 Folders are walked recursively (sorted, hidden entries and ``CloudTrail-Digest`` folders skipped,
 files ending in .json, .jsonl, .ndjson, .log, .txt or .gz, with or without .gz); a file named
@@ -43,10 +46,12 @@ first line is broken), else the rest of the file is skipped.
 ``read_stream(..., text_lines=True)`` is the view ``match`` takes: in line mode every line is an
 event, and a line that is not JSON comes out as its text (a ``str``) instead of a Malformed marker.
 
-``read_stream(..., blocks=True)`` (what replay's prefilter reads, :mod:`.linescan`) hands JSON lines over
-as :class:`LineBlock` items, runs of whole lines read into one reused buffer, instead of one record per
-line; the last line of a stream when it has no newline, and lines past ``MAX_RECORD``, still come out one
-by one as records or Malformed markers. Documents (S3 objects, arrays) come out as records either way.
+``read_stream(..., blocks=True)`` (what replay's prefilter reads) hands JSON lines over as :class:`LineBlock`
+items (:mod:`.linescan`), runs of whole lines read into one reused buffer, instead of one record per line; the
+last line of a stream when it has no newline, and lines past ``MAX_RECORD``, still come out one by one as records
+or Malformed markers. A whole S3 document's ``Records`` comes out as one :class:`RecordBatch` (:mod:`.docscan`).
+Other documents (arrays, exports, documents walked incrementally) come out as records either way, and so does
+everything when a :class:`RecordPath` unwraps the records.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ import codecs
 import gzip
 import json
 import os
+import re
 import sys
 import zlib
 from pathlib import Path
@@ -81,6 +87,7 @@ _CONTAINERS = ("Records", "events", "Events")
 # containers whose items hold the record as a JSON string: the member, and what such an item is
 _EMBEDDED = {"events": ("message", "a CloudWatch Logs event"), "Events": ("CloudTrailEvent", "a lookup-events event")}
 _ABSENT = object()
+_PATH_STEP = re.compile(r"[A-Za-z0-9_@-]+")
 
 
 class ReplayError(TrailwatchError):
@@ -118,6 +125,59 @@ class LineBlock:
         self.records = 0
 
 
+class RecordBatch:
+    """The items of one S3 document's ``Records`` array, handed over whole instead of one record at a time, so
+    that they can be counted column by column. ``records``: how many items a record-by-record reader yields for
+    them (one each), which the reader needs for the positions it reports after the batch. Like a LineBlock, it is
+    the consumer's until it asks for the next item: the reader then empties ``values``, so that a document's
+    records are freed before the next document is parsed."""
+
+    __slots__ = ("values", "where", "records")
+
+    def __init__(self, values: list, where: str):
+        self.values = values
+        self.where = where
+        self.records = len(values)
+
+    def items(self) -> Iterator[Any]:
+        """What a record-by-record reader yields for them: each record, or a Malformed marker at its index."""
+        return _items("Records", self.values, self.where)
+
+
+class RecordPath:
+    """Where the record sits in each object of the input (``replay --record-path``): a dotted path of member
+    names, ``event`` for ``{"event": {...}}``, ``detail.record`` for ``{"detail": {"record": {...}}}``. The
+    value there is then read as any object in a record's place is (an EventBridge event from CloudTrail is its
+    ``detail``). Raises ReplayError for a path that is not such names."""
+
+    __slots__ = ("text", "steps")
+
+    def __init__(self, text: str):
+        steps = str(text).split(".")
+        if not all(_PATH_STEP.fullmatch(step) for step in steps):
+            raise ReplayError(f"record path {str(text)[:60]!r}: expected member names (letters, digits, '_', '-', '@') "
+                              f"separated by dots, like event or detail.record")
+        self.text = str(text)
+        self.steps = tuple(steps)
+
+    def wraps(self, value: dict) -> bool:
+        """Whether an object holds the path's first member (a wrapper, whatever else it holds)."""
+        return self.steps[0] in value
+
+    def unwrap(self, value: dict, where: str) -> Any:
+        """The record an object wraps, or a Malformed marker at ``where`` saying why there is none."""
+        inner: Any = value
+        for step in self.steps:
+            if type(inner) is not dict or step not in inner:
+                keys = ", ".join(str(k)[:40] for k in list(value)[:5]) + (", ..." if len(value) > 5 else "")
+                return Malformed(where, f"an object without '{self.text}' (the record path; its keys: "
+                                        f"{keys or 'none'})")
+            inner = inner[step]
+        if type(inner) is not dict:
+            return Malformed(where, f"'{self.text}' (the record path) is {_kind(inner)}, not an object")
+        return _record(inner, where)
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"not JSON: {name}")
 
@@ -140,60 +200,67 @@ def loads(data: bytes | str) -> Any:
             raise ValueError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
 
 
-def expand(value: Any, where: str) -> Iterator[Any]:
+def expand(value: Any, where: str, path: RecordPath | None = None) -> Iterator[Any]:
     """The records one parsed JSON value holds: itself, a document's ``Records``, the records embedded in a
     CloudWatch Logs export's ``events[].message`` or in ``lookup-events``' ``Events[].CloudTrailEvent``, an
-    EventBridge event's ``detail``, or those of an array's items. The one place records are unwrapped: every
-    reader path (whole documents, JSON lines, the walker of large documents, the prefilter's irregular lines)
-    comes through here or :func:`_items`."""
+    EventBridge event's ``detail``, or those of an array's items; with a ``path``, what each of those wraps. The
+    one place records are unwrapped: every reader path (whole documents, JSON lines, the walker of large
+    documents, the prefilter's irregular lines) comes through here or :func:`_items`."""
     if type(value) is dict:
+        if path is not None and path.wraps(value):
+            yield path.unwrap(value, where)
+            return
         if "eventVersion" in value:
-            yield value
+            yield value if path is None else path.unwrap(value, where)
             return
         for name in _CONTAINERS:
             member = value.get(name, _ABSENT)
             if type(member) is list:
-                yield from _items(name, member, where)
+                yield from _items(name, member, where, path)
                 return
             if member is not _ABSENT and "eventTime" not in value:
                 yield Malformed(where, f"'{name}' is {_kind(member)}, not an array")
                 return
         if type(value.get("message")) is str and "timestamp" in value:
-            yield from _embedded(value, "events", where)
+            yield from _embedded(value, "events", where, path=path)
         elif "CloudTrailEvent" in value:  # one lookup-events event (``jq -c '.Events[]'``)
-            yield from _embedded(value, "Events", where)
+            yield from _embedded(value, "Events", where, path=path)
         else:
-            yield _record(value, where)
+            yield _record(value, where, path)
     elif type(value) is list:
-        yield from _items("", value, where)
+        yield from _items("", value, where, path)
     else:
         yield Malformed(where, f"{_kind(value)}, not a JSON object")
 
 
-def _items(container: str, items: Iterable[Any], where: str) -> Iterator[Any]:
+def _items(container: str, items: Iterable[Any], where: str, path: RecordPath | None = None) -> Iterator[Any]:
     """The records of a container's items (``container`` is "" for a top-level array); a bad item is reported
     at ``where`` and its index, as jq spells it (``file Events[3]``)."""
-    if container == "Records":  # the S3 format's hot loop: records as they are
+    if container == "Records":  # records as they are (or what they wrap)
         for i, item in enumerate(items):
-            yield item if type(item) is dict else Malformed(
-                f"{where} Records[{i}]", f"a Records item is {_kind(item)}, not an object")
+            if type(item) is not dict:
+                yield Malformed(f"{where} Records[{i}]", f"a Records item is {_kind(item)}, not an object")
+            else:
+                yield item if path is None else path.unwrap(item, f"{where} Records[{i}]")
     elif container:
         for i, item in enumerate(items):
-            yield from _embedded(item, container, where, i)
+            yield from _embedded(item, container, where, i, path)
     else:
         for i, item in enumerate(items):
             if type(item) is dict:
-                if "eventVersion" in item:
+                if "eventVersion" in item and path is None:
                     yield item
                 else:
-                    yield from expand(item, f"{where} [{i}]")
+                    yield from expand(item, f"{where} [{i}]", path)
             else:
                 yield Malformed(f"{where} [{i}]", f"an array item is {_kind(item)}, not an object")
 
 
-def _record(value: dict, where: str) -> Any:
-    """One object as a record: an EventBridge event from CloudTrail is its ``detail``, any other object is
-    itself (the aggregator says whether it is a CloudTrail record)."""
+def _record(value: dict, where: str, path: RecordPath | None = None) -> Any:
+    """One object as a record: what it wraps at ``path``; else an EventBridge event from CloudTrail is its
+    ``detail``, any other object is itself (the aggregator says whether it is a CloudTrail record)."""
+    if path is not None:
+        return path.unwrap(value, where)
     kind = value.get("detail-type", _ABSENT)
     if kind is _ABSENT or "detail" not in value or "eventVersion" in value:
         return value
@@ -205,7 +272,8 @@ def _record(value: dict, where: str) -> Any:
     return detail
 
 
-def _embedded(item: Any, container: str, where: str, index: int | None = None) -> Iterator[Any]:
+def _embedded(item: Any, container: str, where: str, index: int | None = None,
+              path: RecordPath | None = None) -> Iterator[Any]:
     """The record a container item holds as a JSON string: a CloudWatch Logs event's ``message``, a
     ``lookup-events`` event's ``CloudTrailEvent``."""
     member, what = _EMBEDDED[container]
@@ -218,8 +286,8 @@ def _embedded(item: Any, container: str, where: str, index: int | None = None) -
     except ValueError as exc:
         yield Malformed(here, f"{what} whose '{member}' is not JSON ({exc})")
         return
-    yield _record(record, here) if type(record) is dict else Malformed(here, f"{what} whose '{member}' holds "
-                                                                               f"{_kind(record)}")
+    yield _record(record, here, path) if type(record) is dict else Malformed(here, f"{what} whose '{member}' "
+                                                                                     f"holds {_kind(record)}")
 
 
 def _kind(value: Any) -> str:
@@ -265,12 +333,13 @@ def _walk_dir(folder: Path, seen: set[tuple[int, int]]) -> Iterator[Path]:
 
 class FileSource:
     """A local file (or ``-``, standard input) as a source of :class:`RecordReader`. A source names where
-    its records come from (``where``), its size in bytes for progress (0 if unknown), and opens, reads and
-    closes its stream; byte ranges (:mod:`~trailwatch.replay.tasks`) and S3 objects
-    (:mod:`~trailwatch.replay.s3`) are sources too."""
+    its records come from (``where``), its size in bytes for progress (0 if unknown), the :class:`RecordPath`
+    its records are wrapped in (None: not wrapped), and opens, reads and closes its stream; byte ranges
+    (:mod:`~trailwatch.replay.tasks`) and S3 objects (:mod:`~trailwatch.replay.s3`) are sources too."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, record_path: RecordPath | None = None):
         self.path = Path(path)
+        self.record_path = record_path
         self.stdin = str(path) == "-"
         self.where = "<stdin>" if self.stdin else str(path)
         try:
@@ -282,7 +351,7 @@ class FileSource:
         return sys.stdin.buffer if self.stdin else open(self.path, "rb")
 
     def read(self, raw: BinaryIO, blocks: bool = False) -> Iterator[Any]:
-        return read_stream(raw, self.where, blocks=blocks)
+        return read_stream(raw, self.where, blocks=blocks, record_path=self.record_path)
 
     def close(self, raw: BinaryIO) -> None:
         if not self.stdin:
@@ -299,11 +368,11 @@ class RecordReader:
     still under way)."""
 
     def __init__(self, paths: Iterable[str | os.PathLike] = (), *, sources: Iterable[Any] | None = None,
-                 total_bytes: int | None = None, blocks: bool = False):
+                 total_bytes: int | None = None, blocks: bool = False, record_path: RecordPath | None = None):
         if sources is None:
-            sources = [FileSource(p) for p in walk(paths)]
+            sources = [FileSource(p, record_path) for p in walk(paths)]
         self.sources = sources
-        self.blocks = blocks  # JSON lines as LineBlock items (the prefilter's input), see read_stream
+        self.blocks = blocks  # LineBlock and RecordBatch items (the prefilter's input), see read_stream
         self.total_bytes = sum(s.size for s in sources) if total_bytes is None else total_bytes
         self._done = 0
         self._source: Any = None
@@ -313,7 +382,7 @@ class RecordReader:
 
     def locate(self, offset: int = 0) -> str:
         """Where the record last yielded came from: ``<file> record #<n>`` (n counts from 1 per file); for
-        a :class:`LineBlock`, where its ``offset``-th record (from 1) came from."""
+        a :class:`LineBlock` or :class:`RecordBatch`, where its ``offset``-th record (from 1) came from."""
         return f"{self._where} record #{self._n + offset}"
 
     def bytes_done(self) -> int:
@@ -335,7 +404,7 @@ class RecordReader:
             try:
                 self._n = 0
                 for item in source.read(raw, self.blocks):
-                    if type(item) is LineBlock:
+                    if type(item) is LineBlock or type(item) is RecordBatch:
                         yield item
                         self._n += item.records
                     else:
@@ -347,9 +416,10 @@ class RecordReader:
                 self._done += source.size
 
 
-def read_stream(raw: BinaryIO, where: str, *, text_lines: bool = False, blocks: bool = False) -> Iterator[Any]:
+def read_stream(raw: BinaryIO, where: str, *, text_lines: bool = False, blocks: bool = False,
+                record_path: RecordPath | None = None) -> Iterator[Any]:
     """Records (and :class:`Malformed` markers) from one binary stream, gzip or plain; see the module
-    docstring for ``text_lines`` and ``blocks``."""
+    docstring for ``text_lines``, ``blocks`` and ``record_path``."""
     try:
         head = raw.read(2)
         if head == GZIP_MAGIC:
@@ -358,7 +428,7 @@ def read_stream(raw: BinaryIO, where: str, *, text_lines: bool = False, blocks: 
             head = b""
         else:
             stream = raw
-        yield from _read_plain(stream, head, where, text_lines, blocks)
+        yield from _read_plain(stream, head, where, text_lines, blocks, record_path)
     except _TooLarge as exc:
         yield Malformed(where, str(exc))
     except (OSError, EOFError, zlib.error) as exc:  # corrupt or truncated gzip, I/O error
@@ -366,10 +436,13 @@ def read_stream(raw: BinaryIO, where: str, *, text_lines: bool = False, blocks: 
         yield Malformed(where, f"unreadable, rest of the file skipped ({reason})")
 
 
-def read_lines(raw: BinaryIO, where: str, blocks: bool = False) -> Iterator[Any]:
+def read_lines(raw: BinaryIO, where: str, blocks: bool = False,
+               record_path: RecordPath | None = None) -> Iterator[Any]:
     """Records from a plain stream read as JSON lines whatever it starts with (a byte range of a file that
-    :func:`reads_as_lines`), lines numbered from 1 at the stream's start; ``blocks`` as :func:`read_stream`."""
-    return _read_line_blocks(raw, b"", where) if blocks else _read_lines(raw, b"", where, False)
+    :func:`reads_as_lines`), lines numbered from 1 at the stream's start; options as :func:`read_stream`."""
+    if blocks and record_path is None:
+        return _read_line_blocks(raw, b"", where)
+    return _read_lines(raw, b"", where, False, path=record_path)
 
 
 def reads_as_lines(head: bytes) -> bool:
@@ -440,7 +513,8 @@ class _Capped:
                             f"{self.count:,} so far), a decompression bomb; rest of the file skipped")
 
 
-def _read_plain(stream: BinaryIO, head: bytes, where: str, text_lines: bool, blocks: bool = False) -> Iterator[Any]:
+def _read_plain(stream: BinaryIO, head: bytes, where: str, text_lines: bool, blocks: bool = False,
+                path: RecordPath | None = None) -> Iterator[Any]:
     head += stream.read(max(WHOLE_DOCUMENT_LIMIT + 1 - len(head), 0))
     start = len(head) - len(head.lstrip(_WS))
     if start == len(head) and not text_lines:
@@ -455,17 +529,28 @@ def _read_plain(stream: BinaryIO, head: bytes, where: str, text_lines: bool, blo
             except ValueError:
                 pass  # JSON lines, several documents, or broken
         if value is not _ABSENT:
+            if blocks and path is None and _is_records_document(value):
+                batch = RecordBatch(value["Records"], where)
+                del value, head  # one document in memory at a time: this one goes before the next is read
+                yield batch
+                batch.values.clear()
+                return
             if not (text_lines and _one_event_line(head, value)):
                 single = type(value) is dict and value.keys().isdisjoint(_CONTAINERS)  # by its line; items by index
-                yield from expand(value, f"{where}:{head.count(NEWLINE, 0, start) + 1}" if single else where)
+                yield from expand(value, f"{where}:{head.count(NEWLINE, 0, start) + 1}" if single else where, path)
                 return
         elif not _looks_like_lines(head, start) and not (text_lines and _text_first_line(head, start, whole)):
-            yield from _walk_documents(stream, head, where, text_lines)
+            yield from _walk_documents(stream, head, where, text_lines, path)
             return
-    if blocks and not text_lines:
+    if blocks and not text_lines and path is None:
         yield from _read_line_blocks(stream, head, where)
     else:
-        yield from _read_lines(stream, head, where, text_lines)
+        yield from _read_lines(stream, head, where, text_lines, path=path)
+
+
+def _is_records_document(value: Any) -> bool:
+    """Whether :func:`expand` reads a value as an S3 document: its records are its ``Records`` items."""
+    return type(value) is dict and "eventVersion" not in value and type(value.get("Records")) is list
 
 
 def _one_event_line(head: bytes, value: Any) -> bool:
@@ -548,20 +633,21 @@ def _lines(stream: BinaryIO, head: bytes) -> Iterator[bytes | None]:
         yield b"".join(pending)
 
 
-def _read_lines(stream: BinaryIO, head: bytes, where: str, text_lines: bool, first_line: int = 1) -> Iterator[Any]:
+def _read_lines(stream: BinaryIO, head: bytes, where: str, text_lines: bool, first_line: int = 1,
+                path: RecordPath | None = None) -> Iterator[Any]:
     """JSON lines (optionally prefixed by a timestamp, as CloudWatch Logs export files are)."""
     for lineno, line in enumerate(_lines(stream, head), first_line):
         if line is None:
             yield _too_long(where, lineno)
         else:
-            yield from line_items(line, f"{where}:{lineno}", text_lines)
+            yield from line_items(line, f"{where}:{lineno}", text_lines, path)
 
 
 def _too_long(where: str, lineno: int) -> Malformed:
     return Malformed(f"{where}:{lineno}", f"line longer than {MAX_RECORD >> 20} MiB, skipped")
 
 
-def line_items(line: bytes, here: str, text_lines: bool = False) -> Iterator[Any]:
+def line_items(line: bytes, here: str, text_lines: bool = False, path: RecordPath | None = None) -> Iterator[Any]:
     """What one line of a JSON-lines stream holds (``here`` is its ``file:line``): a record, the records
     of a container, Malformed markers, or nothing for a blank line."""
     try:
@@ -575,12 +661,12 @@ def line_items(line: bytes, here: str, text_lines: bool = False) -> Iterator[Any
         if type(obj) is Malformed:
             yield _text(line) if text_lines else obj
             return
-    if type(obj) is dict and "eventVersion" in obj:  # a timestamp-prefixed line's event is its message
+    if type(obj) is dict and "eventVersion" in obj and path is None:  # a timestamp-prefixed line's: its message
         yield _text(line) if text_lines and line.lstrip(_WS)[:1] == b"{" else obj
     elif text_lines and not (type(obj) is dict and _is_container(obj)):
         yield _text(line)
     else:
-        yield from expand(obj, here)
+        yield from expand(obj, here, path)
 
 
 def _read_line_blocks(stream: BinaryIO, head: bytes, where: str) -> Iterator[Any]:
@@ -792,7 +878,8 @@ class _SyntaxError(ValueError):
         self.reason = f"JSON syntax error ({message})" if syntax else message
 
 
-def _walk_documents(stream: BinaryIO, head: bytes, where: str, text_lines: bool = False) -> Iterator[Any]:
+def _walk_documents(stream: BinaryIO, head: bytes, where: str, text_lines: bool = False,
+                    path: RecordPath | None = None) -> Iterator[Any]:
     """Concatenated JSON values (Firehose writes records back to back), each walked member by member so that a
     huge ``Records``, ``events`` or ``Events`` array is never held whole."""
     text = _Text(stream, head)
@@ -805,17 +892,18 @@ def _walk_documents(stream: BinaryIO, head: bytes, where: str, text_lines: bool 
             index += 1
             here = f"{where} (document {index})"
             if ch == "{":
-                yield from _walk_object(text, here)
+                yield from _walk_object(text, here, path)
             elif ch == "[":
                 text.expect("[")
-                yield from _items("", _array_values(text), here)
+                yield from _items("", _array_values(text), here, path)
             else:
-                yield from expand(text.value(), here)
+                yield from expand(text.value(), here, path)
     except _SyntaxError as exc:
-        yield from _after_syntax_error(text, exc, where, text_lines)
+        yield from _after_syntax_error(text, exc, where, text_lines, path)
 
 
-def _after_syntax_error(text: _Text, exc: _SyntaxError, where: str, text_lines: bool) -> Iterator[Any]:
+def _after_syntax_error(text: _Text, exc: _SyntaxError, where: str, text_lines: bool,
+                        path: RecordPath | None = None) -> Iterator[Any]:
     """Report the error at its line and column; go on in line mode if the next line is JSON on its own."""
     position = text.at(min(exc.pos, len(text.buf)))
     text.pos = min(exc.pos, len(text.buf))
@@ -829,12 +917,12 @@ def _after_syntax_error(text: _Text, exc: _SyntaxError, where: str, text_lines: 
     next_line = rest.split(b"\n", 1)[0].strip(_WS)
     if next_line[:1] in (b"{", b"[") and _parses(next_line):
         yield Malformed(f"{where}:{position}", f"{exc.reason}; reading the rest as JSON lines")
-        yield from _read_lines(text.stream, rest, where, text_lines, first_line=int(position.split(":")[0]) + 1)
+        yield from _read_lines(text.stream, rest, where, text_lines, int(position.split(":")[0]) + 1, path)
         return
     yield Malformed(f"{where}:{position}", f"{exc.reason}; rest of the file skipped")
 
 
-def _walk_object(text: _Text, where: str) -> Iterator[Any]:
+def _walk_object(text: _Text, where: str, path: RecordPath | None = None) -> Iterator[Any]:
     text.expect("{")
     members: dict[str, Any] = {}
     container = False
@@ -849,7 +937,7 @@ def _walk_object(text: _Text, where: str) -> Iterator[Any]:
             if key in _CONTAINERS and text.peek() == "[" and not container:
                 text.expect("[")
                 container = True
-                yield from _items(key, _array_values(text), where)
+                yield from _items(key, _array_values(text), where, path)
             else:
                 members[key] = text.value()
             ch = text.peek()
@@ -860,7 +948,7 @@ def _walk_object(text: _Text, where: str) -> Iterator[Any]:
                 text.pos -= 1
                 raise text.unexpected("',' or '}'")
     if not container:
-        yield from expand(members, where)
+        yield from expand(members, where, path)
 
 
 def _array_values(text: _Text) -> Iterator[Any]:

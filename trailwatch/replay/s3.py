@@ -29,7 +29,7 @@ from typing import Any, Iterator
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 from urllib3.exceptions import HTTPError
 
-from .readers import FOLDER_SUFFIXES, SKIPPED_FOLDERS, ReplayError, read_stream
+from .readers import FOLDER_SUFFIXES, SKIPPED_FOLDERS, RecordPath, ReplayError, read_stream
 
 SCHEME = "s3://"
 _BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,254}")  # what S3 (and botocore's validation) accepts
@@ -111,8 +111,9 @@ class S3Listing:
     """The objects of one ``s3://`` URL, listed lazily, as :class:`S3Object` sources. The bucket is checked
     when the listing is created, so a wrong URL or missing credentials fail before any work starts."""
 
-    def __init__(self, url: str, key_filter: KeyFilter | None = None):
+    def __init__(self, url: str, key_filter: KeyFilter | None = None, record_path: RecordPath | None = None):
         self.url = url
+        self.record_path = record_path
         self.bucket, prefix = parse_url(url)
         self.filter = key_filter or KeyFilter()
         self._client = client()
@@ -120,7 +121,7 @@ class S3Listing:
         if prefix and not prefix.endswith("/"):  # an object, or a folder named without its slash
             first = self._list_once(prefix)  # an object named ``prefix`` sorts before any longer key
             if first and first[0]["Key"] == prefix:
-                self._object = S3Object(self.bucket, prefix, first[0]["Size"])
+                self._object = S3Object(self.bucket, prefix, first[0]["Size"], record_path)
             self._folder = prefix + "/" if self._object is None or self._list_once(prefix + "/") else None
         else:
             self._list_once(prefix)
@@ -140,7 +141,7 @@ class S3Listing:
         for page in self._pages(Prefix=prefix, **({} if flat else {"Delimiter": "/"})):
             for item in page.get("Contents", ()):
                 if self._wanted(item["Key"]):
-                    yield S3Object(self.bucket, item["Key"], item["Size"])
+                    yield S3Object(self.bucket, item["Key"], item["Size"], self.record_path)
             folders += [p["Prefix"] for p in page.get("CommonPrefixes", ())]
         for folder in folders:
             sub = folder.split("/")[:-1]
@@ -172,8 +173,9 @@ class S3Object:
     """One S3 object as a :class:`~trailwatch.replay.readers.RecordReader` source (picklable: it carries
     names, not a client, so it can run in another process or on a Dask worker)."""
 
-    def __init__(self, bucket: str, key: str, size: int):
+    def __init__(self, bucket: str, key: str, size: int, record_path: RecordPath | None = None):
         self.bucket, self.key, self.size = bucket, key, size
+        self.record_path = record_path
         self.where = f"{SCHEME}{bucket}/{key}"
 
     def open(self) -> "_Body":
@@ -186,7 +188,7 @@ class S3Object:
             raise _error(exc, self.where, "reading the object") from None
 
     def read(self, raw: "_Body", blocks: bool = False) -> Iterator[Any]:
-        return read_stream(raw, self.where, blocks=blocks)
+        return read_stream(raw, self.where, blocks=blocks, record_path=self.record_path)
 
     def close(self, raw: "_Body") -> None:
         raw.close()

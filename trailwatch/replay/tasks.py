@@ -20,7 +20,7 @@ from typing import Any, BinaryIO, Callable, Iterable, Iterator, Sequence
 from . import readers
 from .engine import Aggregator, Progress, Rule
 from .partial import Partial
-from .readers import FileSource, LineBlock, RecordReader, read_lines, reads_as_lines
+from .readers import FileSource, LineBlock, RecordPath, RecordReader, read_lines, reads_as_lines
 
 MIN_TASK_BYTES = 8 << 20  # smallest task worth shipping to another process
 TASKS_PER_WORKER = 8  # tasks per worker for a known input size: balances the load, moves the progress bar
@@ -41,8 +41,9 @@ class RangeSource:
     """Bytes ``[start, end)`` of a JSON-lines file, both just after a newline (or at the file's ends). After
     reading, ``lines`` and ``records`` say how many it held (what the ranges after it are offset by)."""
 
-    def __init__(self, path: str, start: int, end: int):
+    def __init__(self, path: str, start: int, end: int, record_path: RecordPath | None = None):
         self.path, self.start, self.end = path, start, end
+        self.record_path = record_path
         self.where = path
         self.size = end - start
         self.lines = self.records = 0
@@ -53,7 +54,7 @@ class RangeSource:
         return _Window(raw, self.size)
 
     def read(self, raw: "_Window", blocks: bool = False) -> Iterator[Any]:
-        for item in read_lines(raw, self.where, blocks):
+        for item in read_lines(raw, self.where, blocks, self.record_path):
             yield item
             self.records += item.records if type(item) is LineBlock else 1  # a block's, once it is read
         self.lines = raw.newlines
@@ -137,7 +138,7 @@ def split(source: Any, target: int) -> list[RangeSource] | None:
     except OSError:
         return None  # read as a whole, where the reader reports why it cannot be read
     cuts.append(source.size)
-    return [RangeSource(source.where, a, b) for a, b in zip(cuts, cuts[1:])]
+    return [RangeSource(source.where, a, b, source.record_path) for a, b in zip(cuts, cuts[1:])]
 
 
 def _line_start_after(f: BinaryIO, offset: int) -> int:
