@@ -333,13 +333,14 @@ def tools_for(layout: str, data: Path, tenth: Path, replay: list[str], python: s
     source = str(data / "AWSLogs" / "**" / "*.json.gz") if layout == "documents" else str(data)
     duck = [python, "-c", DUCKDB_COUNT, DUCKDB_QUERIES[layout], source]
     why = "" if duckdb else "the duckdb package is not installed in this Python"
-    return [
+    return [  # in the order they run: the floor right after replay, so that a slow spell of the machine is less
+        # likely to fall between the two runs of the headline ratio
         Tool("replay", "whole catalog, 1 core", layout, replay + ["--workers", "1", str(data)], cpu),
+        Tool("orjson", "parse floor, 1 core", layout, [python, "-c", ORJSON_FLOORS[layout], str(data)], cpu),
         Tool("replay", f"whole catalog, {cores} cores", layout, replay + ["--workers", str(cores), str(data)], None),
         jq_tool,
         Tool("duckdb", "1 filter, 1 thread", layout, duck + ["1"] if duckdb else None, cpu, why),
         Tool("duckdb", f"1 filter, {cores} threads", layout, duck + [str(cores)] if duckdb else None, None, why),
-        Tool("orjson", "parse floor, 1 core", layout, [python, "-c", ORJSON_FLOORS[layout], str(data)], cpu),
         # the one step of replay's JSON-lines scanner that no exact scanner of its design avoids (docs/measured.md)
         Tool("regex", "line recognition only, 1 core", layout,
              [python, "-c", RECOGNITION, str(data)] if layout == "lines" else None, cpu),

@@ -73,6 +73,22 @@ def test_truncated_document_reports_its_last_position(tmp_path, capsys):
     assert len(cut.splitlines()[-1]) + 1 == column  # the position is the end of the file, not past it
 
 
+@pytest.mark.parametrize("tail, position, reason", [
+    (',\n {"a": 2,\n x\n]\n', "4:2", "Expecting property name enclosed in double quotes"),
+    (",\nERROR\n", "3:1", "Expecting value"),
+    (',\n {"b": tru }]}\n', "3:8", "Expecting value"),
+])
+def test_syntax_error_near_the_end_is_reported_where_it_is(tmp_path, capsys, tail, position, reason):
+    """An error in the last few characters of a file is an error at its own line, not truncation at a line past
+    the end: the buffer is refilled (and moved) before the decoder's position is believed."""
+    path = tmp_path / "late.json"
+    path.write_text('{"Records": [\n' + json.dumps(RECORDS[0]) + tail)
+    code, out, err = replay(capsys, path)
+    assert (code, err) == (0, "")
+    assert json.loads(out)["malformed_samples"] == [
+        f"{path}:{position}: JSON syntax error ({reason}); rest of the file skipped"]
+
+
 def test_malformed_first_line_of_json_lines_keeps_the_rest(tmp_path, capsys):
     path = tmp_path / "events.jsonl"
     path.write_text('{"a":1,,}\n' + "".join(json.dumps(r) + "\n" for r in RECORDS))

@@ -294,7 +294,8 @@ class DocumentScanner:
         """Count the batch's records, the first being the ``position + 1``-th fed; ``where(k)`` names its k-th."""
         if batch.values:
             try:
-                return self._count(_Columns(batch.values), position, where)
+                self._count(_Columns(batch.values), position, where)
+                return
             except _Unevaluable:
                 pass
         for k, item in enumerate(batch.items(), 1):

@@ -846,14 +846,17 @@ class _Text:
             try:
                 value, end = self._decoder.raw_decode(self.buf, self.pos)
             except json.JSONDecodeError as exc:
-                # Truncated by the block end (not a real error) if it failed near the end of the
-                # buffer or inside a string; a record may grow to MAX_RECORD characters.
-                truncated = exc.pos >= len(self.buf) - 16 or exc.msg.startswith("Unterminated string")
-                if truncated and len(self.buf) - self.pos < MAX_RECORD and self.more():
+                # Perhaps cut by the block end (not a real error) if it failed near the end of the buffer or
+                # inside a string: decode again with more text (a record may grow to MAX_RECORD characters).
+                # Refilling moves the buffer, so the error is only ever reported from a decode of the
+                # buffer as it now is; at the end of the stream it is truncation only if it is at the end.
+                unterminated = exc.msg.startswith("Unterminated string")
+                if not self.eof and (unterminated or exc.pos >= len(self.buf) - 16):
+                    if len(self.buf) - self.pos >= MAX_RECORD:
+                        raise self.fail(f"a value longer than {MAX_RECORD >> 20} MiB") from None
+                    self.more()
                     continue
-                if truncated and len(self.buf) - self.pos >= MAX_RECORD:
-                    raise self.fail(f"a value longer than {MAX_RECORD >> 20} MiB") from None
-                if truncated and self.eof:
+                if unterminated or exc.pos >= len(self.buf):
                     raise self.fail("the file ends inside a JSON value (truncated?)", len(self.buf)) from None
                 raise self.fail(exc.msg, exc.pos) from None
             except RecursionError:
