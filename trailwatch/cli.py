@@ -29,15 +29,26 @@ COMMANDS = {
 }
 
 
-def build_parser(prog: str = "trailwatch") -> argparse.ArgumentParser:
-    """``prog`` is how the user ran it, for usage lines: the console script, or ``python -m trailwatch``."""
+def build_parser(prog: str = "trailwatch", only: str | None = None) -> argparse.ArgumentParser:
+    """``prog`` is how the user ran it, for usage lines: the console script, or ``python -m trailwatch``.
+    ``only``: the one command whose options are added (its module imported); the others are listed without
+    theirs, so that a command does not pay for importing every other one (the demo's local runner, the Dask
+    client: about half a second)."""
     parser = Parser(prog=prog, description=DESCRIPTION, epilog=EPILOG.format(prog=prog))
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     for name, (module, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
-        importlib.import_module(module).add_arguments(command)
+        if only is None or name == only:
+            importlib.import_module(module).add_arguments(command)
         command.set_defaults(module=module)
     return parser
+
+
+def command_of(argv: list[str]) -> str | None:
+    """The command ``argv`` names (its first argument, the top-level parser having no options but --help), if it
+    is one."""
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    return first if first in COMMANDS else None
 
 
 def join_option_values(argv: list[str]) -> list[str]:
@@ -60,7 +71,7 @@ def join_option_values(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None, prog: str = "trailwatch") -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser(prog).parse_args(join_option_values(argv))
+    args = build_parser(prog, command_of(argv)).parse_args(join_option_values(argv))
     try:
         return importlib.import_module(args.module).run(args)
     except TrailwatchError as exc:

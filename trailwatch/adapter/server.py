@@ -57,8 +57,6 @@ BUSY_RETRY_SECONDS = 5
 #: Event searches running at once, across all notifications (each is one FilterLogEvents call at a time):
 #: CloudWatch Logs allows 5 FilterLogEvents calls per second per account and region by default.
 SEARCH_THREADS = 5
-#: Alerts of one notification whose events are searched: the ones a card can show.
-MAX_ENRICHED_ALERTS = MAX_ALERTS
 _OVERLOADED = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: "
                + str(BUSY_RETRY_SECONDS).encode() + b"\r\nContent-Length: 24\r\nConnection: close\r\n\r\n"
                + b'{"status": "overloaded"}')
@@ -122,7 +120,7 @@ class Adapter:
         (at most :data:`SEARCH_THREADS` at once): one stuck on a slow endpoint never holds the card or the
         adapter's exit, and its late result is dropped."""
         deadline = time.monotonic() + self.config.enrich_budget_seconds
-        wanted = [a for a in alerts[:MAX_ENRICHED_ALERTS] if wants_events(a)]
+        wanted = [a for a in alerts[:MAX_ALERTS] if wants_events(a)]  # the alerts a card can show
         results: dict[str, Enrichment] = {}
         threads = [threading.Thread(target=self._search, args=(a, now, deadline, results), name="enrich",
                                     daemon=True) for a in wanted]
