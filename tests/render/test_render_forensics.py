@@ -156,8 +156,10 @@ def test_datasource_document_is_yaml_for_the_grafana_sidecar():
     assert not re.search(r"(?i)secure|accesskey|secretkey|password|token", text)
 
 
-def test_datasource_uids_stay_valid_and_apart_for_awkward_stack_names():
+@pytest.mark.parametrize("uid_of", [datasource_uid, lambda name: dashboard(make_stack(name=name))["uid"]],
+                         ids=["datasource", "dashboard"])
+def test_grafana_uids_stay_valid_and_apart_for_awkward_stack_names(uid_of):
     names = ["a.b", "a-b", "a_b", "x" * 60, "x" * 59 + "y"]
-    uids = [datasource_uid(name) for name in names]
+    uids = [uid_of(name) for name in names]
     assert len(set(uids)) == len(uids)
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,40}", uid) for uid in uids), uids

@@ -33,6 +33,7 @@ from ..stack import (
     Stack, event_detections, heartbeat_detections, log_group_name, secret_pattern_ids, stack_excepted_filters,
 )
 from .durations import duration
+from .grafana_datasource import grafana_uid
 from .insights import query_for
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -164,7 +165,7 @@ def dashboard(stack: Stack) -> dict[str, Any]:
     bottom = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in panels)
     panels.append(forensics_row(stack, len(panels) + 1, bottom))
     return {
-        "uid": f"trailwatch-{stack.name}"[:40],
+        "uid": grafana_uid("trailwatch-", stack.name),
         "title": f"trailwatch: CloudTrail detections ({stack.name})",
         "description": "CloudTrail -> CloudWatch Logs metric filters -> cloudwatch_exporter -> Prometheus alerts.",
         "tags": ["trailwatch", "cloudtrail", "security"],

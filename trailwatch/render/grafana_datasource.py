@@ -24,14 +24,19 @@ _UID_MAX = 40
 _DIGEST = 8
 
 
-def datasource_uid(stack_name: str) -> str:
-    """``trailwatch-cw-<stack>``; a stack name Grafana would refuse in a uid (a '.', or too long) is cut to
-    fit and gets a digest of the whole name, so two such stacks still differ."""
-    uid = f"trailwatch-cw-{stack_name}"
+def grafana_uid(prefix: str, stack_name: str) -> str:
+    """``<prefix><stack>`` as a Grafana uid; a stack name Grafana would refuse in one (a '.', or too long) is cut
+    to fit and gets a digest of the whole name, so two such stacks still differ."""
+    uid = f"{prefix}{stack_name}"
     if len(uid) <= _UID_MAX and not _UID_CHARS.search(uid):
         return uid
     digest = hashlib.sha256(stack_name.encode("utf-8")).hexdigest()[:_DIGEST]
     return f"{_UID_CHARS.sub('-', uid)[:_UID_MAX - _DIGEST - 1]}-{digest}"
+
+
+def datasource_uid(stack_name: str) -> str:
+    """``trailwatch-cw-<stack>`` (see :func:`grafana_uid`)."""
+    return grafana_uid("trailwatch-cw-", stack_name)
 
 
 def grafana_datasource(stack: Stack) -> dict[str, Any]:
