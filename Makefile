@@ -11,7 +11,7 @@
 #             else is written into the checkout)
 # make bench [RECORDS=n] [ROUNDS=n] - replay (whole catalog, 1 core and all cores) vs jq, DuckDB (1 and all
 #             threads) and the orjson parse floor (one filter), on the same records as CloudTrail's S3 gzip documents
-#             and as JSON lines, in one run of 3 rounds, each tool's fastest counting (about 4 min a round for
+#             and as JSON lines, in one run of 3 rounds, each tool's fastest counting (about 3 min a round for
 #             1,000,000 records, plus about 2 min to generate them the first time)
 SHELL := bash
 PYTHON ?= python3

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from trailwatch.errors import PatternError
 from trailwatch.filterpattern import PatternSet, compile_pattern, extract_dimension, extract_value
 
 
@@ -99,6 +100,15 @@ def test_non_value_nodes_never_compare(selector, op_value):
 ])
 def test_json_keywords_and_paths(pattern, expected):
     assert m(pattern, EVENT) is expected
+
+
+def test_a_member_name_holding_a_dot_is_not_selectable():
+    """docs/filter-patterns.md: no documented selector quotes a name, so `.` always separates members."""
+    e = {"cluster.name": "prod", "cluster": {"name": "dev"}}
+    assert m('{ $.cluster.name = "dev" }', e)
+    assert not m('{ $.cluster.name = "prod" }', e)
+    with pytest.raises(PatternError, match="position 3"):
+        compile_pattern("{ $['cluster.name'] = \"prod\" }")
 
 
 def test_json_precedence():
