@@ -117,8 +117,9 @@ def test_the_url_is_not_in_repr():
     assert "sig" not in repr(t) and "example" not in repr(t)
 
 
-def _local_teams(handler_status: int = 202):
-    """A Teams stand-in over HTTP/1.1 that records the client port of every POST."""
+def _local_teams(handler_status: int = 202, tls=None):
+    """A Teams stand-in over HTTP/1.1 that records the client port of every POST; ``tls``, an ``ssl.SSLContext``,
+    serves it over TLS (a refused handshake is not logged: it is what the TLS test expects)."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -138,6 +139,9 @@ def _local_teams(handler_status: int = 202):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Accepting)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+        server.handle_error = lambda *args: None
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, ports
 
@@ -158,8 +162,6 @@ def test_a_certificate_the_system_does_not_trust_is_never_posted_to(tmp_path):
     """TLS is verified: a self-signed Workflows host gets no card (and no retry makes it one)."""
     import datetime
     import ssl
-    import threading
-    from http.server import BaseHTTPRequestHandler, HTTPServer
 
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -178,24 +180,9 @@ def test_a_certificate_the_system_does_not_trust_is_never_posted_to(tmp_path):
     (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
                                                          serialization.PrivateFormat.PKCS8,
                                                          serialization.NoEncryption()))
-    posted: list[str] = []
-
-    class Accepting(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            posted.append(self.path)
-            self.send_response(202)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Accepting)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    server.handle_error = lambda *args: None  # the refused handshake is the expected outcome
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server, posted = _local_teams(tls=context)
     try:
         outcome = Teams(f"https://localhost:{server.server_port}/hook?sig=s", 1.5, Pacer(rate=1000)).send(b"{}")
     finally:
