@@ -32,8 +32,8 @@ COMMANDS = {
 def build_parser(prog: str = "trailwatch", only: str | None = None) -> argparse.ArgumentParser:
     """``prog`` is how the user ran it, for usage lines: the console script, or ``python -m trailwatch``.
     ``only``: the one command whose options are added (its module imported); the others are listed without
-    theirs, so that a command does not pay for importing every other one (the demo's local runner, the Dask
-    client: about half a second)."""
+    theirs, so that a command does not pay for importing every other one (the demo's local runner and the HTTP
+    client it brings)."""
     parser = Parser(prog=prog, description=DESCRIPTION, epilog=EPILOG.format(prog=prog))
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     for name, (module, help_text) in COMMANDS.items():
