@@ -17,11 +17,11 @@ from pulumi_policy import (
     EnforcementLevel, PolicyConfigSchema, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy,
 )
 
+from ..catalog import YAML_LOADER, load_catalog
 from ..naming import exporter_metric_name
 from ._common import STACK_TYPE, UNKNOWN, as_list, dig, plain, stack_flag
 
 MANDATORY = EnforcementLevel.MANDATORY
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 LOG_METRIC_FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
@@ -34,7 +34,7 @@ def _rule_file(text: Any) -> list[Mapping] | None:
     if not isinstance(text, str) or "groups" not in text:
         return None
     try:
-        doc = yaml.load(text, Loader=_LOADER)  # noqa: S506 (a safe loader: C SafeLoader when available)
+        doc = yaml.load(text, Loader=YAML_LOADER)  # noqa: S506 (a safe loader: C SafeLoader when available)
     except yaml.YAMLError:
         return None
     groups = doc.get("groups") if isinstance(doc, Mapping) else None
@@ -111,8 +111,6 @@ def _one_alert_per_filter(args: StackValidationArgs, report_violation: ReportVio
 
 @lru_cache(maxsize=1)
 def _cis_detections() -> tuple:
-    from ..catalog import load_catalog
-
     return tuple(d for d in load_catalog() if d.is_cis)
 
 
